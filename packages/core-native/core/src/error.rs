@@ -1,0 +1,111 @@
+//! Errors a caller can cause, each with a stable code.
+//!
+//! The code strings are part of the public contract: they cross napi as the
+//! `code` of a thrown `Error`, and the bridge sends them in error responses.
+//! A code is never renamed or reused for another meaning.
+
+use std::fmt;
+
+/// The stable identity of a failure. `as_str` gives the wire spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// No page ever had this id.
+    PageNotFound,
+    /// The page existed and was released; its id is never reused.
+    PageReleased,
+    /// A page size of zero or above `PAGE_SIZE_MAX`.
+    PageSizeInvalid,
+    /// A location name that is not `cpu`, `gpu` or `unified`.
+    LocationUnknown,
+    /// A `gpu` or `unified` page was asked for and no CUDA driver is loaded.
+    CudaUnavailable,
+    /// A payload, mask or packed-byte count that does not fit the page.
+    DeltaSizeMismatch,
+    /// A range write that reaches past the end of the page.
+    RangeOutOfBounds,
+    /// Range writes that overlap or are out of offset order.
+    RangeOverlap,
+    /// `expectEpoch` differs from the page's epoch.
+    EpochConflict,
+    /// A metadata key or value that breaks the metadata rules.
+    MetadataInvalid,
+    /// An encoded delta batch whose bytes do not follow docs/formats.md.
+    EncodingInvalid,
+    /// An argument of the wrong type or out of its domain.
+    InvalidArgument,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order; the TypeScript layer checks its copy against this.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::PageNotFound,
+        ErrorCode::PageReleased,
+        ErrorCode::PageSizeInvalid,
+        ErrorCode::LocationUnknown,
+        ErrorCode::CudaUnavailable,
+        ErrorCode::DeltaSizeMismatch,
+        ErrorCode::RangeOutOfBounds,
+        ErrorCode::RangeOverlap,
+        ErrorCode::EpochConflict,
+        ErrorCode::MetadataInvalid,
+        ErrorCode::EncodingInvalid,
+        ErrorCode::InvalidArgument,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::PageNotFound => "PAGE_NOT_FOUND",
+            ErrorCode::PageReleased => "PAGE_RELEASED",
+            ErrorCode::PageSizeInvalid => "PAGE_SIZE_INVALID",
+            ErrorCode::LocationUnknown => "LOCATION_UNKNOWN",
+            ErrorCode::CudaUnavailable => "CUDA_UNAVAILABLE",
+            ErrorCode::DeltaSizeMismatch => "DELTA_SIZE_MISMATCH",
+            ErrorCode::RangeOutOfBounds => "RANGE_OUT_OF_BOUNDS",
+            ErrorCode::RangeOverlap => "RANGE_OVERLAP",
+            ErrorCode::EpochConflict => "EPOCH_CONFLICT",
+            ErrorCode::MetadataInvalid => "METADATA_INVALID",
+            ErrorCode::EncodingInvalid => "ENCODING_INVALID",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure with its code and a message that names the object involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Builds an `Err(Error)` with a formatted message.
+macro_rules! fail {
+    ($code:ident, $($arg:tt)*) => {
+        Err($crate::error::Error::new($crate::error::ErrorCode::$code, format!($($arg)*)))
+    };
+}
+pub(crate) use fail;
