@@ -1,0 +1,30 @@
+/**
+ * @mmsb/bus: the MMSB TypeScript API.
+ *
+ * ```ts
+ * import { Bus, dense } from '@mmsb/bus';
+ * const bus = await Bus.open(':memory:');
+ * const id = await bus.createPage({ size: 4096 });
+ * await bus.apply({ pageId: id, payload: dense(new Uint8Array(4096).fill(7)) });
+ * ```
+ */
+export { Bus, MEMORY } from './bus.js';
+export { encodeBatch } from './delta-encoding.js';
+export { ErrorCode, isMmsbError, MmsbError } from './errors.js';
+export { dense, ranges, sparse, sparseFromBytes } from './payloads.js';
+export type {
+  AppliedDelta,
+  CreatePageOptions,
+  Delta,
+  DeltaPayload,
+  DeltaSource,
+  DensePayload,
+  Location,
+  MetadataValue,
+  PageId,
+  PageInfo,
+  RangesPayload,
+  RangeWrite,
+  SparsePayload,
+} from './types.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,24 @@
+/**
+ * The addon, loaded once. Importing @mmsb/bus never throws: a missing addon
+ * surfaces as MmsbError NATIVE_UNAVAILABLE on first use, with the reason.
+ */
+import { ErrorCode, MmsbError } from './errors.js';
+
+type Addon = (typeof import('@mmsb/core-native'))['native'];
+
+let addon: Addon | undefined;
+let loadFailure: MmsbError | undefined;
+
+try {
+  ({ native: addon } = await import('@mmsb/core-native'));
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  loadFailure = new MmsbError(ErrorCode.NATIVE_UNAVAILABLE, message, { cause: error });
+}
+
+export function nativeAddon(): Addon {
+  if (addon === undefined) throw loadFailure ?? new MmsbError(ErrorCode.NATIVE_UNAVAILABLE, 'addon not loaded');
+  return addon;
+}
+
+export type NativeState = InstanceType<Addon['NativeState']>;
