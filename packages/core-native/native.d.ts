@@ -11,9 +11,9 @@ export declare class NativeState {
   metadata(id: number): Array<MetadataEntry>
   setMetadata(id: number, key: string, value?: Uint8Array | undefined | null): void
   /** Copies `length` bytes of a page from `offset`. */
-  read(id: number, offset: number, length: number): Buffer
+  read(id: number, offset: number, length: number): Uint8Array
   /** Copies whole pages, one buffer each, in one crossing. */
-  readMany(ids: Array<number>): Array<Buffer>
+  readMany(ids: Array<number>): Array<Uint8Array>
   /**
    * A zero-copy, live view of a page's bytes. It keeps the memory alive
    * after the page is released; it must be treated as read-only.

@@ -61,7 +61,8 @@ export class Bus {
     if (directory !== MEMORY) {
       throw new MmsbError(
         ErrorCode.INVALID_ARGUMENT,
-        `durable data directories are not available in this version; open ${JSON.stringify(MEMORY)} instead of ${JSON.stringify(directory)}`,
+        `durable data directories are not available in this version: ` +
+          `open ${JSON.stringify(MEMORY)} instead of ${JSON.stringify(directory)}`,
       );
     }
     return Bus.memory();

@@ -28,5 +28,8 @@ export function sparseFromBytes(pageSize: number, writes: Iterable<readonly [off
     byOffset.set(offset, byte);
   }
   const offsets = [...byOffset.keys()].sort((left, right) => left - right);
-  return sparse(mask, Uint8Array.from(offsets, (offset) => byOffset.get(offset)!));
+  return sparse(
+    mask,
+    Uint8Array.from(offsets, (offset) => byOffset.get(offset)!),
+  );
 }

@@ -29,7 +29,14 @@ export async function runDemo(print: Print): Promise<void> {
   await bus.apply({ pageId: sensor, payload: dense(Uint8Array.from({ length: PAGE_SIZE }, (_, index) => index)) });
   show(sensor, 'dense: every byte replaced');
 
-  await bus.apply({ pageId: sensor, payload: sparseFromBytes(PAGE_SIZE, [[1, 0xaa], [5, 0xbb], [14, 0xcc]]) });
+  await bus.apply({
+    pageId: sensor,
+    payload: sparseFromBytes(PAGE_SIZE, [
+      [1, 0xaa],
+      [5, 0xbb],
+      [14, 0xcc],
+    ]),
+  });
   show(sensor, 'sparse: bytes 1, 5, 14 by bit mask');
 
   await bus.apply({

@@ -32,7 +32,10 @@ impl Location {
             "cpu" => Ok(Location::Cpu),
             "gpu" => Ok(Location::Gpu),
             "unified" => Ok(Location::Unified),
-            _ => fail!(LocationUnknown, "unknown location {name:?}: expected \"cpu\", \"gpu\" or \"unified\""),
+            _ => fail!(
+                LocationUnknown,
+                "unknown location {name:?}: expected \"cpu\", \"gpu\" or \"unified\""
+            ),
         }
     }
 

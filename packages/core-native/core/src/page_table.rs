@@ -47,12 +47,14 @@ impl PageTable {
 
     pub fn get(&self, id: PageId) -> Result<&Page> {
         let slot = self.slot(id)?;
-        slot.and_then(|index| self.slots[index].as_ref()).map_or_else(|| released(id), Ok)
+        slot.and_then(|index| self.slots[index].as_ref())
+            .map_or_else(|| released(id), Ok)
     }
 
     pub fn get_mut(&mut self, id: PageId) -> Result<&mut Page> {
         let slot = self.slot(id)?;
-        slot.and_then(|index| self.slots[index].as_mut()).map_or_else(|| released(id), Ok)
+        slot.and_then(|index| self.slots[index].as_mut())
+            .map_or_else(|| released(id), Ok)
     }
 
     pub fn remove(&mut self, id: PageId) -> Result<Page> {

@@ -72,7 +72,10 @@ impl State {
         let size = page.size();
         match offset.checked_add(len) {
             Some(end) if end <= size => Ok(&page.data()[offset as usize..end as usize]),
-            _ => fail!(RangeOutOfBounds, "read of {len} bytes at offset {offset} is past the end of page {id} of {size} bytes"),
+            _ => fail!(
+                RangeOutOfBounds,
+                "read of {len} bytes at offset {offset} is past the end of page {id} of {size} bytes"
+            ),
         }
     }
 

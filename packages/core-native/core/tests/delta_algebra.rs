@@ -56,7 +56,10 @@ impl Change {
 fn change(size: usize) -> impl Strategy<Value = Change> {
     (0u8..=100).prop_flat_map(move |percent| {
         prop::collection::vec((0u8..100, any::<u8>()), size).prop_map(move |rolls| Change {
-            written: rolls.into_iter().map(|(roll, byte)| (roll < percent).then_some(byte)).collect(),
+            written: rolls
+                .into_iter()
+                .map(|(roll, byte)| (roll < percent).then_some(byte))
+                .collect(),
         })
     })
 }
@@ -70,7 +73,9 @@ fn payload_of(change: &Change, form: u8, base: &[u8]) -> Payload<Vec<u8>> {
 }
 
 fn applied(base: &[u8], payload: &Payload<Vec<u8>>) -> Vec<u8> {
-    payload.validate(1, base.len() as u64).expect("generated payloads are valid");
+    payload
+        .validate(1, base.len() as u64)
+        .expect("generated payloads are valid");
     let mut page = base.to_vec();
     apply_payload(&mut page, &payload.as_borrowed());
     page
@@ -92,7 +97,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn applying_a_merge_equals_applying_both_in_order((base, first, second, first_form, second_form) in page_and_two_changes()) {
+    fn applying_a_merge_equals_applying_both_in_order(
+        (base, first, second, first_form, second_form) in page_and_two_changes(),
+    ) {
         let a = payload_of(&first, first_form, &base);
         let after_a = applied(&base, &a);
         let b = payload_of(&second, second_form, &after_a);
@@ -110,11 +117,15 @@ proptest! {
     }
 
     #[test]
-    fn merge_is_associative_in_effect((base, first, second, first_form, second_form) in page_and_two_changes(), third_seed in any::<u64>()) {
+    fn merge_is_associative_in_effect(
+        (base, first, second, first_form, second_form) in page_and_two_changes(),
+        third_seed in any::<u64>(),
+    ) {
         let size = base.len() as u64;
         let a = payload_of(&first, first_form, &base);
         let b = payload_of(&second, second_form, &base);
-        let c = Change { written: base.iter().enumerate().map(|(i, _)| (third_seed.rotate_left(i as u32) & 1 == 1).then_some(i as u8)).collect() }.sparse();
+        let written = (0..base.len()).map(|i| (third_seed.rotate_left(i as u32) & 1 == 1).then_some(i as u8));
+        let c = Change { written: written.collect() }.sparse();
         let left = merge(1, size, &merge(1, size, &a, &b).unwrap(), &c).unwrap();
         let right = merge(1, size, &a, &merge(1, size, &b, &c).unwrap()).unwrap();
         prop_assert_eq!(applied(&base, &left), applied(&base, &right));

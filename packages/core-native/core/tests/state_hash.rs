@@ -17,27 +17,41 @@ fn operation() -> impl Strategy<Value = Operation> {
             .prop_map(|(size, metadata)| Operation::Create { size, metadata }),
         (any::<usize>(), any::<u8>()).prop_map(|(page, byte)| Operation::Write { page, byte }),
         any::<usize>().prop_map(|page| Operation::Release { page }),
-        (any::<usize>(), "[a-c]{1,2}", 0u8..100).prop_map(|(page, key, value)| Operation::SetMetadata { page, key, value }),
+        (any::<usize>(), "[a-c]{1,2}", 0u8..100).prop_map(|(page, key, value)| Operation::SetMetadata {
+            page,
+            key,
+            value
+        }),
     ]
 }
 
 /// Runs operations; operations on pages that do not exist are skipped, so
 /// every sequence is meaningful. Returns the state and a plain description
 /// of it (the model) to compare states without the hash.
-fn run(operations: &[Operation]) -> (State, Vec<(u64, u64, u64, Vec<(String, Vec<u8>)>, Vec<u8>)>, u64) {
+/// One live page as plain data: id, size, epoch, metadata, bytes.
+type PageModel = (u64, u64, u64, Vec<(String, Vec<u8>)>, Vec<u8>);
+
+fn run(operations: &[Operation]) -> (State, Vec<PageModel>, u64) {
     let mut state = State::new();
     let mut live: Vec<u64> = Vec::new();
     for operation in operations {
         match operation {
             Operation::Create { size, metadata } => {
-                let pairs: Vec<(String, [u8; 1])> = metadata.iter().map(|(key, value)| (key.clone(), [*value])).collect();
-                let borrowed: Vec<(&str, &[u8])> = pairs.iter().map(|(key, value)| (key.as_str(), &value[..])).collect();
+                let pairs: Vec<(String, [u8; 1])> =
+                    metadata.iter().map(|(key, value)| (key.clone(), [*value])).collect();
+                let borrowed: Vec<(&str, &[u8])> =
+                    pairs.iter().map(|(key, value)| (key.as_str(), &value[..])).collect();
                 live.push(state.create_page(*size, Location::Cpu, &borrowed).unwrap());
             }
             Operation::Write { page, byte } if !live.is_empty() => {
                 let id = live[page % live.len()];
                 let size = state.page(id).unwrap().size() as usize;
-                let delta = Delta { page_id: id, payload: Payload::Dense(vec![*byte; size]), source: Source::User, expect_epoch: None };
+                let delta = Delta {
+                    page_id: id,
+                    payload: Payload::Dense(vec![*byte; size]),
+                    source: Source::User,
+                    expect_epoch: None,
+                };
                 state.apply(&delta).unwrap();
             }
             Operation::Release { page } if !live.is_empty() => {
@@ -54,7 +68,11 @@ fn run(operations: &[Operation]) -> (State, Vec<(u64, u64, u64, Vec<(String, Vec
     let model = state
         .pages()
         .map(|(id, page)| {
-            let metadata = page.metadata().iter().map(|(key, value)| (key.to_owned(), value.to_vec())).collect();
+            let metadata = page
+                .metadata()
+                .iter()
+                .map(|(key, value)| (key.to_owned(), value.to_vec()))
+                .collect();
             (id, page.size(), page.epoch(), metadata, page.data().to_vec())
         })
         .collect();
@@ -88,7 +106,9 @@ proptest! {
 fn metadata_insertion_order_does_not_change_the_hash() {
     let mut first = State::new();
     let mut second = State::new();
-    first.create_page(4, Location::Cpu, &[("x", &[1]), ("y", &[2])]).unwrap();
+    first
+        .create_page(4, Location::Cpu, &[("x", &[1]), ("y", &[2])])
+        .unwrap();
     second.create_page(4, Location::Cpu, &[]).unwrap();
     second.set_metadata(1, "y", Some(&[2])).unwrap();
     second.set_metadata(1, "x", Some(&[1])).unwrap();

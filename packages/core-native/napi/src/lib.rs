@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use mmsb_core::delta::encoding::decode_batch;
 use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, Source, State};
-use napi::bindgen_prelude::{BufferSlice, Uint8ArraySlice};
+use napi::bindgen_prelude::Uint8ArraySlice;
 use napi::Env;
 use napi_derive::napi;
 
@@ -41,7 +41,9 @@ const SAFE_INTEGER_MAX: f64 = 9_007_199_254_740_991.0;
 
 fn to_u64(value: f64, what: &str) -> Result<u64> {
     if value.fract() != 0.0 || !(0.0..=SAFE_INTEGER_MAX).contains(&value) {
-        return Err(invalid(format!("{what} must be a non-negative safe integer, got {value}")));
+        return Err(invalid(format!(
+            "{what} must be a non-negative safe integer, got {value}"
+        )));
     }
     Ok(value as u64)
 }
@@ -96,7 +98,13 @@ impl NativeState {
     }
 
     #[napi]
-    pub fn create_page(&mut self, size: f64, location: String, metadata_keys: Vec<String>, metadata_values: Vec<Uint8ArraySlice>) -> Result<f64> {
+    pub fn create_page(
+        &mut self,
+        size: f64,
+        location: String,
+        metadata_keys: Vec<String>,
+        metadata_values: Vec<Uint8ArraySlice>,
+    ) -> Result<f64> {
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
         if metadata_keys.len() != metadata_values.len() {
@@ -160,24 +168,28 @@ impl NativeState {
 
     /// Copies `length` bytes of a page from `offset`.
     #[napi]
-    pub fn read<'env>(&self, env: &'env Env, id: f64, offset: f64, length: f64) -> Result<BufferSlice<'env>> {
+    pub fn read<'env>(&self, env: &'env Env, id: f64, offset: f64, length: f64) -> Result<Uint8ArraySlice<'env>> {
         let bytes = self
             .state
-            .read(to_u64(id, "page id")?, to_u64(offset, "offset")?, to_u64(length, "length")?)
+            .read(
+                to_u64(id, "page id")?,
+                to_u64(offset, "offset")?,
+                to_u64(length, "length")?,
+            )
             .map_err(fail)?;
-        BufferSlice::copy_from(env, bytes).map_err(napi_failure)
+        Uint8ArraySlice::copy_from(env, bytes).map_err(napi_failure)
     }
 
     /// Copies whole pages, one buffer each, in one crossing.
     #[napi]
-    pub fn read_many<'env>(&self, env: &'env Env, ids: Vec<f64>) -> Result<Vec<BufferSlice<'env>>> {
+    pub fn read_many<'env>(&self, env: &'env Env, ids: Vec<f64>) -> Result<Vec<Uint8ArraySlice<'env>>> {
         let mut pages = Vec::with_capacity(ids.len());
         for id in ids {
             pages.push(self.state.page(to_u64(id, "page id")?).map_err(fail)?.data());
         }
         pages
             .into_iter()
-            .map(|bytes| BufferSlice::copy_from(env, bytes).map_err(napi_failure))
+            .map(|bytes| Uint8ArraySlice::copy_from(env, bytes).map_err(napi_failure))
             .collect()
     }
 
@@ -194,11 +206,18 @@ impl NativeState {
         let len = bytes.len();
         // Safety: `bytes` keeps the allocation alive until the finalizer
         // drops it, and the core writes it only between JS turns.
-        unsafe { Uint8ArraySlice::from_external(env, pointer, len, bytes, |_, bytes| drop(bytes)) }.map_err(napi_failure)
+        unsafe { Uint8ArraySlice::from_external(env, pointer, len, bytes, |_, bytes| drop(bytes)) }
+            .map_err(napi_failure)
     }
 
     #[napi]
-    pub fn apply_dense(&mut self, id: f64, bytes: Uint8ArraySlice, expect_epoch: Option<f64>, source: u32) -> Result<f64> {
+    pub fn apply_dense(
+        &mut self,
+        id: f64,
+        bytes: Uint8ArraySlice,
+        expect_epoch: Option<f64>,
+        source: u32,
+    ) -> Result<f64> {
         let delta = Delta {
             page_id: to_u64(id, "page id")?,
             payload: Payload::Dense(bytes.as_ref()),
@@ -209,7 +228,14 @@ impl NativeState {
     }
 
     #[napi]
-    pub fn apply_sparse(&mut self, id: f64, mask: Uint8ArraySlice, packed: Uint8ArraySlice, expect_epoch: Option<f64>, source: u32) -> Result<f64> {
+    pub fn apply_sparse(
+        &mut self,
+        id: f64,
+        mask: Uint8ArraySlice,
+        packed: Uint8ArraySlice,
+        expect_epoch: Option<f64>,
+        source: u32,
+    ) -> Result<f64> {
         let delta = Delta {
             page_id: to_u64(id, "page id")?,
             payload: Payload::Sparse {

@@ -32,14 +32,22 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Delta<&[u8]>>> {
     let count = reader.u32()? as usize;
     // Each delta takes at least 17 bytes, which bounds a hostile count.
     if count > bytes.len() / 17 {
-        return fail!(EncodingInvalid, "delta batch claims {count} deltas in {} bytes", bytes.len());
+        return fail!(
+            EncodingInvalid,
+            "delta batch claims {count} deltas in {} bytes",
+            bytes.len()
+        );
     }
     let mut deltas = Vec::with_capacity(count);
     for _ in 0..count {
         deltas.push(reader.delta()?);
     }
     if reader.cursor != bytes.len() {
-        return fail!(EncodingInvalid, "{} trailing bytes after the delta batch", bytes.len() - reader.cursor);
+        return fail!(
+            EncodingInvalid,
+            "{} trailing bytes after the delta batch",
+            bytes.len() - reader.cursor
+        );
     }
     Ok(deltas)
 }
@@ -59,7 +67,11 @@ pub fn encode_delta<B: AsRef<[u8]>>(delta: &Delta<B>, out: &mut Vec<u8>) {
         Payload::Sparse { .. } => KIND_SPARSE,
         Payload::Ranges(_) => KIND_RANGES,
     };
-    let flags = if delta.expect_epoch.is_some() { FLAG_EXPECT_EPOCH } else { 0 };
+    let flags = if delta.expect_epoch.is_some() {
+        FLAG_EXPECT_EPOCH
+    } else {
+        0
+    };
     out.extend_from_slice(&[kind, delta.source as u8, flags, 0]);
     if let Some(epoch) = delta.expect_epoch {
         out.extend_from_slice(&epoch.to_le_bytes());
@@ -133,12 +145,22 @@ impl<'a> Reader<'a> {
         let flags = self.u8()?;
         let reserved = self.u8()?;
         let Some(source) = Source::from_u8(source_byte) else {
-            return fail!(EncodingInvalid, "delta at byte {start} has unknown source {source_byte}");
+            return fail!(
+                EncodingInvalid,
+                "delta at byte {start} has unknown source {source_byte}"
+            );
         };
         if flags & !FLAG_EXPECT_EPOCH != 0 || reserved != 0 {
-            return fail!(EncodingInvalid, "delta at byte {start} has unknown flags {flags:#x} or reserved {reserved:#x}");
+            return fail!(
+                EncodingInvalid,
+                "delta at byte {start} has unknown flags {flags:#x} or reserved {reserved:#x}"
+            );
         }
-        let expect_epoch = if flags & FLAG_EXPECT_EPOCH != 0 { Some(self.u64()?) } else { None };
+        let expect_epoch = if flags & FLAG_EXPECT_EPOCH != 0 {
+            Some(self.u64()?)
+        } else {
+            None
+        };
         let payload = match kind {
             KIND_DENSE => Payload::Dense(self.counted_bytes()?),
             KIND_SPARSE => {
@@ -149,7 +171,10 @@ impl<'a> Reader<'a> {
             KIND_RANGES => {
                 let count = self.u32()? as usize;
                 if count > (self.bytes.len() - self.cursor) / 8 {
-                    return fail!(EncodingInvalid, "delta at byte {start} claims {count} ranges past the buffer end");
+                    return fail!(
+                        EncodingInvalid,
+                        "delta at byte {start} claims {count} ranges past the buffer end"
+                    );
                 }
                 let mut writes = Vec::with_capacity(count);
                 for _ in 0..count {
@@ -194,7 +219,10 @@ mod tests {
             },
             Delta {
                 page_id: 1,
-                payload: Payload::Ranges(vec![RangeWrite { offset: 2, bytes: vec![5] }]),
+                payload: Payload::Ranges(vec![RangeWrite {
+                    offset: 2,
+                    bytes: vec![5],
+                }]),
                 source: Source::Bridge,
                 expect_epoch: None,
             },

@@ -48,7 +48,10 @@ impl Source {
             "user" => Ok(Source::User),
             "propagation" => Ok(Source::Propagation),
             "bridge" => Ok(Source::Bridge),
-            _ => fail!(InvalidArgument, "unknown delta source {name:?}: expected \"user\", \"propagation\" or \"bridge\""),
+            _ => fail!(
+                InvalidArgument,
+                "unknown delta source {name:?}: expected \"user\", \"propagation\" or \"bridge\""
+            ),
         }
     }
 }
@@ -86,7 +89,10 @@ impl<B: AsRef<[u8]>> Payload<B> {
             Payload::Dense(bytes) => {
                 let len = bytes.as_ref().len() as u64;
                 if len != size {
-                    return fail!(DeltaSizeMismatch, "dense delta of {len} bytes for page {page_id} of {size} bytes");
+                    return fail!(
+                        DeltaSizeMismatch,
+                        "dense delta of {len} bytes for page {page_id} of {size} bytes"
+                    );
                 }
             }
             Payload::Sparse { mask, packed } => {
@@ -101,7 +107,10 @@ impl<B: AsRef<[u8]>> Payload<B> {
                 }
                 let tail_bits = size % 8;
                 if tail_bits != 0 && mask[mask.len() - 1] >> tail_bits != 0 {
-                    return fail!(DeltaSizeMismatch, "sparse mask sets bits past the end of page {page_id} of {size} bytes");
+                    return fail!(
+                        DeltaSizeMismatch,
+                        "sparse mask sets bits past the end of page {page_id} of {size} bytes"
+                    );
                 }
                 let selected = sparse::count_ones(mask);
                 let packed_len = packed.as_ref().len() as u64;

@@ -6,7 +6,10 @@
 /// Number of set bits in `mask`.
 pub fn count_ones(mask: &[u8]) -> u64 {
     let (words, tail) = mask.as_chunks::<8>();
-    let from_words: u64 = words.iter().map(|word| u64::from(u64::from_le_bytes(*word).count_ones())).sum();
+    let from_words: u64 = words
+        .iter()
+        .map(|word| u64::from(u64::from_le_bytes(*word).count_ones()))
+        .sum();
     from_words + tail.iter().map(|byte| u64::from(byte.count_ones())).sum::<u64>()
 }
 

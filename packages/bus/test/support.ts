@@ -1,0 +1,22 @@
+import { expect } from 'vitest';
+
+import { MmsbError, type ErrorCode } from '../src/index.js';
+
+/** Runs `call` (sync or async) and checks it fails with MmsbError `code`. */
+export async function expectMmsbError(call: () => unknown, code: ErrorCode): Promise<MmsbError> {
+  let thrown: unknown;
+  try {
+    await call();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown, `expected MmsbError ${code}`).toBeInstanceOf(MmsbError);
+  const error = thrown as MmsbError;
+  expect(error.code, error.message).toBe(code);
+  expect(error.message.length).toBeGreaterThan(10);
+  return error;
+}
+
+export function bytes(length: number, fill = 0): Uint8Array {
+  return new Uint8Array(length).fill(fill);
+}

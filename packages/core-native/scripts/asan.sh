@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the core's Rust tests under AddressSanitizer. First it builds a planted
+# use-after-free and requires ASan to report it, so a run that passes is known
+# to be able to fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export RUSTC_BOOTSTRAP=1
+target=x86_64-unknown-linux-gnu
+sanitize='-Zsanitizer=address'
+
+canary_log=$(mktemp)
+trap 'rm -f "$canary_log"' EXIT
+if RUSTFLAGS="$sanitize --cfg mmsb_asan_canary" cargo test -p mmsb-core --target "$target" \
+  --target-dir target/asan-canary --test asan_canary >"$canary_log" 2>&1; then
+  cat "$canary_log"
+  echo "asan: the planted use-after-free was NOT reported; the sanitizer is not working" >&2
+  exit 1
+fi
+if ! grep -q 'heap-use-after-free' "$canary_log"; then
+  cat "$canary_log"
+  echo "asan: the canary failed without an ASan report" >&2
+  exit 1
+fi
+echo "asan: canary reported (heap-use-after-free); running mmsb-core tests under ASan"
+RUSTFLAGS="$sanitize" cargo test -p mmsb-core --target "$target" --target-dir target/asan --lib --tests

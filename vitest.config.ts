@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// One config for the whole workspace; each package is a project, run from
+// source (no build step between a change and its test).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'bus', include: ['packages/bus/test/**/*.test.ts'] } },
+      { test: { name: 'tidy', include: ['tools/tidy/**/*.test.ts'] } },
+    ],
+  },
+});
