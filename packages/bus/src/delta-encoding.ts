@@ -11,7 +11,7 @@
  *          | ranges: count u32 | (offset u32 | len u32 | bytes) × count
  */
 import { ErrorCode, MmsbError } from './errors.js';
-import type { Delta, DeltaSource } from './types.js';
+import type { Delta, DeltaSource, RangeWrite } from './types.js';
 import { checkArray, checkBytes, checkInteger, checkObject } from './validate.js';
 
 const KIND_DENSE = 1;
@@ -19,6 +19,7 @@ const KIND_SPARSE = 2;
 const KIND_RANGES = 3;
 const FLAG_EXPECT_EPOCH = 1;
 const U32_MAX = 0xffff_ffff;
+const SHORT_COPY_BYTES = 64;
 
 export const sourceCodes: Readonly<Record<DeltaSource, number>> = { user: 0, propagation: 1, bridge: 2 };
 
@@ -35,30 +36,71 @@ function checkLength(bytes: Uint8Array, what: string): void {
   if (bytes.length > U32_MAX) throw new MmsbError(ErrorCode.DELTA_SIZE_MISMATCH, `${what} of ${bytes.length} bytes exceeds 2^32 - 1`);
 }
 
-/** Checks a delta's JavaScript shape and returns its encoded size. */
+const isOffset = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= U32_MAX;
+const isId = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+const isBytes = (value: unknown): value is Uint8Array => value instanceof Uint8Array && value.length <= U32_MAX;
+
+/**
+ * Returns a delta's encoded size. The checks here are cheap and build no
+ * strings, because batches run them per delta and per range; when one fails,
+ * `explainInvalid` runs the full checks to throw the precise error.
+ */
 function encodedSize(delta: Delta, index: number): number {
+  if (typeof delta !== 'object' || delta === null || !isId(delta.pageId)) return explainInvalid(delta, index);
+  if (delta.expectEpoch !== undefined && !isId(delta.expectEpoch)) return explainInvalid(delta, index);
+  if (delta.source !== undefined && !(typeof delta.source === 'string' && Object.hasOwn(sourceCodes, delta.source))) {
+    return explainInvalid(delta, index);
+  }
+  const payload = delta.payload;
+  if (typeof payload !== 'object' || payload === null) return explainInvalid(delta, index);
+  const head = 12 + (delta.expectEpoch === undefined ? 0 : 8);
+  switch (payload.kind) {
+    case 'dense':
+      return isBytes(payload.bytes) ? head + 4 + payload.bytes.length : explainInvalid(delta, index);
+    case 'sparse':
+      return isBytes(payload.mask) && isBytes(payload.bytes)
+        ? head + 8 + payload.mask.length + payload.bytes.length
+        : explainInvalid(delta, index);
+    case 'ranges': {
+      const writes = payload.ranges;
+      if (!Array.isArray(writes)) return explainInvalid(delta, index);
+      let size = head + 4;
+      for (let rangeIndex = 0; rangeIndex < writes.length; rangeIndex++) {
+        const range = writes[rangeIndex] as RangeWrite | null;
+        if (typeof range !== 'object' || range === null || !isOffset(range.offset) || !isBytes(range.bytes)) {
+          return explainInvalid(delta, index);
+        }
+        size += 8 + range.bytes.length;
+      }
+      return size;
+    }
+    default:
+      return explainInvalid(delta, index);
+  }
+}
+
+/** Throws the precise error for a delta that failed the cheap checks. */
+function explainInvalid(delta: Delta, index: number): never {
   const what = `delta ${index}`;
   checkObject(delta, what);
   checkInteger(delta.pageId, `${what} pageId`);
   if (delta.expectEpoch !== undefined) checkInteger(delta.expectEpoch, `${what} expectEpoch`);
   sourceCode(delta.source);
   checkObject(delta.payload, `${what} payload`);
-  const head = 12 + (delta.expectEpoch === undefined ? 0 : 8);
   const payload = delta.payload;
   switch (payload.kind) {
     case 'dense':
       checkBytes(payload.bytes, `${what} bytes`);
       checkLength(payload.bytes, `${what} bytes`);
-      return head + 4 + payload.bytes.length;
+      break;
     case 'sparse':
       checkBytes(payload.mask, `${what} mask`);
       checkBytes(payload.bytes, `${what} bytes`);
       checkLength(payload.mask, `${what} mask`);
       checkLength(payload.bytes, `${what} bytes`);
-      return head + 8 + payload.mask.length + payload.bytes.length;
-    case 'ranges': {
+      break;
+    case 'ranges':
       checkArray(payload.ranges, `${what} ranges`);
-      let size = head + 4;
       payload.ranges.forEach((range, rangeIndex) => {
         checkObject(range, `${what} range ${rangeIndex}`);
         checkInteger(range.offset, `${what} range ${rangeIndex} offset`);
@@ -67,16 +109,35 @@ function encodedSize(delta: Delta, index: number): number {
           throw new MmsbError(ErrorCode.RANGE_OUT_OF_BOUNDS, `${what} range ${rangeIndex} offset ${range.offset} exceeds 2^32 - 1`);
         }
         checkLength(range.bytes, `${what} range ${rangeIndex} bytes`);
-        size += 8 + range.bytes.length;
       });
-      return size;
-    }
+      break;
     default:
       throw new MmsbError(
         ErrorCode.INVALID_ARGUMENT,
         `${what} payload kind must be "dense", "sparse" or "ranges", got ${String((payload as { kind?: unknown }).kind)}`,
       );
   }
+  throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} is malformed`);
+}
+
+/** Writes `value` (a safe integer) as u64 in two u32 halves: exact, and far cheaper than BigInt. */
+function putU64(view: DataView, cursor: number, value: number): void {
+  view.setUint32(cursor, value >>> 0, true);
+  view.setUint32(cursor + 4, Math.floor(value / 0x1_0000_0000), true);
+}
+
+/** Writes `len u32 | bytes` at `cursor`; returns the cursor after it. */
+function putBytes(out: Uint8Array, view: DataView, cursor: number, bytes: Uint8Array): number {
+  const length = bytes.length;
+  view.setUint32(cursor, length, true);
+  cursor += 4;
+  // TypedArray#set has a fixed cost that dwarfs a short copy.
+  if (length < SHORT_COPY_BYTES) {
+    for (let index = 0; index < length; index++) out[cursor + index] = bytes[index]!;
+  } else {
+    out.set(bytes, cursor);
+  }
+  return cursor + length;
 }
 
 /** Encodes deltas as one batch buffer. */
@@ -89,45 +150,32 @@ export function encodeBatch(deltas: readonly Delta[]): Uint8Array {
   out.set([0x4d, 0x44, 0x42, 0x31]);
   view.setUint32(4, deltas.length, true);
   let cursor = 8;
-  // Two u32 halves: exact for safe integers and far cheaper than BigInt.
-  const putU64 = (value: number): void => {
-    view.setUint32(cursor, value >>> 0, true);
-    view.setUint32(cursor + 4, Math.floor(value / 0x1_0000_0000), true);
-  };
-  const putBytes = (bytes: Uint8Array): void => {
-    view.setUint32(cursor, bytes.length, true);
-    out.set(bytes, cursor + 4);
-    cursor += 4 + bytes.length;
-  };
-  for (const delta of deltas) {
+  for (let index = 0; index < deltas.length; index++) {
+    const delta = deltas[index]!;
     const payload = delta.payload;
-    putU64(delta.pageId);
-    const kind = payload.kind === 'dense' ? KIND_DENSE : payload.kind === 'sparse' ? KIND_SPARSE : KIND_RANGES;
-    out[cursor + 8] = kind;
-    out[cursor + 9] = sourceCode(delta.source);
+    putU64(view, cursor, delta.pageId);
+    out[cursor + 8] = payload.kind === 'dense' ? KIND_DENSE : payload.kind === 'sparse' ? KIND_SPARSE : KIND_RANGES;
+    out[cursor + 9] = delta.source === undefined ? 0 : sourceCodes[delta.source];
     out[cursor + 10] = delta.expectEpoch === undefined ? 0 : FLAG_EXPECT_EPOCH;
     cursor += 12;
     if (delta.expectEpoch !== undefined) {
-      putU64(delta.expectEpoch);
+      putU64(view, cursor, delta.expectEpoch);
       cursor += 8;
     }
-    switch (payload.kind) {
-      case 'dense':
-        putBytes(payload.bytes);
-        break;
-      case 'sparse':
-        putBytes(payload.mask);
-        putBytes(payload.bytes);
-        break;
-      case 'ranges':
-        view.setUint32(cursor, payload.ranges.length, true);
-        cursor += 4;
-        for (const range of payload.ranges) {
-          view.setUint32(cursor, range.offset, true);
-          cursor += 4;
-          putBytes(range.bytes);
-        }
-        break;
+    if (payload.kind === 'dense') {
+      cursor = putBytes(out, view, cursor, payload.bytes);
+    } else if (payload.kind === 'sparse') {
+      cursor = putBytes(out, view, cursor, payload.mask);
+      cursor = putBytes(out, view, cursor, payload.bytes);
+    } else {
+      const writes = payload.ranges;
+      view.setUint32(cursor, writes.length, true);
+      cursor += 4;
+      for (let rangeIndex = 0; rangeIndex < writes.length; rangeIndex++) {
+        const range = writes[rangeIndex]!;
+        view.setUint32(cursor, range.offset, true);
+        cursor = putBytes(out, view, cursor + 4, range.bytes);
+      }
     }
   }
   return out;

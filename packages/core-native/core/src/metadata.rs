@@ -1,8 +1,7 @@
 //! Page metadata: string keys mapped to msgpack-encoded values.
 //!
-//! Most pages carry none, so the map sits behind an `Option<Box<_>>` and an
-//! empty map costs one pointer per page. Keys iterate in byte order, which
-//! the state hash relies on.
+//! Keys iterate in byte order, which the state hash relies on. Most pages
+//! carry none; `Page` keeps the map out of line (see `page.rs`).
 
 use std::collections::BTreeMap;
 
@@ -14,50 +13,37 @@ pub const METADATA_KEY_BYTES_MAX: usize = 256;
 /// The largest encoded value, in bytes.
 pub const METADATA_VALUE_BYTES_MAX: usize = 64 * 1024;
 
-// The box is deliberate: an empty `BTreeMap` is 24 bytes inline, a `None`
-// box is 8, and a million pages mostly carry no metadata.
-#[allow(clippy::box_collection)]
 #[derive(Clone, Default, Debug, PartialEq, Eq)]
-pub struct Metadata(Option<Box<BTreeMap<String, Box<[u8]>>>>);
+pub struct Metadata(BTreeMap<String, Box<[u8]>>);
+
+/// The metadata of every page that has none.
+pub static EMPTY_METADATA: Metadata = Metadata(BTreeMap::new());
 
 impl Metadata {
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        self.0.as_ref()?.get(key).map(|value| &**value)
+        self.0.get(key).map(|value| &**value)
     }
 
     pub fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |map| map.len())
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 
     /// Entries in key byte order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.0
-            .iter()
-            .flat_map(|map| map.iter().map(|(key, value)| (key.as_str(), &**value)))
+        self.0.iter().map(|(key, value)| (key.as_str(), &**value))
     }
 
     /// Sets `key` to a validated msgpack value, or removes it for `None`.
     pub fn set(&mut self, key: &str, value: Option<&[u8]>) -> Result<()> {
         validate_entry(key, value)?;
         match value {
-            Some(value) => {
-                self.0
-                    .get_or_insert_with(Default::default)
-                    .insert(key.to_owned(), value.into());
-            }
-            None => {
-                if let Some(map) = self.0.as_mut() {
-                    map.remove(key);
-                    if map.is_empty() {
-                        self.0 = None;
-                    }
-                }
-            }
-        }
+            Some(value) => self.0.insert(key.to_owned(), value.into()),
+            None => self.0.remove(key),
+        };
         Ok(())
     }
 }

@@ -8,7 +8,7 @@
 //! - `data` is exactly `size` bytes, all zero at creation.
 
 use crate::error::{fail, Result};
-use crate::metadata::Metadata;
+use crate::metadata::{Metadata, EMPTY_METADATA};
 use crate::page_bytes::PageBytes;
 
 /// Page ids are plain integers; 0 is never assigned.
@@ -51,17 +51,24 @@ impl Location {
 pub struct Page {
     pub(crate) data: PageBytes,
     pub(crate) epoch: u64,
-    pub(crate) location: Location,
-    pub(crate) metadata: Metadata,
+    /// Location and metadata, out of line: `None` means a `cpu` page with no
+    /// metadata, the common case, and keeps a page's entry at 32 bytes.
+    extras: Option<Box<PageExtras>>,
+}
+
+struct PageExtras {
+    location: Location,
+    metadata: Metadata,
 }
 
 impl Page {
     pub(crate) fn new(size: u64, location: Location, metadata: Metadata) -> Page {
+        let extras =
+            (location != Location::Cpu || !metadata.is_empty()).then(|| Box::new(PageExtras { location, metadata }));
         Page {
             data: PageBytes::zeroed(size as usize),
             epoch: 0,
-            location,
-            metadata,
+            extras,
         }
     }
 
@@ -74,7 +81,7 @@ impl Page {
     }
 
     pub fn location(&self) -> Location {
-        self.location
+        self.extras.as_ref().map_or(Location::Cpu, |extras| extras.location)
     }
 
     pub fn data(&self) -> &[u8] {
@@ -82,7 +89,23 @@ impl Page {
     }
 
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        self.extras.as_ref().map_or(&EMPTY_METADATA, |extras| &extras.metadata)
+    }
+
+    /// Sets or removes one metadata entry.
+    pub(crate) fn set_metadata(&mut self, key: &str, value: Option<&[u8]>) -> Result<()> {
+        let location = self.location();
+        let extras = self.extras.get_or_insert_with(|| {
+            Box::new(PageExtras {
+                location,
+                metadata: Metadata::default(),
+            })
+        });
+        let result = extras.metadata.set(key, value);
+        if extras.location == Location::Cpu && extras.metadata.is_empty() {
+            self.extras = None;
+        }
+        result
     }
 
     /// The shared buffer, for exporting a zero-copy view.

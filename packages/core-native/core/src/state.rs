@@ -81,7 +81,7 @@ impl State {
 
     /// Sets one metadata entry (`None` removes it).
     pub fn set_metadata(&mut self, id: PageId, key: &str, value: Option<&[u8]>) -> Result<()> {
-        self.pages.get_mut(id)?.metadata.set(key, value)
+        self.pages.get_mut(id)?.set_metadata(key, value)
     }
 
     /// Applies one delta; returns the page's new epoch.

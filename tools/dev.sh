@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The one entry point of the README:
+#   bash tools/dev.sh quickstart   set everything up, then run the quickstart (mmsb demo)
+#   bash tools/dev.sh test         set everything up, then run every test
+#   bash tools/dev.sh bench        set everything up, then run the benchmarks
+# Set-up is idempotent: it installs what is missing (pnpm, packages), builds the
+# native addon and the TypeScript, and does nothing more when all is in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=12.4.2
+NODE_MAJOR_MIN=20
+export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
+
+say() { printf '\n== %s\n' "$*"; }
+
+require_toolchains() {
+  local node_major
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -lt "$NODE_MAJOR_MIN" ]; then
+    echo "MMSB needs Node.js $NODE_MAJOR_MIN or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+    exit 1
+  fi
+  if ! command -v cargo >/dev/null; then
+    echo "MMSB needs a Rust toolchain (cargo) to build its native core; install Rust with rustup" >&2
+    exit 1
+  fi
+}
+
+setup() {
+  require_toolchains
+  if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+    say "installing pnpm $PNPM_VERSION"
+    npm install --global --no-fund --no-audit "pnpm@$PNPM_VERSION"
+  fi
+  say "installing packages"
+  pnpm install --frozen-lockfile --reporter=append-only
+  say "building the native addon and the TypeScript packages"
+  pnpm exec nx run-many -t build --output-style=static
+}
+
+case "${1:-}" in
+  quickstart)
+    setup
+    say "mmsb demo"
+    node packages/bus/bin/mmsb.js demo
+    ;;
+  test)
+    setup
+    say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest"
+    pnpm exec nx run-many -t lint typecheck test test:asan --output-style=static
+    ;;
+  bench)
+    setup
+    pnpm exec nx run-many -t bench --output-style=static
+    ;;
+  *)
+    echo "usage: bash tools/dev.sh quickstart|test|bench" >&2
+    exit 2
+    ;;
+esac
