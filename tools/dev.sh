@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 PNPM_VERSION=12.4.2
 NODE_MAJOR_MIN=20
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
+# CI runs every task for real; locally nx's cache (.nx/cache) skips unchanged work.
+NX_CACHE_FLAGS=()
+if [ "${CI:-}" = "true" ]; then NX_CACHE_FLAGS=(--skip-nx-cache); fi
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -36,7 +39,7 @@ setup() {
   say "installing packages"
   pnpm install --frozen-lockfile --reporter=append-only
   say "building the native addon and the TypeScript packages"
-  pnpm exec nx run-many -t build --output-style=static
+  pnpm exec nx run-many -t build --output-style=static "${NX_CACHE_FLAGS[@]}"
 }
 
 case "${1:-}" in
@@ -48,7 +51,7 @@ case "${1:-}" in
   test)
     setup
     say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest"
-    pnpm exec nx run-many -t lint typecheck test test:asan --output-style=static
+    pnpm exec nx run-many -t lint typecheck test test:asan --output-style=static "${NX_CACHE_FLAGS[@]}"
     ;;
   bench)
     setup
