@@ -33,6 +33,19 @@ export declare class NativeState {
 /** The stable error codes of the core, in declaration order. */
 export declare function errorCodes(): Array<string>
 
+/** The result of `merge_payloads`: dense (`mask` absent) or sparse. */
+export interface MergedPayload {
+  kind: string
+  mask?: Uint8Array
+  bytes: Uint8Array
+}
+
+/**
+ * Merges two encoded deltas for a page of `size` bytes into one payload
+ * equal in effect to applying the first, then the second.
+ */
+export declare function mergePayloads(size: number, encoded: Uint8Array): MergedPayload
+
 export interface MetadataEntry {
   key: string
   value: Buffer

@@ -8,9 +8,9 @@
  * Reads are synchronous.
  */
 import { encodeBatch, sourceCode } from './delta-encoding.js';
-import { ErrorCode, fromNative, MmsbError } from './errors.js';
+import { ErrorCode, MmsbError } from './errors.js';
 import { decodeMetadataValue, encodeMetadataValue } from './metadata.js';
-import { nativeAddon, type NativeState } from './native.js';
+import { call, nativeAddon, type NativeState } from './native.js';
 import type { AppliedDelta, CreatePageOptions, Delta, Location, MetadataValue, PageId, PageInfo } from './types.js';
 import { checkArray, checkBytes, checkCount, checkInteger, checkObject, checkString } from './validate.js';
 
@@ -26,15 +26,6 @@ function checkLocation(location: unknown): Location {
     throw new MmsbError(ErrorCode.LOCATION_UNKNOWN, `unknown location ${JSON.stringify(location)}: expected "cpu", "gpu" or "unified"`);
   }
   return location as Location;
-}
-
-/** Runs a native call, turning its errors into MmsbError. */
-function call<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    throw fromNative(error);
-  }
 }
 
 export class Bus {

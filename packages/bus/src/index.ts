@@ -11,6 +11,7 @@
 export { Bus, MEMORY } from './bus.js';
 export { encodeBatch } from './delta-encoding.js';
 export { ErrorCode, isMmsbError, MmsbError } from './errors.js';
+export { mergePayloads } from './merge.js';
 export { dense, ranges, sparse, sparseFromBytes } from './payloads.js';
 export type {
   AppliedDelta,

@@ -2,7 +2,7 @@
  * The addon, loaded once. Importing @mmsb/bus never throws: a missing addon
  * surfaces as MmsbError NATIVE_UNAVAILABLE on first use, with the reason.
  */
-import { ErrorCode, MmsbError } from './errors.js';
+import { ErrorCode, fromNative, MmsbError } from './errors.js';
 
 type Addon = (typeof import('@mmsb/core-native'))['native'];
 
@@ -22,3 +22,12 @@ export function nativeAddon(): Addon {
 }
 
 export type NativeState = InstanceType<Addon['NativeState']>;
+
+/** Runs a native call, turning its errors into MmsbError. */
+export function call<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw fromNative(error);
+  }
+}

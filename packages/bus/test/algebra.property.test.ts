@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { Bus, dense, ranges, sparseFromBytes, type Delta, type DeltaPayload } from '../src/index.js';
+import { Bus, dense, mergePayloads, ranges, sparseFromBytes, type Delta, type DeltaPayload } from '../src/index.js';
 
 const SIZE_MAX = 90;
 
@@ -98,6 +98,29 @@ describe('delta algebra', () => {
             hashes.add(bus.stateHash());
           }
           expect(hashes.size).toBe(1);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('applying mergePayloads(a, b) equals applying a, then b', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 1, max: SIZE_MAX })
+          .chain((size) => fc.tuple(fc.uint8Array({ minLength: size, maxLength: size }), change(size), change(size), form, form)),
+        async ([base, first, second, firstForm, secondForm]) => {
+          const bus = Bus.memory();
+          const sequential = await bus.createPage({ size: base.length });
+          const merged = await bus.createPage({ size: base.length });
+          await bus.applyBatch([sequential, merged].map((pageId) => ({ pageId, payload: dense(base) })));
+          const a = asPayload(first, firstForm, base);
+          await bus.apply({ pageId: sequential, payload: a });
+          const b = asPayload(second, secondForm, bus.read(sequential));
+          await bus.apply({ pageId: sequential, payload: b });
+          await bus.apply({ pageId: merged, payload: mergePayloads(base.length, a, b) });
+          expect(bus.read(merged)).toEqual(bus.read(sequential));
         },
       ),
       { numRuns: 200 },

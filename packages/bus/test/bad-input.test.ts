@@ -2,7 +2,7 @@
 // code, and leaves the state hash exactly as it was.
 import { beforeEach, describe, expect, it } from 'vitest';
 
-import { Bus, dense, encodeBatch, ErrorCode, ranges, sparse, sparseFromBytes, type Delta } from '../src/index.js';
+import { Bus, dense, encodeBatch, ErrorCode, mergePayloads, ranges, sparse, sparseFromBytes, type Delta } from '../src/index.js';
 import { bytes, expectMmsbError } from './support.js';
 
 const SIZE = 20;
@@ -163,6 +163,13 @@ const cases = (): Case[] => [
   ['applyBatch: a non-delta entry', () => bus.applyBatch([wrong(7)]), ErrorCode.INVALID_ARGUMENT],
   ['sparseFromBytes: offset past the page', () => sparseFromBytes(4, [[4, 1]]), ErrorCode.RANGE_OUT_OF_BOUNDS],
   ['sparseFromBytes: page size zero', () => sparseFromBytes(0, []), ErrorCode.INVALID_ARGUMENT],
+  [
+    'mergePayloads: payload of the wrong size',
+    () => mergePayloads(SIZE, dense(bytes(SIZE)), dense(bytes(2))),
+    ErrorCode.DELTA_SIZE_MISMATCH,
+  ],
+  ['mergePayloads: page size zero', () => mergePayloads(0, dense(bytes(0)), dense(bytes(0))), ErrorCode.PAGE_SIZE_INVALID],
+  ['mergePayloads: page size not a number', () => mergePayloads(wrong('4'), dense(bytes(4)), dense(bytes(4))), ErrorCode.INVALID_ARGUMENT],
   ['encodeBatch: payload missing', () => encodeBatch([wrong({ pageId: 1 })]), ErrorCode.INVALID_ARGUMENT],
 ];
 

@@ -8,8 +8,9 @@
 use std::collections::HashSet;
 
 use mmsb_core::delta::encoding::decode_batch;
+use mmsb_core::delta::merge;
 use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, Source, State};
-use napi::bindgen_prelude::Uint8ArraySlice;
+use napi::bindgen_prelude::{Uint8Array, Uint8ArraySlice};
 use napi::Env;
 use napi_derive::napi;
 
@@ -63,6 +64,39 @@ fn to_expect_epoch(value: Option<f64>) -> Result<Option<u64>> {
 #[napi]
 pub fn error_codes() -> Vec<String> {
     ErrorCode::ALL.iter().map(|code| code.as_str().to_owned()).collect()
+}
+
+/// The result of `merge_payloads`: dense (`mask` absent) or sparse.
+#[napi(object)]
+pub struct MergedPayload {
+    pub kind: String,
+    pub mask: Option<Uint8Array>,
+    pub bytes: Uint8Array,
+}
+
+/// Merges two encoded deltas for a page of `size` bytes into one payload
+/// equal in effect to applying the first, then the second.
+#[napi]
+pub fn merge_payloads(size: f64, encoded: Uint8ArraySlice) -> Result<MergedPayload> {
+    let size = to_u64(size, "size")?;
+    mmsb_core::page::validate_size(size).map_err(fail)?;
+    let deltas = decode_batch(encoded.as_ref()).map_err(fail)?;
+    let [first, second] = deltas.as_slice() else {
+        return Err(invalid(format!("merge takes two encoded deltas, got {}", deltas.len())));
+    };
+    match merge(first.page_id, size, &first.payload, &second.payload).map_err(fail)? {
+        Payload::Dense(bytes) => Ok(MergedPayload {
+            kind: "dense".to_owned(),
+            mask: None,
+            bytes: bytes.into(),
+        }),
+        Payload::Sparse { mask, packed } => Ok(MergedPayload {
+            kind: "sparse".to_owned(),
+            mask: Some(mask.into()),
+            bytes: packed.into(),
+        }),
+        Payload::Ranges(_) => unreachable!("merge yields dense or sparse payloads"),
+    }
 }
 
 #[napi(object)]
