@@ -1,18 +1,21 @@
 /**
- * The Bus: the TypeScript face of one MMSB state.
+ * The Bus: the TypeScript face of one MMSB state, in memory or on a data
+ * directory with its transaction log.
  *
  * Mutations take effect when the call returns (reads see them at once) and
- * return a promise that resolves when the change is acknowledged. In memory
- * that is immediate; once the transaction log exists it is after the log
- * record is durable, so the API does not change shape with durability.
- * Reads are synchronous.
+ * return a promise that resolves when the change is acknowledged: under
+ * `fsync: 'always'` once its log record is synced (group commit), otherwise
+ * once it is written. Reads are synchronous.
  */
 import { encodeBatch, sourceCode } from './delta-encoding.js';
-import { ErrorCode, MmsbError } from './errors.js';
-import { decodeMetadataValue, encodeMetadataValue } from './metadata.js';
+import { ErrorCode, type ErrorCode as Code, MmsbError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+import { encodeMetadataValue } from './metadata.js';
 import { call, nativeAddon, type NativeState } from './native.js';
-import type { AppliedDelta, CreatePageOptions, Delta, Location, MetadataValue, PageId, PageInfo } from './types.js';
-import { checkArray, checkBytes, checkCount, checkInteger, checkObject, checkString } from './validate.js';
+import { type BusOptions, resolveOptions, type ResolvedOptions } from './options.js';
+import { closedError, StateReader, StateView } from './state-reader.js';
+import type { AppliedDelta, CreatePageOptions, Delta, Location, MetadataValue, PageId } from './types.js';
+import { checkCount, checkInteger, checkObject, checkString } from './validate.js';
 
 /** The directory name of a bus that keeps no files. */
 export const MEMORY = ':memory:';
@@ -28,51 +31,109 @@ function checkLocation(location: unknown): Location {
   return location as Location;
 }
 
-export class Bus {
+/** A written checkpoint. */
+export interface CheckpointInfo {
+  readonly lsn: number;
+  readonly path: string;
+  readonly bytes: number;
+  readonly pages: number;
+  readonly stateHash: string;
+}
+
+/** What recovery did when a data directory was opened. */
+export interface RecoveryInfo {
+  /** The LSN of the checkpoint recovery started from (0: none). */
+  readonly checkpointLsn: number;
+  readonly recordsReplayed: number;
+  /** Bytes of an interrupted write at the log's end that were cut. */
+  readonly tornBytesTruncated: number;
+}
+
+export class Bus extends StateReader {
   readonly #state: NativeState;
-  /** One zero-copy view per page: V8 allows one external buffer per pointer. */
-  readonly #views = new Map<PageId, Uint8Array>();
+  readonly #options: ResolvedOptions | undefined;
+  readonly #commits: GroupCommit | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #checkpointScheduled = false;
   #closed = false;
 
   /** The data directory, or `':memory:'`. */
   readonly directory: string;
 
-  private constructor(state: NativeState, directory: string) {
+  private constructor(state: NativeState, directory: string, options: ResolvedOptions | undefined) {
+    super();
     this.#state = state;
     this.directory = directory;
+    this.#options = options;
+    if (options === undefined) return;
+    this.#commits = new GroupCommit(() => state.syncJob().run(), state.durableLsn());
+    if (options.fsync === 'interval') {
+      this.#every(options.fsyncIntervalMs, () => this.#commits!.waitFor(state.lastLsn()));
+    }
+    if (options.checkpointEveryMs !== undefined) {
+      this.#every(options.checkpointEveryMs, () => this.checkpoint());
+    }
   }
 
   /**
-   * Opens a bus on a data directory. `':memory:'` gives a bus that keeps no
-   * files. Durable directories arrive with the transaction log; until then
-   * any other directory is refused with INVALID_ARGUMENT.
+   * Opens a bus on a data directory, creating it when missing and otherwise
+   * recovering its state (newest valid checkpoint, then the log after it).
+   * `':memory:'` gives a bus that keeps no files.
    */
-  static async open(directory: string): Promise<Bus> {
+  static async open(directory: string, options: BusOptions = {}): Promise<Bus> {
     checkString(directory, 'directory');
-    if (directory !== MEMORY) {
-      throw new MmsbError(
-        ErrorCode.INVALID_ARGUMENT,
-        `durable data directories are not available in this version: ` +
-          `open ${JSON.stringify(MEMORY)} instead of ${JSON.stringify(directory)}`,
-      );
-    }
-    return Bus.memory();
+    const resolved = resolveOptions(options);
+    if (directory === MEMORY) return Bus.memory();
+    const { NativeState } = call(nativeAddon);
+    return new Bus(
+      call(() => NativeState.open(directory, resolved.native)),
+      directory,
+      resolved,
+    );
   }
 
   /** A bus that keeps no files. */
   static memory(): Bus {
     const { NativeState } = call(nativeAddon);
-    return new Bus(new NativeState(), MEMORY);
+    return new Bus(new NativeState(), MEMORY, undefined);
   }
 
-  #live(): NativeState {
-    if (this.#closed) throw new MmsbError(ErrorCode.BUS_CLOSED, `the bus on ${this.directory} is closed`);
+  protected native(): NativeState {
+    if (this.#closed) throw closedError(this.directory);
     return this.#state;
+  }
+
+  /** Runs `task` every `ms` without keeping the process alive; failures go to onBackgroundError. */
+  #every(ms: number, task: () => Promise<unknown>): void {
+    const timer = setInterval(() => {
+      task().catch((error: unknown) => this.#reportBackground(error));
+    }, ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  #reportBackground(error: unknown): void {
+    const report = this.#options?.onBackgroundError;
+    if (report === undefined || this.#closed) return;
+    report(error instanceof MmsbError ? error : new MmsbError(ErrorCode.IO_ERROR, String(error), { cause: error }));
+  }
+
+  /** Waits for the acknowledgement the fsync policy asks for; schedules a due checkpoint. */
+  async #acknowledge(): Promise<void> {
+    if (this.#commits === undefined) return;
+    if (!this.#checkpointScheduled && this.#state.checkpointDue()) {
+      this.#checkpointScheduled = true;
+      setImmediate(() => {
+        this.#checkpointScheduled = false;
+        if (!this.#closed) this.checkpoint().catch((error: unknown) => this.#reportBackground(error));
+      });
+    }
+    if (this.#options?.fsync === 'always') await this.#commits.waitFor(this.#state.lastLsn());
   }
 
   /** Creates a zero-filled page at epoch 0 and returns its id. */
   async createPage(options: CreatePageOptions): Promise<PageId> {
-    const state = this.#live();
+    const state = this.native();
     checkObject(options, 'options');
     checkInteger(options.size, 'size');
     const location = checkLocation(options.location);
@@ -85,89 +146,45 @@ export class Bus {
         values.push(encodeMetadataValue(key, value));
       }
     }
-    return call(() => state.createPage(options.size, location, keys, values));
+    const id = call(() => state.createPage(options.size, location, keys, values));
+    await this.#acknowledge();
+    return id;
   }
 
   /** Creates `count` pages of one size in one call; returns their ids in order. */
   async createPages(count: number, options: Omit<CreatePageOptions, 'metadata'>): Promise<PageId[]> {
-    const state = this.#live();
+    const state = this.native();
     checkCount(count, 'count');
     checkObject(options, 'options');
     checkInteger(options.size, 'size');
     const location = checkLocation(options.location);
     const first = call(() => state.createPages(count, options.size, location));
+    await this.#acknowledge();
     return Array.from({ length: count }, (_, index) => first + index);
   }
 
   /** Releases a page. Its id is never reused; a view of it keeps its last bytes. */
   async releasePage(id: PageId): Promise<void> {
-    const state = this.#live();
+    const state = this.native();
     checkInteger(id, 'page id');
     call(() => state.releasePage(id));
-    this.#views.delete(id);
-  }
-
-  page(id: PageId): PageInfo {
-    const state = this.#live();
-    checkInteger(id, 'page id');
-    const info = call(() => state.pageInfo(id));
-    return { id, size: info.size, location: info.location as Location, epoch: info.epoch };
-  }
-
-  metadata(id: PageId): Record<string, MetadataValue> {
-    const state = this.#live();
-    checkInteger(id, 'page id');
-    const entries = call(() => state.metadata(id));
-    return Object.fromEntries(entries.map((entry) => [entry.key, decodeMetadataValue(entry.value)]));
+    this.views.delete(id);
+    await this.#acknowledge();
   }
 
   /** Sets one metadata entry; `undefined` removes it. */
   async setMetadata(id: PageId, key: string, value: MetadataValue | undefined): Promise<void> {
-    const state = this.#live();
+    const state = this.native();
     checkInteger(id, 'page id');
     checkString(key, 'metadata key');
     const encoded = value === undefined ? null : encodeMetadataValue(key, value);
     call(() => state.setMetadata(id, key, encoded));
-  }
-
-  /** Copies a page's bytes, whole or `length` bytes from `offset`. */
-  read(id: PageId, range: { readonly offset?: number; readonly length?: number } = {}): Uint8Array {
-    const state = this.#live();
-    checkInteger(id, 'page id');
-    checkObject(range, 'range');
-    const offset = range.offset ?? 0;
-    checkInteger(offset, 'offset');
-    if (range.length !== undefined) checkInteger(range.length, 'length');
-    const length = range.length ?? Math.max(0, call(() => state.pageInfo(id)).size - offset);
-    return call(() => state.read(id, offset, length));
-  }
-
-  /** Copies many whole pages in one native call. */
-  readMany(ids: readonly PageId[]): Uint8Array[] {
-    const state = this.#live();
-    checkArray(ids, 'ids');
-    ids.forEach((id, index) => checkInteger(id, `ids[${index}]`));
-    return call(() => state.readMany(ids as PageId[]));
-  }
-
-  /**
-   * A zero-copy, live view of a page's bytes: later deltas show through it.
-   * Treat it as read-only; writing into it bypasses the log. After release
-   * it keeps the page's last bytes and never aliases another page.
-   */
-  view(id: PageId): Uint8Array {
-    const state = this.#live();
-    checkInteger(id, 'page id');
-    const cached = this.#views.get(id);
-    if (cached !== undefined) return cached;
-    const view = call(() => state.view(id));
-    this.#views.set(id, view);
-    return view;
+    await this.#acknowledge();
   }
 
   /** Applies one delta; validated whole first, so a failure changes nothing. */
   async apply(delta: Delta): Promise<AppliedDelta> {
-    const state = this.#live();
+    const state = this.native();
     checkObject(delta, 'delta');
     checkInteger(delta.pageId, 'pageId');
     if (delta.expectEpoch !== undefined) checkInteger(delta.expectEpoch, 'expectEpoch');
@@ -176,48 +193,119 @@ export class Bus {
     const expect = delta.expectEpoch ?? null;
     let epoch: number;
     if (payload.kind === 'dense') {
-      checkBytes(payload.bytes, 'bytes');
+      checkBytesOf(payload.bytes, 'bytes');
       const source = sourceCode(delta.source);
       epoch = call(() => state.applyDense(delta.pageId, payload.bytes, expect, source));
     } else if (payload.kind === 'sparse') {
-      checkBytes(payload.mask, 'mask');
-      checkBytes(payload.bytes, 'bytes');
+      checkBytesOf(payload.mask, 'mask');
+      checkBytesOf(payload.bytes, 'bytes');
       const source = sourceCode(delta.source);
       epoch = call(() => state.applySparse(delta.pageId, payload.mask, payload.bytes, expect, source));
     } else {
       const encoded = encodeBatch([delta]);
       epoch = call(() => state.applyEncodedOne(encoded));
     }
-    return { pageId: delta.pageId, epoch };
+    const lsn = state.lastLsn();
+    await this.#acknowledge();
+    return { pageId: delta.pageId, epoch, lsn };
   }
 
   /**
-   * Applies many deltas in one native call, in order, all or none: each is
-   * validated against the state the ones before it produce. Returns the count.
+   * Applies many deltas in one native call and one log record, in order, all
+   * or none: each is validated against the state the ones before it produce.
+   * Returns the count.
    */
   async applyBatch(deltas: readonly Delta[]): Promise<number> {
-    const state = this.#live();
+    const state = this.native();
     const encoded = encodeBatch(deltas);
-    return call(() => state.applyBatch(encoded));
+    const count = call(() => state.applyBatch(encoded));
+    await this.#acknowledge();
+    return count;
   }
 
-  /** The BLAKE3 state hash (hex) of docs/formats.md: equal states, equal hashes. */
-  stateHash(): string {
-    return this.#live().stateHash();
+  /**
+   * Writes a checkpoint of the current state (after syncing the log), then
+   * drops checkpoints and log segments beyond retention. It runs on the
+   * JavaScript thread: the state must not change while it is written.
+   */
+  async checkpoint(): Promise<CheckpointInfo> {
+    const state = this.native();
+    return call(() => state.checkpoint());
   }
 
-  /** The id the next created page will get. */
-  get nextPageId(): PageId {
-    return this.#live().nextPageId();
+  /**
+   * A detached, read-only copy of the state as it was right after record
+   * `lsn`, from the oldest retained checkpoint (`oldestLsn`) to `lsn`; the
+   * live bus is untouched.
+   */
+  async stateAt(lsn: number): Promise<StateView> {
+    const state = this.native();
+    checkInteger(lsn, 'lsn');
+    return new StateView(
+      call(() => state.stateAt(lsn)),
+      lsn,
+    );
   }
 
-  get livePageCount(): number {
-    return this.#live().livePageCount();
+  /** The LSN of the last change (0 before any). */
+  get lsn(): number {
+    return this.native().lastLsn();
   }
 
-  /** Closes the bus; later calls fail with BUS_CLOSED. Closing twice is harmless. */
+  /** The highest LSN known durable (in memory: the last LSN). */
+  get durableLsn(): number {
+    return this.native().durableLsn();
+  }
+
+  /** The oldest LSN `stateAt` can reach. */
+  get oldestLsn(): number {
+    return this.native().oldestLsn();
+  }
+
+  /** Log syncs completed by this bus (group commit shares each among its waiting writers). */
+  get syncs(): number {
+    return this.#commits?.syncs ?? 0;
+  }
+
+  /** What recovery did on open; `undefined` for an in-memory bus. */
+  get recovery(): RecoveryInfo | undefined {
+    return this.native().recovery() ?? undefined;
+  }
+
+  /** Syncs every change so far, whatever the fsync policy; resolves to the durable LSN. */
+  async sync(): Promise<number> {
+    const state = this.native();
+    if (this.#commits === undefined) return state.lastLsn();
+    const lsn = state.lastLsn();
+    await this.#commits.waitFor(lsn);
+    return lsn;
+  }
+
+  /**
+   * Syncs what was written, stops background work and releases the data
+   * directory; later calls fail with BUS_CLOSED. Closing twice is harmless.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const timer of this.#timers) clearInterval(timer);
+    let failure: MmsbError | undefined;
+    if (this.#commits !== undefined) {
+      await this.#commits.idle();
+      try {
+        call(() => this.#state.sync());
+      } catch (error) {
+        failure = error as MmsbError;
+      }
+    }
     this.#closed = true;
-    this.#views.clear();
+    this.views.clear();
+    this.#state.close();
+    if (failure !== undefined && failure.code !== (ErrorCode.LOG_FAILED as Code)) throw failure;
+  }
+}
+
+function checkBytesOf(value: unknown, what: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be a Uint8Array`);
   }
 }

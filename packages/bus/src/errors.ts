@@ -1,6 +1,6 @@
 /**
  * Every failure a caller can cause has a stable code. The codes from
- * `PAGE_NOT_FOUND` to `INVALID_ARGUMENT` are the Rust core's own (a test
+ * `PAGE_NOT_FOUND` to `LSN_OUT_OF_RANGE` are the Rust core's own (a test
  * checks the two lists agree); `NATIVE_UNAVAILABLE` and `BUS_CLOSED` arise in
  * TypeScript only.
  */
@@ -17,6 +17,12 @@ export const ErrorCode = {
   METADATA_INVALID: 'METADATA_INVALID',
   ENCODING_INVALID: 'ENCODING_INVALID',
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  IO_ERROR: 'IO_ERROR',
+  LOG_CORRUPT: 'LOG_CORRUPT',
+  CHECKPOINT_CORRUPT: 'CHECKPOINT_CORRUPT',
+  LOG_FAILED: 'LOG_FAILED',
+  DIRECTORY_LOCKED: 'DIRECTORY_LOCKED',
+  LSN_OUT_OF_RANGE: 'LSN_OUT_OF_RANGE',
   NATIVE_UNAVAILABLE: 'NATIVE_UNAVAILABLE',
   BUS_CLOSED: 'BUS_CLOSED',
 } as const;

@@ -8,10 +8,12 @@
  * await bus.apply({ pageId: id, payload: dense(new Uint8Array(4096).fill(7)) });
  * ```
  */
-export { Bus, MEMORY } from './bus.js';
+export { Bus, MEMORY, type CheckpointInfo, type RecoveryInfo } from './bus.js';
 export { encodeBatch } from './delta-encoding.js';
 export { ErrorCode, isMmsbError, MmsbError } from './errors.js';
 export { mergePayloads } from './merge.js';
+export type { BusOptions, FsyncPolicy } from './options.js';
+export { StateView } from './state-reader.js';
 export { dense, ranges, sparse, sparseFromBytes } from './payloads.js';
 export type {
   AppliedDelta,

@@ -72,4 +72,6 @@ export interface AppliedDelta {
   readonly pageId: PageId;
   /** The page's epoch after the delta. */
   readonly epoch: number;
+  /** The LSN of the delta's log record. */
+  readonly lsn: number;
 }

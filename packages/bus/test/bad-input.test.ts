@@ -1,5 +1,9 @@
 // Every public entry, given bad input, fails with MmsbError and the right
 // code, and leaves the state hash exactly as it was.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { Bus, dense, encodeBatch, ErrorCode, mergePayloads, ranges, sparse, sparseFromBytes, type Delta } from '../src/index.js';
@@ -20,12 +24,24 @@ beforeEach(async () => {
 });
 
 const wrong = (value: unknown) => value as never;
+const scratch = (): string => mkdtempSync(join(tmpdir(), 'mmsb-bad-input-'));
+const fileNotDirectory = (): string => {
+  const path = join(scratch(), 'file');
+  writeFileSync(path, 'x');
+  return path;
+};
 
 type Case = readonly [name: string, call: () => unknown, code: ErrorCode];
 
 const cases = (): Case[] => [
   ['open: directory not a string', () => Bus.open(wrong(42)), ErrorCode.INVALID_ARGUMENT],
-  ['open: durable directory before the log exists', () => Bus.open('/tmp/mmsb-data'), ErrorCode.INVALID_ARGUMENT],
+  ['open: unknown fsync policy', () => Bus.open(scratch(), { fsync: wrong('sometimes') }), ErrorCode.INVALID_ARGUMENT],
+  ['open: zero segment size', () => Bus.open(scratch(), { segmentBytes: 0 }), ErrorCode.INVALID_ARGUMENT],
+  ['open: options not an object', () => Bus.open(scratch(), wrong(5)), ErrorCode.INVALID_ARGUMENT],
+  ['open: a file where the directory should be', () => Bus.open(fileNotDirectory()), ErrorCode.IO_ERROR],
+  ['stateAt: an in-memory bus keeps no history', () => bus.stateAt(1), ErrorCode.INVALID_ARGUMENT],
+  ['stateAt: lsn not a number', () => bus.stateAt(wrong('1')), ErrorCode.INVALID_ARGUMENT],
+  ['checkpoint: an in-memory bus has none', () => bus.checkpoint(), ErrorCode.INVALID_ARGUMENT],
   ['createPage: options not an object', () => bus.createPage(wrong(null)), ErrorCode.INVALID_ARGUMENT],
   ['createPage: size not a number', () => bus.createPage({ size: wrong('20') }), ErrorCode.INVALID_ARGUMENT],
   ['createPage: fractional size', () => bus.createPage({ size: 1.5 }), ErrorCode.INVALID_ARGUMENT],

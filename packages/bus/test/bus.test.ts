@@ -30,8 +30,8 @@ describe('pages', () => {
   it('count epochs per applied delta', async () => {
     const bus = Bus.memory();
     const id = await bus.createPage({ size: 4 });
-    expect(await bus.apply({ pageId: id, payload: dense(bytes(4, 1)) })).toEqual({ pageId: id, epoch: 1 });
-    expect(await bus.apply({ pageId: id, payload: dense(bytes(4, 2)), expectEpoch: 1 })).toEqual({ pageId: id, epoch: 2 });
+    expect(await bus.apply({ pageId: id, payload: dense(bytes(4, 1)) })).toEqual({ pageId: id, epoch: 1, lsn: 2 });
+    expect(await bus.apply({ pageId: id, payload: dense(bytes(4, 2)), expectEpoch: 1 })).toEqual({ pageId: id, epoch: 2, lsn: 3 });
     expect(bus.page(id).epoch).toBe(2);
   });
 });

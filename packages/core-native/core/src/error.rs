@@ -33,11 +33,23 @@ pub enum ErrorCode {
     EncodingInvalid,
     /// An argument of the wrong type or out of its domain.
     InvalidArgument,
+    /// The operating system failed a read, write or sync; the message has its error.
+    IoError,
+    /// A log record is damaged and valid records follow it; names segment and offset.
+    LogCorrupt,
+    /// A checkpoint file fails its checks and no older one can stand in.
+    CheckpointCorrupt,
+    /// An earlier write or sync of the log failed; the bus takes no more writes.
+    LogFailed,
+    /// Another process has the data directory open.
+    DirectoryLocked,
+    /// An LSN before the oldest retained checkpoint or after the last record.
+    LsnOutOfRange,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order; the TypeScript layer checks its copy against this.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::PageNotFound,
         ErrorCode::PageReleased,
         ErrorCode::PageSizeInvalid,
@@ -50,6 +62,12 @@ impl ErrorCode {
         ErrorCode::MetadataInvalid,
         ErrorCode::EncodingInvalid,
         ErrorCode::InvalidArgument,
+        ErrorCode::IoError,
+        ErrorCode::LogCorrupt,
+        ErrorCode::CheckpointCorrupt,
+        ErrorCode::LogFailed,
+        ErrorCode::DirectoryLocked,
+        ErrorCode::LsnOutOfRange,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -66,6 +84,12 @@ impl ErrorCode {
             ErrorCode::MetadataInvalid => "METADATA_INVALID",
             ErrorCode::EncodingInvalid => "ENCODING_INVALID",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::IoError => "IO_ERROR",
+            ErrorCode::LogCorrupt => "LOG_CORRUPT",
+            ErrorCode::CheckpointCorrupt => "CHECKPOINT_CORRUPT",
+            ErrorCode::LogFailed => "LOG_FAILED",
+            ErrorCode::DirectoryLocked => "DIRECTORY_LOCKED",
+            ErrorCode::LsnOutOfRange => "LSN_OUT_OF_RANGE",
         }
     }
 }
@@ -101,6 +125,13 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An I/O failure, with what was being done and where.
+    pub fn io(doing: &str, path: &std::path::Path, error: &std::io::Error) -> Error {
+        Error::new(ErrorCode::IoError, format!("{doing} {}: {error}", path.display()))
+    }
+}
 
 /// Builds an `Err(Error)` with a formatted message.
 macro_rules! fail {

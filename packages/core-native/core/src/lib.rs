@@ -5,20 +5,28 @@
 //!   batch encoding;
 //! - [`state`]: the state machine every change passes through;
 //! - [`state_hash`]: the canonical hash of a state;
+//! - [`store`]: a state with its transaction log ([`log`]) and
+//!   [`checkpoint`]s, [`recovery`] and time travel, over [`storage`];
 //! - [`error`]: the stable error codes shared with TypeScript.
 
+pub mod checkpoint;
 pub mod delta;
 pub mod error;
+pub mod log;
 pub mod metadata;
 mod msgpack;
 pub mod page;
 pub mod page_bytes;
 pub mod page_table;
+pub mod recovery;
 pub mod state;
 pub mod state_hash;
+pub mod storage;
+pub mod store;
 
 pub use delta::{Delta, Payload, RangeWrite, Source};
 pub use error::{Error, ErrorCode, Result};
 pub use page::{Location, PageId};
 pub use state::State;
 pub use state_hash::StateHash;
+pub use store::{Store, StoreOptions};

@@ -72,6 +72,13 @@ impl Page {
         }
     }
 
+    /// A page as a checkpoint stored it.
+    pub(crate) fn restore(data: PageBytes, epoch: u64, location: Location, metadata: Metadata) -> Page {
+        let extras =
+            (location != Location::Cpu || !metadata.is_empty()).then(|| Box::new(PageExtras { location, metadata }));
+        Page { data, epoch, extras }
+    }
+
     pub fn size(&self) -> u64 {
         self.data.len() as u64
     }

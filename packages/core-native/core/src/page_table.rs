@@ -40,6 +40,28 @@ impl PageTable {
         id
     }
 
+    /// A table holding `pages` (in increasing id order) with every other id
+    /// below `next_page_id` released.
+    pub fn restore(pages: Vec<(PageId, Page)>, next_page_id: PageId) -> PageTable {
+        let Some(&(first_slot_id, _)) = pages.first() else {
+            return PageTable {
+                slots: VecDeque::new(),
+                first_slot_id: next_page_id,
+            };
+        };
+        let mut slots = VecDeque::with_capacity((next_page_id - first_slot_id) as usize);
+        for (id, page) in pages {
+            while first_slot_id + (slots.len() as u64) < id {
+                slots.push_back(None);
+            }
+            slots.push_back(Some(page));
+        }
+        while first_slot_id + (slots.len() as u64) < next_page_id {
+            slots.push_back(None);
+        }
+        PageTable { slots, first_slot_id }
+    }
+
     /// Reserves room for `additional` more pages, so bulk creation grows once.
     pub fn reserve(&mut self, additional: usize) {
         self.slots.reserve(additional);

@@ -1,14 +1,16 @@
 //! The state machine: every change to pages goes through here.
 //!
-//! Each operation validates completely before it changes anything, so an
-//! error leaves the state (and its hash) exactly as it was. The durable log
-//! will record the same operations in the same order; replaying them through
-//! this type rebuilds the state byte for byte.
+//! Each mutation validates completely, then calls `before_change` (where the
+//! durable store appends the log record), and only if that succeeds changes
+//! anything. So an error, from validation or from the log, leaves the state
+//! (and its hash) exactly as it was. Replaying the logged changes through
+//! `apply_change` rebuilds the state byte for byte.
 
 use std::collections::HashMap;
 
 use crate::delta::{apply_payload, Delta};
 use crate::error::{fail, Error, Result};
+use crate::log::body::Change;
 use crate::metadata::{validate_entry, Metadata};
 use crate::page::{validate_size, Location, Page, PageId};
 use crate::page_table::PageTable;
@@ -16,6 +18,15 @@ use crate::state_hash::{hash_pages, StateHash};
 
 /// The most pages one `create_pages` call makes.
 pub const CREATE_PAGES_MAX: u64 = 1 << 24;
+
+/// Runs after validation and before the change; an error cancels the change.
+pub trait BeforeChange: FnOnce() -> Result<()> {}
+impl<F: FnOnce() -> Result<()>> BeforeChange for F {}
+
+/// For callers with nothing to do before a change (in-memory use, tests).
+pub fn nothing() -> Result<()> {
+    Ok(())
+}
 
 #[derive(Default)]
 pub struct State {
@@ -27,8 +38,21 @@ impl State {
         State::default()
     }
 
+    /// Rebuilds a state from its pages (in id order) and next id, as a checkpoint holds them.
+    pub(crate) fn restore(pages: Vec<(PageId, Page)>, next_page_id: PageId) -> State {
+        State {
+            pages: PageTable::restore(pages, next_page_id),
+        }
+    }
+
     /// Creates a zeroed page and returns its id.
-    pub fn create_page(&mut self, size: u64, location: Location, metadata: &[(&str, &[u8])]) -> Result<PageId> {
+    pub fn create_page(
+        &mut self,
+        size: u64,
+        location: Location,
+        metadata: &[(&str, &[u8])],
+        before_change: impl BeforeChange,
+    ) -> Result<PageId> {
         validate_size(size)?;
         check_location(location)?;
         let mut map = Metadata::default();
@@ -38,17 +62,25 @@ impl State {
         for (key, value) in metadata {
             map.set(key, Some(value))?;
         }
+        before_change()?;
         Ok(self.pages.insert(Page::new(size, location, map)))
     }
 
     /// Creates `count` zeroed pages of one size; returns the first id (the
     /// rest follow consecutively).
-    pub fn create_pages(&mut self, count: u64, size: u64, location: Location) -> Result<PageId> {
+    pub fn create_pages(
+        &mut self,
+        count: u64,
+        size: u64,
+        location: Location,
+        before_change: impl BeforeChange,
+    ) -> Result<PageId> {
         if count == 0 || count > CREATE_PAGES_MAX {
             return fail!(InvalidArgument, "page count {count} is outside 1..={CREATE_PAGES_MAX}");
         }
         validate_size(size)?;
         check_location(location)?;
+        before_change()?;
         self.pages.reserve(count as usize);
         let first = self.pages.next_page_id();
         for _ in 0..count {
@@ -58,7 +90,9 @@ impl State {
     }
 
     /// Releases a page. Its id stays taken; views of it keep their memory.
-    pub fn release_page(&mut self, id: PageId) -> Result<()> {
+    pub fn release_page(&mut self, id: PageId, before_change: impl BeforeChange) -> Result<()> {
+        self.pages.get(id)?;
+        before_change()?;
         self.pages.remove(id).map(drop)
     }
 
@@ -80,14 +114,25 @@ impl State {
     }
 
     /// Sets one metadata entry (`None` removes it).
-    pub fn set_metadata(&mut self, id: PageId, key: &str, value: Option<&[u8]>) -> Result<()> {
+    pub fn set_metadata(
+        &mut self,
+        id: PageId,
+        key: &str,
+        value: Option<&[u8]>,
+        before_change: impl BeforeChange,
+    ) -> Result<()> {
+        self.pages.get(id)?;
+        validate_entry(key, value)?;
+        before_change()?;
         self.pages.get_mut(id)?.set_metadata(key, value)
     }
 
     /// Applies one delta; returns the page's new epoch.
-    pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>) -> Result<u64> {
-        let page = self.pages.get_mut(delta.page_id)?;
+    pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>, before_change: impl BeforeChange) -> Result<u64> {
+        let page = self.pages.get(delta.page_id)?;
         validate_against(delta, page, page.epoch)?;
+        before_change()?;
+        let page = self.pages.get_mut(delta.page_id)?;
         apply_payload(page.data.bytes_mut(), &delta.payload.as_borrowed());
         page.epoch += 1;
         Ok(page.epoch)
@@ -95,7 +140,7 @@ impl State {
 
     /// Applies deltas in order, all or none: every delta is validated against
     /// the state that the deltas before it would produce, then all are applied.
-    pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>]) -> Result<()> {
+    pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>], before_change: impl BeforeChange) -> Result<()> {
         let mut applied_before: HashMap<PageId, u64> = HashMap::new();
         for (index, delta) in deltas.iter().enumerate() {
             let earlier = applied_before.entry(delta.page_id).or_insert(0);
@@ -105,12 +150,42 @@ impl State {
                 .map_err(|error| Error::new(error.code, format!("batch delta {index}: {}", error.message)))?;
             *earlier += 1;
         }
+        before_change()?;
         for delta in deltas {
             let page = self.pages.get_mut(delta.page_id).expect("validated above");
             apply_payload(page.data.bytes_mut(), &delta.payload.as_borrowed());
             page.epoch += 1;
         }
         Ok(())
+    }
+
+    /// Replays one logged change. A change that does not fit the state (an id
+    /// out of order, an invalid delta) means the log is not this state's log.
+    pub fn apply_change(&mut self, change: &Change<'_>) -> Result<()> {
+        match change {
+            Change::PageCreate {
+                id,
+                size,
+                location,
+                metadata,
+            } => {
+                expect_next_id(self, *id)?;
+                self.create_page(*size, *location, metadata, nothing).map(drop)
+            }
+            Change::PagesCreate {
+                first_id,
+                count,
+                size,
+                location,
+            } => {
+                expect_next_id(self, *first_id)?;
+                self.create_pages(*count, *size, *location, nothing).map(drop)
+            }
+            Change::PageRelease { id } => self.release_page(*id, nothing),
+            Change::Deltas(deltas) => self.apply_batch(deltas, nothing),
+            Change::MetadataSet { id, key, value } => self.set_metadata(*id, key, *value, nothing),
+            Change::Checkpoint { .. } => Ok(()),
+        }
     }
 
     pub fn next_page_id(&self) -> PageId {
@@ -129,6 +204,17 @@ impl State {
     pub fn state_hash(&self) -> StateHash {
         hash_pages(&self.pages)
     }
+}
+
+fn expect_next_id(state: &State, id: PageId) -> Result<()> {
+    if id != state.next_page_id() {
+        return fail!(
+            InvalidArgument,
+            "logged page id {id} does not follow the state's next id {}",
+            state.next_page_id()
+        );
+    }
+    Ok(())
 }
 
 /// CUDA is not loaded by this build: device-backed locations are refused.

@@ -1,7 +1,7 @@
 //! The state machine's contract: ids, epochs, validation before change, and
 //! errors that leave the state hash untouched.
 
-use mmsb_core::{Delta, ErrorCode, Location, Payload, RangeWrite, Source, State};
+use mmsb_core::{Delta, ErrorCode, Location, Payload, RangeWrite, Source, Store};
 
 fn dense(page_id: u64, bytes: Vec<u8>) -> Delta<Vec<u8>> {
     Delta {
@@ -14,8 +14,8 @@ fn dense(page_id: u64, bytes: Vec<u8>) -> Delta<Vec<u8>> {
 
 /// Runs a call that must fail with `code` and checks that the state hash is unchanged.
 fn assert_rejected<T: std::fmt::Debug>(
-    state: &mut State,
-    call: impl FnOnce(&mut State) -> mmsb_core::Result<T>,
+    state: &mut Store,
+    call: impl FnOnce(&mut Store) -> mmsb_core::Result<T>,
     code: ErrorCode,
 ) {
     let before = state.state_hash();
@@ -26,7 +26,7 @@ fn assert_rejected<T: std::fmt::Debug>(
 
 #[test]
 fn ids_are_monotonic_and_never_reused() {
-    let mut state = State::new();
+    let mut state = Store::memory();
     let first = state.create_page(8, Location::Cpu, &[]).unwrap();
     let second = state.create_page(8, Location::Cpu, &[]).unwrap();
     state.release_page(first).unwrap();
@@ -40,7 +40,7 @@ fn ids_are_monotonic_and_never_reused() {
 
 #[test]
 fn a_released_page_in_the_middle_stays_released() {
-    let mut state = State::new();
+    let mut state = Store::memory();
     let first = state.create_pages(3, 4, Location::Cpu).unwrap();
     state.release_page(first + 1).unwrap();
     assert_eq!(
@@ -58,7 +58,7 @@ fn a_released_page_in_the_middle_stays_released() {
 
 #[test]
 fn epochs_count_applied_deltas_and_expect_epoch_guards() {
-    let mut state = State::new();
+    let mut state = Store::memory();
     let id = state.create_page(4, Location::Cpu, &[]).unwrap();
     assert_eq!(state.apply(&dense(id, vec![1; 4])).unwrap(), 1);
     let mut guarded = dense(id, vec![2; 4]);
@@ -71,7 +71,7 @@ fn epochs_count_applied_deltas_and_expect_epoch_guards() {
 
 #[test]
 fn every_bad_delta_is_rejected_and_changes_nothing() {
-    let mut state = State::new();
+    let mut state = Store::memory();
     let id = state.create_page(10, Location::Cpu, &[]).unwrap();
     let released = state.create_page(10, Location::Cpu, &[]).unwrap();
     state.release_page(released).unwrap();
@@ -168,7 +168,7 @@ fn every_bad_delta_is_rejected_and_changes_nothing() {
 
 #[test]
 fn a_batch_checks_expect_epoch_against_earlier_deltas_in_the_batch() {
-    let mut state = State::new();
+    let mut state = Store::memory();
     let id = state.create_page(2, Location::Cpu, &[]).unwrap();
     let at = |epoch| Delta {
         expect_epoch: Some(epoch),
@@ -185,7 +185,7 @@ fn a_batch_checks_expect_epoch_against_earlier_deltas_in_the_batch() {
 
 #[test]
 fn bad_pages_and_reads_are_rejected() {
-    let mut state = State::new();
+    let mut state = Store::memory();
     let id = state.create_page(4, Location::Cpu, &[]).unwrap();
     assert_rejected(
         &mut state,
@@ -229,7 +229,7 @@ fn bad_pages_and_reads_are_rejected() {
 
 #[test]
 fn metadata_is_set_replaced_and_removed() {
-    let mut state = State::new();
+    let mut state = Store::memory();
     let id = state
         .create_page(1, Location::Cpu, &[("b", &[0x02]), ("a", &[0x01])])
         .unwrap();

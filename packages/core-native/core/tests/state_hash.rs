@@ -1,6 +1,6 @@
 //! The state hash: equal states hash equal, distinct states hash distinct.
 
-use mmsb_core::{Delta, Location, Payload, Source, State};
+use mmsb_core::{Delta, Location, Payload, Source, Store};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -31,8 +31,8 @@ fn operation() -> impl Strategy<Value = Operation> {
 /// One live page as plain data: id, size, epoch, metadata, bytes.
 type PageModel = (u64, u64, u64, Vec<(String, Vec<u8>)>, Vec<u8>);
 
-fn run(operations: &[Operation]) -> (State, Vec<PageModel>, u64) {
-    let mut state = State::new();
+fn run(operations: &[Operation]) -> (Store, Vec<PageModel>, u64) {
+    let mut state = Store::memory();
     let mut live: Vec<u64> = Vec::new();
     for operation in operations {
         match operation {
@@ -104,8 +104,8 @@ proptest! {
 
 #[test]
 fn metadata_insertion_order_does_not_change_the_hash() {
-    let mut first = State::new();
-    let mut second = State::new();
+    let mut first = Store::memory();
+    let mut second = Store::memory();
     first
         .create_page(4, Location::Cpu, &[("x", &[1]), ("y", &[2])])
         .unwrap();
@@ -122,5 +122,5 @@ fn the_hash_of_an_empty_state_is_pinned() {
     encoding.extend_from_slice(b"MMSB-STATE-HASH-1");
     encoding.extend_from_slice(&1u64.to_le_bytes());
     encoding.extend_from_slice(&0u64.to_le_bytes());
-    assert_eq!(State::new().state_hash().0, *blake3::hash(&encoding).as_bytes());
+    assert_eq!(Store::memory().state_hash().0, *blake3::hash(&encoding).as_bytes());
 }

@@ -6,12 +6,16 @@
 //! (≤ 2^53) here, because napi's own integer conversion truncates silently.
 
 use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
 
 use mmsb_core::delta::encoding::decode_batch;
 use mmsb_core::delta::merge;
-use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, Source, State};
-use napi::bindgen_prelude::{Uint8Array, Uint8ArraySlice};
-use napi::Env;
+use mmsb_core::log::writer::SyncJob;
+use mmsb_core::storage::OsFileSystem;
+use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, Source, Store, StoreOptions};
+use napi::bindgen_prelude::{AsyncTask, Uint8Array, Uint8ArraySlice};
+use napi::{Env, Task};
 use napi_derive::napi;
 
 /// A core error code as napi's error status, which becomes the JS `code`.
@@ -112,23 +116,222 @@ pub struct MetadataEntry {
     pub value: napi::bindgen_prelude::Buffer,
 }
 
-/// One in-memory state, owned by a JS `Bus`.
+/// Options of `NativeState.open`; absent fields take the core's defaults.
+#[napi(object)]
+pub struct OpenOptions {
+    pub segment_bytes: Option<f64>,
+    pub checkpoints_retained: Option<f64>,
+    pub checkpoint_every_bytes: Option<f64>,
+}
+
+/// What recovery did on open.
+#[napi(object)]
+pub struct RecoveryInfo {
+    pub checkpoint_lsn: f64,
+    pub records_replayed: f64,
+    pub torn_bytes_truncated: f64,
+}
+
+/// A written checkpoint.
+#[napi(object)]
+pub struct CheckpointResult {
+    pub lsn: f64,
+    pub path: String,
+    pub bytes: f64,
+    pub pages: f64,
+    pub state_hash: String,
+}
+
+/// The outcome of a sync: the durable LSN, or the error's code and message
+/// (an async task's own errors cannot carry a code).
+#[napi(object)]
+pub struct SyncOutcome {
+    pub durable_lsn: Option<f64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// One sync of the log, taken from a `NativeState`.
+#[napi]
+pub struct NativeSyncJob {
+    job: Option<SyncJob>,
+    memory_lsn: u64,
+}
+
+#[napi]
+impl NativeSyncJob {
+    /// Runs the sync on a libuv worker thread; a job runs once.
+    #[napi(ts_return_type = "Promise<SyncOutcome>")]
+    pub fn run(&mut self) -> AsyncTask<SyncTask> {
+        AsyncTask::new(SyncTask {
+            job: self.job.take(),
+            memory_lsn: self.memory_lsn,
+        })
+    }
+}
+
+/// Syncs the log on a libuv worker thread.
+pub struct SyncTask {
+    job: Option<SyncJob>,
+    memory_lsn: u64,
+}
+
+impl Task for SyncTask {
+    type Output = std::result::Result<u64, mmsb_core::Error>;
+    type JsValue = SyncOutcome;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(self.job.take().map_or(Ok(self.memory_lsn), SyncJob::run))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<SyncOutcome> {
+        Ok(match output {
+            Ok(lsn) => SyncOutcome {
+                durable_lsn: Some(lsn as f64),
+                error_code: None,
+                error_message: None,
+            },
+            Err(error) => SyncOutcome {
+                durable_lsn: None,
+                error_code: Some(error.code.as_str().to_owned()),
+                error_message: Some(error.message),
+            },
+        })
+    }
+}
+
+fn option_u64(value: Option<f64>, what: &str, default: u64) -> Result<u64> {
+    value.map_or(Ok(default), |value| to_u64(value, what))
+}
+
+/// One state, owned by a JS `Bus`: in memory, on a data directory, or a
+/// detached copy from time travel.
 #[napi]
 pub struct NativeState {
-    state: State,
+    store: Store,
     /// Pages that have a zero-copy view. V8 refuses two external buffers over
     /// one pointer, so each page exports at most one view (the bus caches it).
     viewed_pages: HashSet<PageId>,
 }
 
-#[napi]
 impl NativeState {
-    #[napi(constructor)]
-    pub fn new() -> NativeState {
+    fn wrap(store: Store) -> NativeState {
         NativeState {
-            state: State::new(),
+            store,
             viewed_pages: HashSet::new(),
         }
+    }
+}
+
+#[napi]
+impl NativeState {
+    /// An in-memory state.
+    #[napi(constructor)]
+    pub fn new() -> NativeState {
+        NativeState::wrap(Store::memory())
+    }
+
+    /// Opens (creating when missing) a data directory and recovers its state.
+    #[napi(factory)]
+    pub fn open(directory: String, options: OpenOptions) -> Result<NativeState> {
+        let defaults = StoreOptions::default();
+        let options = StoreOptions {
+            segment_bytes_max: option_u64(options.segment_bytes, "segmentBytes", defaults.segment_bytes_max)?,
+            checkpoints_retained: option_u64(
+                options.checkpoints_retained,
+                "checkpointsRetained",
+                defaults.checkpoints_retained as u64,
+            )? as usize,
+            checkpoint_every_bytes: option_u64(
+                options.checkpoint_every_bytes,
+                "checkpointEveryBytes",
+                defaults.checkpoint_every_bytes,
+            )?,
+        };
+        let store = Store::open(Arc::new(OsFileSystem), Path::new(&directory), options).map_err(fail)?;
+        Ok(NativeState::wrap(store))
+    }
+
+    /// Releases the data directory (its lock and files); the state becomes empty.
+    #[napi]
+    pub fn close(&mut self) {
+        self.store = Store::memory();
+        self.viewed_pages.clear();
+    }
+
+    #[napi]
+    pub fn last_lsn(&self) -> f64 {
+        self.store.last_lsn() as f64
+    }
+
+    #[napi]
+    pub fn durable_lsn(&self) -> f64 {
+        self.store.durable_lsn() as f64
+    }
+
+    #[napi]
+    pub fn oldest_lsn(&self) -> f64 {
+        self.store.oldest_lsn() as f64
+    }
+
+    #[napi]
+    pub fn is_durable(&self) -> bool {
+        self.store.is_durable()
+    }
+
+    #[napi]
+    pub fn recovery(&self) -> Option<RecoveryInfo> {
+        self.store.recovery_report().map(|report| RecoveryInfo {
+            checkpoint_lsn: report.checkpoint_lsn as f64,
+            records_replayed: report.records_replayed as f64,
+            torn_bytes_truncated: report.torn_bytes_truncated as f64,
+        })
+    }
+
+    /// A sync of every change so far, to run off the JS thread (group
+    /// commit: one sync covers all writers waiting on it). It is an object of
+    /// its own because a pending task keeps its receiver borrowed, and the
+    /// state must stay writable while the sync runs.
+    #[napi]
+    pub fn sync_job(&self) -> NativeSyncJob {
+        NativeSyncJob {
+            job: self.store.sync_job(),
+            memory_lsn: self.store.last_lsn(),
+        }
+    }
+
+    /// Syncs every change so far on this thread; returns the durable LSN.
+    #[napi]
+    pub fn sync(&self) -> Result<f64> {
+        match self.store.sync_job() {
+            Some(job) => Ok(job.run().map_err(fail)? as f64),
+            None => Ok(self.store.last_lsn() as f64),
+        }
+    }
+
+    #[napi]
+    pub fn checkpoint_due(&self) -> bool {
+        self.store.checkpoint_due()
+    }
+
+    #[napi]
+    pub fn checkpoint(&mut self) -> Result<CheckpointResult> {
+        let info = self.store.checkpoint().map_err(fail)?;
+        Ok(CheckpointResult {
+            lsn: info.lsn as f64,
+            path: info.path.display().to_string(),
+            bytes: info.bytes as f64,
+            pages: info.pages as f64,
+            state_hash: info.state_hash.to_hex(),
+        })
+    }
+
+    /// A detached, in-memory copy of the state after record `lsn`.
+    #[napi]
+    pub fn state_at(&self, lsn: f64) -> Result<NativeState> {
+        let lsn = to_u64(lsn, "lsn")?;
+        let state = self.store.state_at(lsn).map_err(fail)?;
+        Ok(NativeState::wrap(Store::detached(state, lsn)))
     }
 
     #[napi]
@@ -149,7 +352,7 @@ impl NativeState {
             .zip(metadata_values.iter())
             .map(|(key, value)| (key.as_str(), value.as_ref()))
             .collect();
-        let id = self.state.create_page(size, location, &metadata).map_err(fail)?;
+        let id = self.store.create_page(size, location, &metadata).map_err(fail)?;
         Ok(id as f64)
     }
 
@@ -158,20 +361,20 @@ impl NativeState {
         let count = to_u64(count, "count")?;
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
-        Ok(self.state.create_pages(count, size, location).map_err(fail)? as f64)
+        Ok(self.store.create_pages(count, size, location).map_err(fail)? as f64)
     }
 
     #[napi]
     pub fn release_page(&mut self, id: f64) -> Result<()> {
         let id = to_u64(id, "page id")?;
-        self.state.release_page(id).map_err(fail)?;
+        self.store.release_page(id).map_err(fail)?;
         self.viewed_pages.remove(&id);
         Ok(())
     }
 
     #[napi]
     pub fn page_info(&self, id: f64) -> Result<PageInfo> {
-        let page = self.state.page(to_u64(id, "page id")?).map_err(fail)?;
+        let page = self.store.page(to_u64(id, "page id")?).map_err(fail)?;
         Ok(PageInfo {
             size: page.size() as f64,
             epoch: page.epoch() as f64,
@@ -181,7 +384,7 @@ impl NativeState {
 
     #[napi]
     pub fn metadata(&self, id: f64) -> Result<Vec<MetadataEntry>> {
-        let page = self.state.page(to_u64(id, "page id")?).map_err(fail)?;
+        let page = self.store.page(to_u64(id, "page id")?).map_err(fail)?;
         Ok(page
             .metadata()
             .iter()
@@ -195,7 +398,7 @@ impl NativeState {
     #[napi]
     pub fn set_metadata(&mut self, id: f64, key: String, value: Option<Uint8ArraySlice>) -> Result<()> {
         let id = to_u64(id, "page id")?;
-        self.state
+        self.store
             .set_metadata(id, &key, value.as_ref().map(|value| value.as_ref()))
             .map_err(fail)
     }
@@ -204,7 +407,7 @@ impl NativeState {
     #[napi]
     pub fn read<'env>(&self, env: &'env Env, id: f64, offset: f64, length: f64) -> Result<Uint8ArraySlice<'env>> {
         let bytes = self
-            .state
+            .store
             .read(
                 to_u64(id, "page id")?,
                 to_u64(offset, "offset")?,
@@ -219,7 +422,7 @@ impl NativeState {
     pub fn read_many<'env>(&self, env: &'env Env, ids: Vec<f64>) -> Result<Vec<Uint8ArraySlice<'env>>> {
         let mut pages = Vec::with_capacity(ids.len());
         for id in ids {
-            pages.push(self.state.page(to_u64(id, "page id")?).map_err(fail)?.data());
+            pages.push(self.store.page(to_u64(id, "page id")?).map_err(fail)?.data());
         }
         pages
             .into_iter()
@@ -232,7 +435,7 @@ impl NativeState {
     #[napi]
     pub fn view<'env>(&mut self, env: &'env Env, id: f64) -> Result<Uint8ArraySlice<'env>> {
         let id = to_u64(id, "page id")?;
-        let bytes = self.state.page(id).map_err(fail)?.shared_bytes().clone();
+        let bytes = self.store.page(id).map_err(fail)?.shared_bytes().clone();
         if !self.viewed_pages.insert(id) {
             return Err(invalid(format!("page {id} already has a view; the bus caches it")));
         }
@@ -258,7 +461,7 @@ impl NativeState {
             source: to_source(source)?,
             expect_epoch: to_expect_epoch(expect_epoch)?,
         };
-        Ok(self.state.apply(&delta).map_err(fail)? as f64)
+        Ok(self.store.apply(&delta).map_err(fail)? as f64)
     }
 
     #[napi]
@@ -279,7 +482,7 @@ impl NativeState {
             source: to_source(source)?,
             expect_epoch: to_expect_epoch(expect_epoch)?,
         };
-        Ok(self.state.apply(&delta).map_err(fail)? as f64)
+        Ok(self.store.apply(&delta).map_err(fail)? as f64)
     }
 
     /// Applies one encoded delta and returns the page's new epoch.
@@ -289,30 +492,28 @@ impl NativeState {
         let [delta] = deltas.as_slice() else {
             return Err(invalid(format!("expected one encoded delta, got {}", deltas.len())));
         };
-        Ok(self.state.apply(delta).map_err(fail)? as f64)
+        Ok(self.store.apply(delta).map_err(fail)? as f64)
     }
 
     /// Applies an encoded batch, all or none; returns how many deltas it held.
     #[napi]
     pub fn apply_batch(&mut self, batch: Uint8ArraySlice) -> Result<u32> {
-        let deltas = decode_batch(batch.as_ref()).map_err(fail)?;
-        self.state.apply_batch(&deltas).map_err(fail)?;
-        Ok(deltas.len() as u32)
+        Ok(self.store.apply_encoded(batch.as_ref()).map_err(fail)? as u32)
     }
 
     #[napi]
     pub fn state_hash(&self) -> String {
-        self.state.state_hash().to_hex()
+        self.store.state_hash().to_hex()
     }
 
     #[napi]
     pub fn next_page_id(&self) -> f64 {
-        self.state.next_page_id() as f64
+        self.store.next_page_id() as f64
     }
 
     #[napi]
     pub fn live_page_count(&self) -> f64 {
-        self.state.live_page_count() as f64
+        self.store.live_page_count() as f64
     }
 }
 

@@ -1,0 +1,63 @@
+/** Options of `Bus.open`, with their defaults and checks. */
+import { ErrorCode, MmsbError } from './errors.js';
+import { checkCount, checkObject } from './validate.js';
+
+/** When an acknowledged change is on disk, as Redis's appendfsync. */
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export interface BusOptions {
+  /**
+   * `always` (default): a mutation's promise resolves after its log record is
+   * synced; concurrent mutations share one sync (group commit). `interval`: the
+   * log is synced every `fsyncIntervalMs` and mutations resolve once written.
+   * `never`: syncing is left to the operating system (and `close`).
+   */
+  readonly fsync?: FsyncPolicy;
+  /** The sync period of `interval`, in ms (default 1000). */
+  readonly fsyncIntervalMs?: number;
+  /** A log segment is sealed past this many bytes (default 64 MiB). */
+  readonly segmentBytes?: number;
+  /** Checkpoints kept; the oldest bounds time travel (default 2). */
+  readonly checkpointsRetained?: number;
+  /** A checkpoint is taken once the log grows this much past the last (default 256 MiB). */
+  readonly checkpointEveryBytes?: number;
+  /** A checkpoint is also taken this often, in ms (default: never by time). */
+  readonly checkpointEveryMs?: number;
+  /** Receives failures of background work (interval syncs, automatic checkpoints). */
+  readonly onBackgroundError?: (error: MmsbError) => void;
+}
+
+export interface ResolvedOptions {
+  readonly fsync: FsyncPolicy;
+  readonly fsyncIntervalMs: number;
+  readonly checkpointEveryMs: number | undefined;
+  readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
+  readonly native: { segmentBytes?: number; checkpointsRetained?: number; checkpointEveryBytes?: number };
+}
+
+const policies: ReadonlySet<string> = new Set<FsyncPolicy>(['always', 'interval', 'never']);
+
+export function resolveOptions(options: BusOptions): ResolvedOptions {
+  checkObject(options as unknown, 'options');
+  const fsync = options.fsync ?? 'always';
+  if (!policies.has(fsync)) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `fsync must be "always", "interval" or "never", got ${String(fsync)}`);
+  }
+  for (const key of ['fsyncIntervalMs', 'segmentBytes', 'checkpointsRetained', 'checkpointEveryBytes', 'checkpointEveryMs'] as const) {
+    if (options[key] !== undefined) checkCount(options[key], key);
+  }
+  if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'onBackgroundError must be a function');
+  }
+  const native: ResolvedOptions['native'] = {};
+  if (options.segmentBytes !== undefined) native.segmentBytes = options.segmentBytes;
+  if (options.checkpointsRetained !== undefined) native.checkpointsRetained = options.checkpointsRetained;
+  if (options.checkpointEveryBytes !== undefined) native.checkpointEveryBytes = options.checkpointEveryBytes;
+  return {
+    fsync: fsync as FsyncPolicy,
+    fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,
+    checkpointEveryMs: options.checkpointEveryMs,
+    onBackgroundError: options.onBackgroundError,
+    native,
+  };
+}

@@ -1,0 +1,7 @@
+//! The transaction log: segmented, append-only, one record per state change.
+
+pub mod body;
+pub mod record;
+pub mod scan;
+pub mod segment;
+pub mod writer;

@@ -1,0 +1,175 @@
+//! One log record: a frame around the body of one state change.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     crc32c of bytes 4 .. 18 + body_len (everything after this field)
+//! 4       4     body_len u32
+//! 8       8     lsn u64
+//! 16      1     kind (RecordKind)
+//! 17      1     flags, 0 (reserved for compressed bodies)
+//! 18      …     body
+//! ```
+//!
+//! A record is valid when its header is complete, its body fits the file,
+//! and the checksum matches. Bodies are specified in docs/formats.md.
+
+use crate::error::{fail, Result};
+
+pub const HEADER_BYTES: usize = 18;
+const CRC_OFFSET: usize = 0;
+const LEN_OFFSET: usize = CRC_OFFSET + 4;
+const LSN_OFFSET: usize = LEN_OFFSET + 4;
+const KIND_OFFSET: usize = LSN_OFFSET + 8;
+const FLAGS_OFFSET: usize = KIND_OFFSET + 1;
+const _: () = assert!(FLAGS_OFFSET + 1 == HEADER_BYTES);
+
+/// The largest record body: a dense delta of the largest page, with room for its framing.
+pub const BODY_BYTES_MAX: u64 = u32::MAX as u64;
+
+/// What a record changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RecordKind {
+    PageCreate = 1,
+    PagesCreate = 2,
+    PageRelease = 3,
+    Deltas = 4,
+    MetadataSet = 5,
+    Checkpoint = 6,
+}
+
+impl RecordKind {
+    pub fn from_u8(value: u8) -> Option<RecordKind> {
+        Some(match value {
+            1 => RecordKind::PageCreate,
+            2 => RecordKind::PagesCreate,
+            3 => RecordKind::PageRelease,
+            4 => RecordKind::Deltas,
+            5 => RecordKind::MetadataSet,
+            6 => RecordKind::Checkpoint,
+            _ => return None,
+        })
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            RecordKind::PageCreate => "page-create",
+            RecordKind::PagesCreate => "pages-create",
+            RecordKind::PageRelease => "page-release",
+            RecordKind::Deltas => "deltas",
+            RecordKind::MetadataSet => "metadata-set",
+            RecordKind::Checkpoint => "checkpoint",
+        }
+    }
+}
+
+/// The header of a record whose body is `body_parts` concatenated.
+pub fn header(lsn: u64, kind: RecordKind, body_parts: &[&[u8]]) -> Result<[u8; HEADER_BYTES]> {
+    let body_len: usize = body_parts.iter().map(|part| part.len()).sum();
+    let Ok(body_len) = u32::try_from(body_len) else {
+        return fail!(
+            InvalidArgument,
+            "a log record body of {body_len} bytes exceeds 2^32 - 1"
+        );
+    };
+    let mut header = [0u8; HEADER_BYTES];
+    header[LEN_OFFSET..LSN_OFFSET].copy_from_slice(&body_len.to_le_bytes());
+    header[LSN_OFFSET..KIND_OFFSET].copy_from_slice(&lsn.to_le_bytes());
+    header[KIND_OFFSET] = kind as u8;
+    let mut crc = crc32c::crc32c(&header[LEN_OFFSET..]);
+    for part in body_parts {
+        crc = crc32c::crc32c_append(crc, part);
+    }
+    header[CRC_OFFSET..LEN_OFFSET].copy_from_slice(&crc.to_le_bytes());
+    Ok(header)
+}
+
+/// A record read back and checked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub lsn: u64,
+    pub kind: RecordKind,
+    pub body: &'a [u8],
+}
+
+/// What is found at an offset of a segment.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A valid record, and the offset just after it.
+    Valid(Record<'a>, usize),
+    /// Fewer bytes remain than the header, or than the body it announces.
+    Incomplete,
+    /// The bytes do not form a valid record (checksum, kind or flags).
+    Invalid,
+}
+
+/// Reads the record framed at `offset` of `bytes`. Never panics on any input.
+pub fn read_frame(bytes: &[u8], offset: usize) -> Frame<'_> {
+    let Some(header) = bytes.get(offset..).and_then(|rest| rest.get(..HEADER_BYTES)) else {
+        return Frame::Incomplete;
+    };
+    let body_len = u32::from_le_bytes(header[LEN_OFFSET..LSN_OFFSET].try_into().expect("4 bytes")) as usize;
+    let body_start = offset + HEADER_BYTES;
+    let Some(body) = bytes.get(body_start..).and_then(|rest| rest.get(..body_len)) else {
+        return Frame::Incomplete;
+    };
+    let stored_crc = u32::from_le_bytes(header[CRC_OFFSET..LEN_OFFSET].try_into().expect("4 bytes"));
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[LEN_OFFSET..]), body);
+    let kind = RecordKind::from_u8(header[KIND_OFFSET]);
+    match kind {
+        Some(kind) if crc == stored_crc && header[FLAGS_OFFSET] == 0 => Frame::Valid(
+            Record {
+                lsn: u64::from_le_bytes(header[LSN_OFFSET..KIND_OFFSET].try_into().expect("8 bytes")),
+                kind,
+                body,
+            },
+            body_start + body_len,
+        ),
+        _ => Frame::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(lsn: u64, kind: RecordKind, body: &[u8]) -> Vec<u8> {
+        let mut bytes = header(lsn, kind, &[body]).unwrap().to_vec();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[test]
+    fn a_record_reads_back() {
+        let bytes = framed(42, RecordKind::Deltas, b"body");
+        let Frame::Valid(record, end) = read_frame(&bytes, 0) else {
+            panic!("not valid")
+        };
+        assert_eq!(
+            record,
+            Record {
+                lsn: 42,
+                kind: RecordKind::Deltas,
+                body: b"body"
+            }
+        );
+        assert_eq!(end, bytes.len());
+    }
+
+    #[test]
+    fn every_prefix_is_incomplete_and_every_bit_flip_is_invalid() {
+        let bytes = framed(7, RecordKind::PageRelease, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        for len in 0..bytes.len() {
+            assert_eq!(read_frame(&bytes[..len], 0), Frame::Incomplete, "prefix {len}");
+        }
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            let frame = read_frame(&flipped, 0);
+            assert!(
+                matches!(frame, Frame::Invalid | Frame::Incomplete),
+                "bit {bit}: {frame:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The file layer: the few operations the log and checkpoints need, behind a
+//! trait so that tests can inject faults (EIO, ENOSPC, torn writes) where
+//! the real system would meet them.
+//!
+//! Assumptions about the disk: a successful `sync` makes every byte written
+//! to that file before it durable; `rename` over a file is atomic once the
+//! directory is synced; a crash may leave any suffix of unsynced appends
+//! missing or partially written (a torn tail), but does not change synced
+//! bytes. Bit rot of synced bytes is detected by checksums, not prevented.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A file opened for appending. Methods take `&self` so that one thread can
+/// append while another syncs (group commit).
+pub trait AppendFile: Send + Sync {
+    fn append(&self, parts: &[&[u8]]) -> io::Result<()>;
+    fn sync(&self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes (to undo a failed append).
+    fn truncate(&self, len: u64) -> io::Result<()>;
+}
+
+/// The directory operations of a data directory.
+pub trait FileSystem: Send + Sync {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// File names in `dir` (not paths), unsorted.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Opens `path` for streaming reads.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    fn len(&self, path: &Path) -> io::Result<u64>;
+    /// Opens `path` for appending, creating it when missing.
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>>;
+    /// Cuts `path` to `len` bytes and syncs it.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The real file system.
+pub struct OsFileSystem;
+
+struct OsAppendFile(File);
+
+impl AppendFile for OsAppendFile {
+    fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
+        let mut file = &self.0;
+        for part in parts {
+            file.write_all(part)?;
+        }
+        Ok(())
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)?;
+        (&self.0).seek(SeekFrom::End(0)).map(drop)
+    }
+}
+
+impl FileSystem for OsFileSystem {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(io::BufReader::with_capacity(1 << 20, File::open(path)?)))
+    }
+
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Arc::new(OsAppendFile(file)))
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}

@@ -1,0 +1,486 @@
+//! The store: a state plus, for a data directory, its log and checkpoints.
+//!
+//! Every mutation is validated by the state, then appended to the log, then
+//! applied (write-ahead). The store assigns LSNs (in memory too, so LSNs mean
+//! the same with or without a directory). Durability of an appended record is
+//! a separate step, `sync_job`, so that concurrent writers share one sync.
+//!
+//! Layout of a data directory:
+//!
+//! ```text
+//! <dir>/LOCK                         held (flock) while a store has it open
+//! <dir>/log/<first lsn>.log          segments (log/segment.rs)
+//! <dir>/checkpoints/<lsn>.ckpt       checkpoints (checkpoint.rs)
+//! ```
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::checkpoint::{checkpoint_name, parse_checkpoint_name, write_checkpoint, CheckpointInfo};
+use crate::delta::encoding::{decode_batch, encode_batch_header, encode_delta};
+use crate::delta::Delta;
+use crate::error::{fail, Error, Result};
+use crate::log::body;
+use crate::log::record::RecordKind;
+use crate::log::segment::{parse_segment_name, segment_name, SEGMENT_HEADER_BYTES};
+use crate::log::writer::{LogWriter, SyncJob};
+use crate::page::{Location, PageId};
+use crate::recovery::{load_base, replay};
+use crate::state::State;
+use crate::storage::FileSystem;
+
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// A segment is sealed and a new one started past this many bytes.
+    pub segment_bytes_max: u64,
+    /// How many checkpoints to keep; the oldest bounds time travel.
+    pub checkpoints_retained: usize,
+    /// Log bytes after which `checkpoint_due` says a checkpoint is due.
+    pub checkpoint_every_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            segment_bytes_max: 64 << 20,
+            checkpoints_retained: 2,
+            checkpoint_every_bytes: 256 << 20,
+        }
+    }
+}
+
+/// What recovery did when the store was opened.
+#[derive(Clone, Debug, Default)]
+pub struct RecoveryReport {
+    pub checkpoint_lsn: u64,
+    pub records_replayed: u64,
+    pub torn_bytes_truncated: u64,
+}
+
+pub struct Store {
+    state: State,
+    last_lsn: u64,
+    durable: Option<Durable>,
+}
+
+struct Durable {
+    fs: Arc<dyn FileSystem>,
+    log_dir: PathBuf,
+    checkpoint_dir: PathBuf,
+    writer: LogWriter,
+    /// First LSNs of the segments on disk, ascending.
+    segments: Vec<u64>,
+    /// LSNs of the retained checkpoints, ascending.
+    checkpoints: Vec<u64>,
+    options: StoreOptions,
+    bytes_since_checkpoint: u64,
+    recovery: RecoveryReport,
+    /// Holds the directory's lock until the store is dropped.
+    _lock: File,
+}
+
+impl Store {
+    /// A store with no files.
+    pub fn memory() -> Store {
+        Store {
+            state: State::new(),
+            last_lsn: 0,
+            durable: None,
+        }
+    }
+
+    /// A store with no files holding `state` as of `lsn` (time travel's result).
+    pub fn detached(state: State, lsn: u64) -> Store {
+        Store {
+            state,
+            last_lsn: lsn,
+            durable: None,
+        }
+    }
+
+    /// Opens (creating when missing) the data directory `dir` and recovers
+    /// its state: the newest valid checkpoint, then the log after it.
+    pub fn open(fs: Arc<dyn FileSystem>, dir: &Path, options: StoreOptions) -> Result<Store> {
+        let log_dir = dir.join("log");
+        let checkpoint_dir = dir.join("checkpoints");
+        for path in [dir, &log_dir, &checkpoint_dir] {
+            fs.create_dir_all(path)
+                .map_err(|error| Error::io("creating", path, &error))?;
+        }
+        let lock = lock_directory(dir)?;
+        let mut segments = list_numbered(fs.as_ref(), &log_dir, parse_segment_name)?;
+        let mut checkpoints = list_numbered(fs.as_ref(), &checkpoint_dir, parse_checkpoint_name)?;
+        segments.sort_unstable();
+        checkpoints.sort_unstable();
+        let log_starts_at_one = segments.first().is_none_or(|&first| first == 1);
+        let (base, base_lsn) = load_base(fs.as_ref(), &checkpoint_dir, &checkpoints, u64::MAX, log_starts_at_one)?;
+        let replayed = replay(fs.as_ref(), &log_dir, &segments, base, base_lsn, None, true)?;
+        let recovery = RecoveryReport {
+            checkpoint_lsn: base_lsn,
+            records_replayed: replayed.last_lsn - base_lsn,
+            torn_bytes_truncated: replayed.tail.as_ref().map_or(0, |tail| tail.truncated_bytes),
+        };
+        let next_lsn = replayed.last_lsn + 1;
+        let writer = match replayed.tail {
+            Some(tail) if tail.valid_len >= SEGMENT_HEADER_BYTES as u64 => LogWriter::resume(
+                Arc::clone(&fs),
+                &log_dir,
+                tail.segment_first_lsn,
+                tail.valid_len,
+                next_lsn,
+                options.segment_bytes_max,
+            )?,
+            tail => {
+                // No segment yet, or the newest one lost its header to a torn write.
+                if let Some(tail) = tail {
+                    fs.remove(&tail.segment_path)
+                        .map_err(|error| Error::io("removing", &tail.segment_path, &error))?;
+                    segments.pop();
+                }
+                LogWriter::create_segment(fs.as_ref(), &log_dir, next_lsn)?;
+                segments.push(next_lsn);
+                LogWriter::resume(
+                    Arc::clone(&fs),
+                    &log_dir,
+                    next_lsn,
+                    SEGMENT_HEADER_BYTES as u64,
+                    next_lsn,
+                    options.segment_bytes_max,
+                )?
+            }
+        };
+        Ok(Store {
+            state: replayed.state,
+            last_lsn: replayed.last_lsn,
+            durable: Some(Durable {
+                fs,
+                log_dir,
+                checkpoint_dir,
+                writer,
+                segments,
+                checkpoints,
+                options,
+                bytes_since_checkpoint: 0,
+                recovery,
+                _lock: lock,
+            }),
+        })
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The LSN of the last change (0 before any).
+    pub fn last_lsn(&self) -> u64 {
+        self.last_lsn
+    }
+
+    /// The highest LSN known durable; in memory, every change counts as durable.
+    pub fn durable_lsn(&self) -> u64 {
+        self.durable
+            .as_ref()
+            .map_or(self.last_lsn, |durable| durable.writer.durable_lsn())
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.durable.is_some()
+    }
+
+    pub fn recovery_report(&self) -> Option<&RecoveryReport> {
+        self.durable.as_ref().map(|durable| &durable.recovery)
+    }
+
+    /// A sync of every change so far, to run on any thread; `None` in memory.
+    pub fn sync_job(&self) -> Option<SyncJob> {
+        self.durable.as_ref().map(|durable| durable.writer.sync_job())
+    }
+
+    /// True when the log has grown past `checkpoint_every_bytes` since the last checkpoint.
+    pub fn checkpoint_due(&self) -> bool {
+        self.durable
+            .as_ref()
+            .is_some_and(|durable| durable.bytes_since_checkpoint >= durable.options.checkpoint_every_bytes)
+    }
+
+    pub fn create_page(&mut self, size: u64, location: Location, metadata: &[(&str, &[u8])]) -> Result<PageId> {
+        let next_id = self.state.next_page_id();
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.create_page(size, location, metadata, || {
+            log(durable, last_lsn, RecordKind::PageCreate, || {
+                body::encode_page_create(next_id, size, location, metadata)
+            })
+        })
+    }
+
+    pub fn create_pages(&mut self, count: u64, size: u64, location: Location) -> Result<PageId> {
+        let next_id = self.state.next_page_id();
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.create_pages(count, size, location, || {
+            log(durable, last_lsn, RecordKind::PagesCreate, || {
+                body::encode_pages_create(next_id, count, size, location)
+            })
+        })
+    }
+
+    pub fn release_page(&mut self, id: PageId) -> Result<()> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.release_page(id, || {
+            log(durable, last_lsn, RecordKind::PageRelease, || {
+                body::encode_page_release(id)
+            })
+        })
+    }
+
+    pub fn set_metadata(&mut self, id: PageId, key: &str, value: Option<&[u8]>) -> Result<()> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.set_metadata(id, key, value, || {
+            log(durable, last_lsn, RecordKind::MetadataSet, || {
+                body::encode_metadata_set(id, key, value)
+            })
+        })
+    }
+
+    /// Applies one delta; returns the page's new epoch.
+    pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>) -> Result<u64> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.apply(delta, || {
+            log(durable, last_lsn, RecordKind::Deltas, || {
+                let mut encoded = Vec::new();
+                encode_batch_header(1, &mut encoded);
+                encode_delta(delta, &mut encoded);
+                encoded
+            })
+        })
+    }
+
+    /// Applies deltas in order, all or none.
+    pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>]) -> Result<()> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.apply_batch(deltas, || {
+            log(durable, last_lsn, RecordKind::Deltas, || {
+                let mut encoded = Vec::new();
+                encode_batch_header(deltas.len() as u32, &mut encoded);
+                for delta in deltas {
+                    encode_delta(delta, &mut encoded);
+                }
+                encoded
+            })
+        })
+    }
+
+    /// Applies an `MDB1`-encoded batch, all or none; its bytes become the log
+    /// record's body as they are. Returns the number of deltas.
+    pub fn apply_encoded(&mut self, encoded: &[u8]) -> Result<usize> {
+        let deltas = decode_batch(encoded)?;
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.apply_batch(&deltas, || {
+            log(durable, last_lsn, RecordKind::Deltas, || encoded.to_vec())
+        })?;
+        Ok(deltas.len())
+    }
+
+    /// Syncs the log, writes a checkpoint of the current state, starts a new
+    /// segment, and drops checkpoints and segments beyond retention.
+    pub fn checkpoint(&mut self) -> Result<CheckpointInfo> {
+        let Some(durable) = self.durable.as_mut() else {
+            return fail!(InvalidArgument, "an in-memory bus has no checkpoints");
+        };
+        durable.writer.sync_job().run()?;
+        let info = write_checkpoint(durable.fs.as_ref(), &durable.checkpoint_dir, &self.state, self.last_lsn)?;
+        durable.writer.roll()?;
+        durable.note_new_segment();
+        self.last_lsn = durable
+            .writer
+            .append(RecordKind::Checkpoint, &[&body::encode_checkpoint(info.lsn)])?;
+        if durable.checkpoints.last() != Some(&info.lsn) {
+            durable.checkpoints.push(info.lsn);
+        }
+        durable.bytes_since_checkpoint = 0;
+        durable.retain()?;
+        Ok(info)
+    }
+
+    /// A detached copy of the state as it was after record `lsn`, rebuilt
+    /// from the newest retained checkpoint at or below it and the log.
+    pub fn state_at(&self, lsn: u64) -> Result<State> {
+        let Some(durable) = self.durable.as_ref() else {
+            return fail!(InvalidArgument, "an in-memory bus keeps no history to replay");
+        };
+        if lsn > self.last_lsn {
+            return fail!(
+                LsnOutOfRange,
+                "LSN {lsn} is after the last record, LSN {}",
+                self.last_lsn
+            );
+        }
+        let oldest = durable.oldest_reachable_lsn();
+        if lsn < oldest {
+            return fail!(
+                LsnOutOfRange,
+                "LSN {lsn} is before the oldest retained checkpoint, LSN {oldest}"
+            );
+        }
+        let log_starts_at_one = durable.segments.first() == Some(&1);
+        let fs = durable.fs.as_ref();
+        let (base, base_lsn) = load_base(
+            fs,
+            &durable.checkpoint_dir,
+            &durable.checkpoints,
+            lsn,
+            log_starts_at_one,
+        )?;
+        Ok(replay(
+            fs,
+            &durable.log_dir,
+            &durable.segments,
+            base,
+            base_lsn,
+            Some(lsn),
+            false,
+        )?
+        .state)
+    }
+
+    /// The oldest LSN `state_at` can reach (0: the empty state before LSN 1).
+    pub fn oldest_lsn(&self) -> u64 {
+        self.durable
+            .as_ref()
+            .map_or(self.last_lsn, Durable::oldest_reachable_lsn)
+    }
+}
+
+/// Reads go straight to the state; changes go through the store's methods.
+impl std::ops::Deref for Store {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl Durable {
+    /// Records the writer's segment when an append or a checkpoint started a new one.
+    fn note_new_segment(&mut self) {
+        let first_lsn = self.writer.segment_first_lsn();
+        if self.segments.last() != Some(&first_lsn) {
+            self.segments.push(first_lsn);
+        }
+    }
+
+    fn oldest_reachable_lsn(&self) -> u64 {
+        if self.segments.first() == Some(&1) {
+            0
+        } else {
+            self.checkpoints.first().copied().unwrap_or(0)
+        }
+    }
+
+    /// Deletes checkpoints beyond the retained count, then the segments whose
+    /// every record is at or below the oldest retained checkpoint.
+    fn retain(&mut self) -> Result<()> {
+        let fs = self.fs.as_ref();
+        let retained = self.options.checkpoints_retained.max(1);
+        while self.checkpoints.len() > retained {
+            let lsn = self.checkpoints.remove(0);
+            let path = self.checkpoint_dir.join(checkpoint_name(lsn));
+            fs.remove(&path)
+                .map_err(|error| Error::io("removing checkpoint", &path, &error))?;
+        }
+        let Some(&oldest) = self.checkpoints.first() else {
+            return Ok(());
+        };
+        while self.segments.len() > 1 && self.segments[1] <= oldest + 1 {
+            let path = self.log_dir.join(segment_name(self.segments[0]));
+            fs.remove(&path)
+                .map_err(|error| Error::io("removing segment", &path, &error))?;
+            self.segments.remove(0);
+        }
+        for dir in [&self.checkpoint_dir, &self.log_dir] {
+            fs.sync_dir(dir)
+                .map_err(|error| Error::io("syncing directory", dir, &error))?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends a record for a validated change (durable store), or just counts
+/// its LSN (in memory). `body` is only built when there is a log.
+fn log(
+    durable: &mut Option<Durable>,
+    last_lsn: &mut u64,
+    kind: RecordKind,
+    body: impl FnOnce() -> Vec<u8>,
+) -> Result<()> {
+    match durable {
+        Some(durable) => {
+            let body = body();
+            *last_lsn = durable.writer.append(kind, &[&body])?;
+            durable.note_new_segment();
+            durable.bytes_since_checkpoint += body.len() as u64;
+        }
+        None => *last_lsn += 1,
+    }
+    Ok(())
+}
+
+fn lock_directory(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = File::create(&path).map_err(|error| Error::io("creating", &path, &error))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            fail!(
+                DirectoryLocked,
+                "data directory {} is open in another bus or process",
+                dir.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(error)) => Err(Error::io("locking", &path, &error)),
+    }
+}
+
+/// The numbers of the files in `dir` that `parse` recognises; removes
+/// leftover temporary files of interrupted checkpoints.
+fn list_numbered(fs: &dyn FileSystem, dir: &Path, parse: fn(&str) -> Option<u64>) -> Result<Vec<u64>> {
+    let names = fs.list(dir).map_err(|error| Error::io("listing", dir, &error))?;
+    let mut numbers = Vec::new();
+    for name in names {
+        if let Some(number) = parse(&name) {
+            numbers.push(number);
+        } else if name.ends_with(".tmp") {
+            let path = dir.join(&name);
+            fs.remove(&path).map_err(|error| Error::io("removing", &path, &error))?;
+        }
+    }
+    Ok(numbers)
+}

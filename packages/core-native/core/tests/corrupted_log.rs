@@ -1,0 +1,139 @@
+//! Damaged files: a torn tail recovers, damage with valid records after it
+//! refuses to open naming segment and offset, and a damaged checkpoint falls
+//! back to an older one or fails clearly.
+
+mod support;
+
+use mmsb_core::{ErrorCode, Location};
+use support::{dense, open, Scratch};
+
+/// Writes three deltas; returns the hashes after the second and third, and
+/// the offset where the third record starts in the last segment.
+fn three_deltas(scratch: &Scratch) -> (mmsb_core::StateHash, mmsb_core::StateHash, u64) {
+    let mut store = open(scratch.path()).unwrap();
+    let id = store.create_page(32, Location::Cpu, &[]).unwrap();
+    store.apply(&dense(id, vec![1; 32])).unwrap();
+    store.apply(&dense(id, vec![2; 32])).unwrap();
+    let before_last = store.state_hash();
+    let offset = std::fs::metadata(scratch.last_segment()).unwrap().len();
+    store.apply(&dense(id, vec![3; 32])).unwrap();
+    store.sync_job().unwrap().run().unwrap();
+    (before_last, store.state_hash(), offset)
+}
+
+#[test]
+fn a_torn_tail_at_every_byte_of_the_last_record_recovers_the_prefix() {
+    let scratch = Scratch::new("torn");
+    let (before_last, _, last_start) = three_deltas(&scratch);
+    let segment = scratch.last_segment();
+    let full = std::fs::read(&segment).unwrap();
+    for cut in last_start..full.len() as u64 {
+        std::fs::write(&segment, &full[..cut as usize]).unwrap();
+        let store = open(scratch.path()).unwrap();
+        assert_eq!(store.state_hash(), before_last, "cut at {cut}");
+        assert_eq!(store.recovery_report().unwrap().torn_bytes_truncated, cut - last_start);
+        assert_eq!(
+            std::fs::metadata(&segment).unwrap().len(),
+            last_start,
+            "the torn bytes are cut"
+        );
+    }
+}
+
+#[test]
+fn garbage_after_the_last_record_is_a_torn_tail() {
+    let scratch = Scratch::new("garbage");
+    let (_, after_last, _) = three_deltas(&scratch);
+    let segment = scratch.last_segment();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes.extend_from_slice(&[0u8; 100]);
+    std::fs::write(&segment, &bytes).unwrap();
+    assert_eq!(open(scratch.path()).unwrap().state_hash(), after_last);
+}
+
+#[test]
+fn a_bit_flip_in_a_middle_record_is_log_corrupt_naming_segment_and_offset() {
+    let scratch = Scratch::new("flip");
+    let (_, _, last_start) = three_deltas(&scratch);
+    let segment = scratch.last_segment();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = last_start as usize - 10;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
+    let error = open(scratch.path()).err().expect("must refuse");
+    assert_eq!(error.code, ErrorCode::LogCorrupt, "{}", error.message);
+    let name = segment.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(error.message.contains(&name), "{}", error.message);
+    assert!(error.message.contains("offset"), "{}", error.message);
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        bytes,
+        "nothing is truncated or repaired silently"
+    );
+}
+
+#[test]
+fn a_damaged_checkpoint_falls_back_to_the_previous_one() {
+    let scratch = Scratch::new("checkpoint-fallback");
+    let options = mmsb_core::StoreOptions {
+        checkpoints_retained: 3,
+        ..Default::default()
+    };
+    let reopen = || {
+        mmsb_core::Store::open(
+            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
+            scratch.path(),
+            options.clone(),
+        )
+    };
+    let hash = {
+        let mut store = reopen().unwrap();
+        let id = store.create_page(32, Location::Cpu, &[]).unwrap();
+        store.apply(&dense(id, vec![1; 32])).unwrap();
+        store.checkpoint().unwrap();
+        store.apply(&dense(id, vec![2; 32])).unwrap();
+        store.checkpoint().unwrap();
+        store.apply(&dense(id, vec![3; 32])).unwrap();
+        store.sync_job().unwrap().run().unwrap();
+        store.state_hash()
+    };
+    let mut checkpoints: Vec<_> = std::fs::read_dir(scratch.path().join("checkpoints"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    checkpoints.sort();
+    let newest = checkpoints.last().unwrap();
+    let mut bytes = std::fs::read(newest).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(newest, &bytes).unwrap();
+    let store = reopen().unwrap();
+    assert_eq!(store.state_hash(), hash);
+    assert_eq!(
+        store.recovery_report().unwrap().checkpoint_lsn,
+        2,
+        "the older checkpoint was used"
+    );
+}
+
+#[test]
+fn a_damaged_only_checkpoint_without_the_full_log_fails_clearly() {
+    let scratch = Scratch::new("checkpoint-only");
+    {
+        let mut store = open(scratch.path()).unwrap();
+        let id = store.create_page(32, Location::Cpu, &[]).unwrap();
+        store.apply(&dense(id, vec![1; 32])).unwrap();
+        store.checkpoint().unwrap();
+        store.apply(&dense(id, vec![2; 32])).unwrap();
+        store.checkpoint().unwrap();
+    }
+    for entry in std::fs::read_dir(scratch.path().join("checkpoints")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[20] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let error = open(scratch.path()).err().expect("must refuse");
+    assert_eq!(error.code, ErrorCode::CheckpointCorrupt, "{}", error.message);
+    assert!(error.message.contains("header checksum"), "{}", error.message);
+}

@@ -1,0 +1,166 @@
+//! Helpers shared by the durability tests: scratch directories, a store
+//! opened on them, and a file system that injects faults.
+#![allow(dead_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mmsb_core::storage::{AppendFile, FileSystem, OsFileSystem};
+use mmsb_core::{Delta, Payload, Source, Store, StoreOptions};
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let unique = format!(
+            "mmsb-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(unique);
+        let _ = std::fs::remove_dir_all(&path);
+        Scratch(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The newest log segment's path.
+    pub fn last_segment(&self) -> PathBuf {
+        let mut names: Vec<String> = std::fs::read_dir(self.0.join("log"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        self.0.join("log").join(names.last().unwrap())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn open(dir: &Path) -> mmsb_core::Result<Store> {
+    Store::open(Arc::new(OsFileSystem), dir, StoreOptions::default())
+}
+
+pub fn dense(page_id: u64, bytes: Vec<u8>) -> Delta<Vec<u8>> {
+    Delta {
+        page_id,
+        payload: Payload::Dense(bytes),
+        source: Source::User,
+        expect_epoch: None,
+    }
+}
+
+/// Which operation a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPoint {
+    Append,
+    Sync,
+}
+
+/// The real file system, except that the `after`-th append or sync (counted
+/// from 0 once armed) and every later one fails with `kind`.
+pub struct FaultyFileSystem {
+    pub point: FaultPoint,
+    pub kind: io::ErrorKind,
+    pub after: AtomicUsize,
+    pub armed: std::sync::atomic::AtomicBool,
+}
+
+impl FaultyFileSystem {
+    pub fn new(point: FaultPoint, kind: io::ErrorKind) -> Arc<FaultyFileSystem> {
+        Arc::new(FaultyFileSystem {
+            point,
+            kind,
+            after: AtomicUsize::new(0),
+            armed: false.into(),
+        })
+    }
+
+    /// Starts counting: the `after`-th operation from now fails.
+    pub fn arm(&self, after: usize) {
+        self.after.store(after, Ordering::SeqCst);
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    fn hit(&self, point: FaultPoint) -> io::Result<()> {
+        if point != self.point || !self.armed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let remaining = self.after.load(Ordering::SeqCst);
+        if remaining == 0 {
+            return Err(io::Error::new(self.kind, "injected fault"));
+        }
+        self.after.store(remaining - 1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+struct FaultyFile {
+    inner: Arc<dyn AppendFile>,
+    faults: Arc<FaultyFileSystem>,
+}
+
+impl AppendFile for FaultyFile {
+    fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
+        self.faults.hit(FaultPoint::Append)?;
+        self.inner.append(parts)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.faults.hit(FaultPoint::Sync)?;
+        self.inner.sync()
+    }
+
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        self.inner.truncate(len)
+    }
+}
+
+/// Wraps a `FaultyFileSystem` so the store can own it as `dyn FileSystem`.
+pub struct Faulty(pub Arc<FaultyFileSystem>);
+
+impl FileSystem for Faulty {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        OsFileSystem.create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        OsFileSystem.list(dir)
+    }
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        OsFileSystem.read_all(path)
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
+        OsFileSystem.open_read(path)
+    }
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        OsFileSystem.len(path)
+    }
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
+        Ok(Arc::new(FaultyFile {
+            inner: OsFileSystem.open_append(path)?,
+            faults: Arc::clone(&self.0),
+        }))
+    }
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        OsFileSystem.truncate(path, len)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        OsFileSystem.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        OsFileSystem.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        OsFileSystem.sync_dir(dir)
+    }
+}
