@@ -62,6 +62,19 @@ export declare class NativeSyncJob {
   run(): Promise<SyncOutcome>
 }
 
+/** Loads a checkpoint (every checksum) and recomputes its state hash. */
+export declare function checkCheckpoint(path: string): CheckpointCheckInfo
+
+/** Replays the retained history and compares it with every checkpoint's stored hash. */
+export declare function checkHistory(directory: string): HistoryInfo
+
+export interface CheckpointCheckInfo {
+  lsn: number
+  pages: number
+  storedHash: string
+  computedHash: string
+}
+
 /** A written checkpoint. */
 export interface CheckpointResult {
   lsn: number
@@ -71,8 +84,38 @@ export interface CheckpointResult {
   stateHash: string
 }
 
+/** A segment or checkpoint file of a data directory. */
+export interface DirectoryFile {
+  name: string
+  path: string
+  /** The first LSN of a segment, or the LSN of a checkpoint. */
+  lsn: number
+  bytes: number
+}
+
+export interface DirectoryListing {
+  segments: Array<DirectoryFile>
+  checkpoints: Array<DirectoryFile>
+}
+
 /** The stable error codes of the core, in declaration order. */
 export declare function errorCodes(): Array<string>
+
+export interface HistoryCheckpoint {
+  lsn: number
+  storedHash: string
+  replayedHash: string
+}
+
+export interface HistoryInfo {
+  checkpoints: Array<HistoryCheckpoint>
+  lastLsn: number
+  stateHash: string
+  livePages: number
+}
+
+/** Lists the segments and checkpoints of a data directory, without opening it. */
+export declare function inspectDirectory(directory: string): DirectoryListing
 
 /** The result of `merge_payloads`: dense (`mask` absent) or sparse. */
 export interface MergedPayload {
@@ -105,11 +148,37 @@ export interface PageInfo {
   location: string
 }
 
+export interface RecordInfo {
+  lsn: number
+  kind: string
+  offset: number
+  bodyBytes: number
+}
+
 /** What recovery did on open. */
 export interface RecoveryInfo {
   checkpointLsn: number
   recordsReplayed: number
   tornBytesTruncated: number
+}
+
+/** Cuts a damaged log at its first bad record, moving what follows aside. */
+export declare function repairDirectory(directory: string): RepairInfo
+
+export interface RepairInfo {
+  salvageDirectory?: string
+  cutSegment?: string
+  cutOffset?: number
+  segmentsMoved: number
+}
+
+/** Scans one segment, checking every record's checksum and LSN. */
+export declare function scanSegment(path: string, firstLsn: number, isLast: boolean): SegmentInfo
+
+export interface SegmentInfo {
+  records: Array<RecordInfo>
+  validEnd: number
+  tornBytes: number
 }
 
 /**

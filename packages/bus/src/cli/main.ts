@@ -6,20 +6,32 @@ import { parseArgs } from 'node:util';
 
 import { MmsbError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { runCheckpoint, runReplay } from './bus-commands.js';
 import { runDemo } from './demo.js';
+import { requireDirectory, runLog, runRepair, runVerify } from './directory.js';
 
 const HELP = `mmsb ${VERSION}: the Memory-Mapped State Bus
 
 Usage:
-  mmsb demo            create pages, apply every kind of delta, print the state hash
-  mmsb --version       print the version
-  mmsb --help          print this help
+  mmsb demo                      create pages, apply every kind of delta, print the state hash
+  mmsb log <dir> [--records]     segments, checkpoints and records of a data directory
+  mmsb checkpoint <dir>          write a checkpoint now
+  mmsb replay <dir> --to <lsn>   show the state as it was after record <lsn>
+  mmsb verify <dir>              check every checksum, checkpoint hash and the replayed log
+  mmsb repair <dir>              cut a damaged log at its first bad record (the rest is kept aside)
+  mmsb --version                 print the version
+  mmsb --help                    print this help
 
-Exit codes: 0 success, 1 an MMSB error (its code is printed), 2 a usage error.
+Exit codes: 0 success, 1 an MMSB error (its code is printed) or a failed verify, 2 a usage error.
 `;
 
 /** Writes to stdout; the CLI's only output channel besides stderr. */
 export type Print = (line: string) => void;
+
+function usage(message: string): number {
+  process.stderr.write(`mmsb: ${message}\n\n${HELP}`);
+  return 2;
+}
 
 /** Runs the CLI and returns its exit code. */
 export async function main(argv: readonly string[], print: Print = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
@@ -28,29 +40,50 @@ export async function main(argv: readonly string[], print: Print = (line) => pro
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        records: { type: 'boolean' },
+        to: { type: 'string' },
+      },
     });
   } catch (error) {
-    process.stderr.write(`mmsb: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
+    return usage((error as Error).message);
   }
   const { values, positionals } = parsed;
   if (values.version) {
     print(VERSION);
     return 0;
   }
-  const [command, ...rest] = positionals;
+  const [command, directory, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') {
     print(HELP.trimEnd());
     return 0;
   }
-  if (command !== 'demo' || rest.length > 0) {
-    process.stderr.write(`mmsb: unknown command ${JSON.stringify(positionals.join(' '))}\n\n${HELP}`);
-    return 2;
-  }
+  if (rest.length > 0) return usage(`unexpected arguments ${JSON.stringify(rest.join(' '))}`);
   try {
-    await runDemo(print);
-    return 0;
+    switch (command) {
+      case 'demo':
+        if (directory !== undefined) return usage('demo takes no directory');
+        await runDemo(print);
+        return 0;
+      case 'log':
+        runLog(requireDirectory(directory), values.records === true, print);
+        return 0;
+      case 'checkpoint':
+        await runCheckpoint(requireDirectory(directory), print);
+        return 0;
+      case 'replay':
+        await runReplay(requireDirectory(directory), values.to, print);
+        return 0;
+      case 'verify':
+        return runVerify(requireDirectory(directory), print) === 0 ? 0 : 1;
+      case 'repair':
+        runRepair(requireDirectory(directory), print);
+        return 0;
+      default:
+        return usage(`unknown command ${JSON.stringify(command)}`);
+    }
   } catch (error) {
     if (error instanceof MmsbError) {
       process.stderr.write(`mmsb: ${error.code}: ${error.message}\n`);

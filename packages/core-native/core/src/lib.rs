@@ -12,6 +12,7 @@
 pub mod checkpoint;
 pub mod delta;
 pub mod error;
+pub mod inspect;
 pub mod log;
 pub mod metadata;
 mod msgpack;

@@ -453,7 +453,8 @@ fn log(
     Ok(())
 }
 
-fn lock_directory(dir: &Path) -> Result<File> {
+/// Takes the directory's lock, held while the returned file lives.
+pub(crate) fn lock_directory(dir: &Path) -> Result<File> {
     let path = dir.join("LOCK");
     let file = File::create(&path).map_err(|error| Error::io("creating", &path, &error))?;
     match file.try_lock() {

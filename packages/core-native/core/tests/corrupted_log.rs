@@ -137,3 +137,32 @@ fn a_damaged_only_checkpoint_without_the_full_log_fails_clearly() {
     assert_eq!(error.code, ErrorCode::CheckpointCorrupt, "{}", error.message);
     assert!(error.message.contains("header checksum"), "{}", error.message);
 }
+
+#[test]
+fn repair_cuts_the_log_at_the_damage_and_keeps_the_original_aside() {
+    let scratch = Scratch::new("repair");
+    let (_, _, last_start) = three_deltas(&scratch);
+    let segment = scratch.last_segment();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[last_start as usize - 10] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
+    assert_eq!(
+        open(scratch.path()).err().map(|error| error.code),
+        Some(ErrorCode::LogCorrupt)
+    );
+    let report = mmsb_core::inspect::repair(&mmsb_core::storage::OsFileSystem, scratch.path()).unwrap();
+    let salvage = report.salvage_dir.expect("a salvage directory");
+    let name = segment.file_name().unwrap();
+    assert_eq!(
+        std::fs::read(salvage.join(name)).unwrap(),
+        bytes,
+        "the damaged segment is kept as it was"
+    );
+    let store = open(scratch.path()).unwrap();
+    assert_eq!(store.last_lsn(), 2, "the page creation and the first delta survive");
+    let locked = mmsb_core::inspect::repair(&mmsb_core::storage::OsFileSystem, scratch.path());
+    assert_eq!(locked.err().map(|error| error.code), Some(ErrorCode::DirectoryLocked));
+    drop(store);
+    let again = mmsb_core::inspect::repair(&mmsb_core::storage::OsFileSystem, scratch.path()).unwrap();
+    assert!(again.salvage_dir.is_none(), "a clean log is left alone");
+}

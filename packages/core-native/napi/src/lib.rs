@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use mmsb_core::delta::encoding::decode_batch;
 use mmsb_core::delta::merge;
+use mmsb_core::inspect;
 use mmsb_core::log::writer::SyncJob;
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, Source, Store, StoreOptions};
@@ -521,4 +522,155 @@ impl Default for NativeState {
     fn default() -> NativeState {
         NativeState::new()
     }
+}
+
+/// A segment or checkpoint file of a data directory.
+#[napi(object)]
+pub struct DirectoryFile {
+    pub name: String,
+    pub path: String,
+    /// The first LSN of a segment, or the LSN of a checkpoint.
+    pub lsn: f64,
+    pub bytes: f64,
+}
+
+#[napi(object)]
+pub struct DirectoryListing {
+    pub segments: Vec<DirectoryFile>,
+    pub checkpoints: Vec<DirectoryFile>,
+}
+
+fn directory_files(files: Vec<inspect::NumberedFile>) -> Vec<DirectoryFile> {
+    files
+        .into_iter()
+        .map(|file| DirectoryFile {
+            name: file
+                .path
+                .file_name()
+                .map_or_else(String::new, |name| name.to_string_lossy().into_owned()),
+            path: file.path.display().to_string(),
+            lsn: file.number as f64,
+            bytes: file.bytes as f64,
+        })
+        .collect()
+}
+
+/// Lists the segments and checkpoints of a data directory, without opening it.
+#[napi]
+pub fn inspect_directory(directory: String) -> Result<DirectoryListing> {
+    let listing = inspect::list(&OsFileSystem, Path::new(&directory)).map_err(fail)?;
+    Ok(DirectoryListing {
+        segments: directory_files(listing.segments),
+        checkpoints: directory_files(listing.checkpoints),
+    })
+}
+
+#[napi(object)]
+pub struct RecordInfo {
+    pub lsn: f64,
+    pub kind: String,
+    pub offset: f64,
+    pub body_bytes: f64,
+}
+
+#[napi(object)]
+pub struct SegmentInfo {
+    pub records: Vec<RecordInfo>,
+    pub valid_end: f64,
+    pub torn_bytes: f64,
+}
+
+/// Scans one segment, checking every record's checksum and LSN.
+#[napi]
+pub fn scan_segment(path: String, first_lsn: f64, is_last: bool) -> Result<SegmentInfo> {
+    let first_lsn = to_u64(first_lsn, "firstLsn")?;
+    let scanned = inspect::scan(&OsFileSystem, Path::new(&path), first_lsn, is_last).map_err(fail)?;
+    Ok(SegmentInfo {
+        records: scanned
+            .records
+            .into_iter()
+            .map(|record| RecordInfo {
+                lsn: record.lsn as f64,
+                kind: record.kind.to_owned(),
+                offset: record.offset as f64,
+                body_bytes: record.body_bytes as f64,
+            })
+            .collect(),
+        valid_end: scanned.valid_end as f64,
+        torn_bytes: scanned.torn_bytes as f64,
+    })
+}
+
+#[napi(object)]
+pub struct CheckpointCheckInfo {
+    pub lsn: f64,
+    pub pages: f64,
+    pub stored_hash: String,
+    pub computed_hash: String,
+}
+
+/// Loads a checkpoint (every checksum) and recomputes its state hash.
+#[napi]
+pub fn check_checkpoint(path: String) -> Result<CheckpointCheckInfo> {
+    let check = inspect::check_checkpoint(&OsFileSystem, Path::new(&path)).map_err(fail)?;
+    Ok(CheckpointCheckInfo {
+        lsn: check.lsn as f64,
+        pages: check.pages as f64,
+        stored_hash: check.stored.to_hex(),
+        computed_hash: check.computed.to_hex(),
+    })
+}
+
+#[napi(object)]
+pub struct HistoryCheckpoint {
+    pub lsn: f64,
+    pub stored_hash: String,
+    pub replayed_hash: String,
+}
+
+#[napi(object)]
+pub struct HistoryInfo {
+    pub checkpoints: Vec<HistoryCheckpoint>,
+    pub last_lsn: f64,
+    pub state_hash: String,
+    pub live_pages: f64,
+}
+
+/// Replays the retained history and compares it with every checkpoint's stored hash.
+#[napi]
+pub fn check_history(directory: String) -> Result<HistoryInfo> {
+    let (checks, state, last_lsn) = inspect::check_history(&OsFileSystem, Path::new(&directory)).map_err(fail)?;
+    Ok(HistoryInfo {
+        checkpoints: checks
+            .into_iter()
+            .map(|check| HistoryCheckpoint {
+                lsn: check.lsn as f64,
+                stored_hash: check.stored.to_hex(),
+                replayed_hash: check.replayed.to_hex(),
+            })
+            .collect(),
+        last_lsn: last_lsn as f64,
+        state_hash: state.state_hash().to_hex(),
+        live_pages: state.live_page_count() as f64,
+    })
+}
+
+#[napi(object)]
+pub struct RepairInfo {
+    pub salvage_directory: Option<String>,
+    pub cut_segment: Option<String>,
+    pub cut_offset: Option<f64>,
+    pub segments_moved: f64,
+}
+
+/// Cuts a damaged log at its first bad record, moving what follows aside.
+#[napi]
+pub fn repair_directory(directory: String) -> Result<RepairInfo> {
+    let report = inspect::repair(&OsFileSystem, Path::new(&directory)).map_err(fail)?;
+    Ok(RepairInfo {
+        salvage_directory: report.salvage_dir.map(|dir| dir.display().to_string()),
+        cut_segment: report.cut_at.as_ref().map(|(name, _)| name.clone()),
+        cut_offset: report.cut_at.map(|(_, offset)| offset as f64),
+        segments_moved: report.segments_moved as f64,
+    })
 }

@@ -1,0 +1,126 @@
+/**
+ * `mmsb log`, `mmsb verify` and `mmsb repair`: reading and mending a data
+ * directory with the native inspection functions, without opening a bus.
+ */
+import { ErrorCode, MmsbError } from '../errors.js';
+import { call, nativeAddon } from '../native.js';
+import { formatBytes, formatCount, Progress, table } from './format.js';
+import type { Print } from './main.js';
+
+function listing(directory: string) {
+  return call(() => nativeAddon().inspectDirectory(directory));
+}
+
+/** `mmsb log <dir> [--records]`: segments, checkpoints and records by kind. */
+export function runLog(directory: string, withRecords: boolean, print: Print): void {
+  const { segments, checkpoints } = listing(directory);
+  const progress = new Progress('scanning', segments.length);
+  const byKind = new Map<string, { records: number; bytes: number }>();
+  const segmentRows: string[][] = [];
+  const recordRows: string[][] = [];
+  let firstLsn: number | undefined;
+  let lastLsn: number | undefined;
+  segments.forEach((segment, index) => {
+    const scanned = call(() => nativeAddon().scanSegment(segment.path, segment.lsn, index === segments.length - 1));
+    progress.tick();
+    for (const record of scanned.records) {
+      const entry = byKind.get(record.kind) ?? { records: 0, bytes: 0 };
+      entry.records++;
+      entry.bytes += record.bodyBytes;
+      byKind.set(record.kind, entry);
+      firstLsn ??= record.lsn;
+      lastLsn = record.lsn;
+      if (withRecords)
+        recordRows.push([String(record.lsn), record.kind, segment.name, String(record.offset), formatBytes(record.bodyBytes)]);
+    }
+    const status = scanned.tornBytes > 0 ? `torn tail of ${formatBytes(scanned.tornBytes)}` : 'ok';
+    segmentRows.push([segment.name, String(segment.lsn), formatCount(scanned.records.length), formatBytes(segment.bytes), status]);
+  });
+  print(`Data directory ${directory}`);
+  print('');
+  print('Segments');
+  table(['segment', 'first LSN', 'records', 'size', 'status'], segmentRows, ['first LSN', 'records', 'size']).forEach((line) =>
+    print(`  ${line}`),
+  );
+  print('');
+  print('Checkpoints');
+  const checkpointRows = checkpoints.map((checkpoint) => [checkpoint.name, String(checkpoint.lsn), formatBytes(checkpoint.bytes)]);
+  table(['checkpoint', 'LSN', 'size'], checkpointRows, ['LSN', 'size']).forEach((line) => print(`  ${line}`));
+  print('');
+  print('Records by kind');
+  const kindRows = [...byKind].map(([kind, { records, bytes }]) => [kind, formatCount(records), formatBytes(bytes)]);
+  table(['kind', 'records', 'body bytes'], kindRows, ['records', 'body bytes']).forEach((line) => print(`  ${line}`));
+  print('');
+  const total = [...byKind.values()].reduce((sum, entry) => sum + entry.records, 0);
+  print(firstLsn === undefined ? 'The log holds no records.' : `${formatCount(total)} records, LSN ${firstLsn} to ${lastLsn}.`);
+  if (withRecords) {
+    print('');
+    table(['LSN', 'kind', 'segment', 'offset', 'body'], recordRows, ['LSN', 'offset', 'body']).forEach((line) => print(`  ${line}`));
+  }
+}
+
+/**
+ * `mmsb verify <dir>`: every record checksum, every checkpoint's data against
+ * its stored hash, and the replayed log against every checkpoint. Returns
+ * the number of problems found.
+ */
+export function runVerify(directory: string, print: Print): number {
+  const { segments, checkpoints } = listing(directory);
+  const progress = new Progress('verifying', segments.length + checkpoints.length + 1);
+  const problems: string[] = [];
+  let records = 0;
+  segments.forEach((segment, index) => {
+    try {
+      const scanned = call(() => nativeAddon().scanSegment(segment.path, segment.lsn, index === segments.length - 1));
+      records += scanned.records.length;
+      if (scanned.tornBytes > 0) print(`  ${segment.name}: torn tail of ${formatBytes(scanned.tornBytes)} (cut on next open)`);
+    } catch (error) {
+      problems.push(`${segment.name}: ${(error as MmsbError).code}: ${(error as MmsbError).message}`);
+    }
+    progress.tick();
+  });
+  print(`log: ${segments.length} segments, ${formatCount(records)} records, every checksum checked`);
+  for (const checkpoint of checkpoints) {
+    try {
+      const check = call(() => nativeAddon().checkCheckpoint(checkpoint.path));
+      const same = check.storedHash === check.computedHash;
+      print(`checkpoint LSN ${check.lsn}: ${formatCount(check.pages)} pages, hash ${same ? 'matches' : 'DIFFERS'}`);
+      if (!same) problems.push(`${checkpoint.name}: stored hash ${check.storedHash}, data hashes to ${check.computedHash}`);
+    } catch (error) {
+      problems.push(`${checkpoint.name}: ${(error as MmsbError).code}: ${(error as MmsbError).message}`);
+    }
+    progress.tick();
+  }
+  try {
+    const history = call(() => nativeAddon().checkHistory(directory));
+    for (const checkpoint of history.checkpoints) {
+      const same = checkpoint.storedHash === checkpoint.replayedHash;
+      print(`replayed log at LSN ${checkpoint.lsn}: ${same ? 'matches' : 'DIFFERS from'} the checkpoint`);
+      if (!same)
+        problems.push(`replay to LSN ${checkpoint.lsn} hashes to ${checkpoint.replayedHash}, checkpoint says ${checkpoint.storedHash}`);
+    }
+    print(`state at LSN ${history.lastLsn}: ${formatCount(history.livePages)} pages, hash ${history.stateHash}`);
+  } catch (error) {
+    problems.push(`replay: ${(error as MmsbError).code}: ${(error as MmsbError).message}`);
+  }
+  progress.tick();
+  for (const problem of problems) print(`PROBLEM ${problem}`);
+  print(problems.length === 0 ? 'verify: everything checks out' : `verify: ${problems.length} problem(s)`);
+  return problems.length;
+}
+
+/** `mmsb repair <dir>`: cuts a damaged log at its first bad record, moving the rest aside. */
+export function runRepair(directory: string, print: Print): void {
+  const report = call(() => nativeAddon().repairDirectory(directory));
+  if (report.salvageDirectory === undefined || report.salvageDirectory === null) {
+    print('repair: the log scans clean; nothing was changed');
+    return;
+  }
+  print(`repair: the log now ends in ${report.cutSegment} at offset ${report.cutOffset}`);
+  print(`repair: ${report.segmentsMoved} segment file(s) as they were are kept in ${report.salvageDirectory}`);
+}
+
+export function requireDirectory(directory: string | undefined): string {
+  if (directory === undefined) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'this command needs a data directory');
+  return directory;
+}
