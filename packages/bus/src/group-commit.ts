@@ -1,7 +1,9 @@
 /**
  * Group commit: writers wait for the LSN of their change to become durable;
  * one sync runs at a time and covers every change written before it started,
- * so all writers waiting at that moment share one sync.
+ * so all writers waiting at that moment share one sync. A sync starts on the
+ * next turn of the event loop rather than at the first waiter, so that the
+ * writers a settled sync releases have all written again before the next one.
  */
 import { ErrorCode, type ErrorCode as Code, MmsbError } from './errors.js';
 
@@ -21,6 +23,7 @@ export class GroupCommit {
   readonly #sync: () => Promise<SyncOutcome>;
   #waiters: Waiter[] = [];
   #inFlight: Promise<void> | undefined;
+  #scheduled = false;
   #durableLsn: number;
   /** Syncs completed so far (benchmarks divide commits by it). */
   syncs = 0;
@@ -39,13 +42,24 @@ export class GroupCommit {
     if (lsn <= this.#durableLsn) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#waiters.push({ lsn, resolve, reject });
-      this.#start();
+      this.#schedule();
     });
   }
 
   /** Resolves when no sync is running. */
   async idle(): Promise<void> {
-    while (this.#inFlight !== undefined) await this.#inFlight;
+    while (this.#inFlight !== undefined || this.#scheduled) {
+      await (this.#inFlight ?? new Promise((resolve) => setImmediate(resolve)));
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight !== undefined) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#start();
+    });
   }
 
   #start(): void {
@@ -69,6 +83,6 @@ export class GroupCommit {
       const error = new MmsbError((outcome.errorCode ?? ErrorCode.IO_ERROR) as Code, outcome.errorMessage ?? 'sync failed');
       for (const waiter of waiters) waiter.reject(error);
     }
-    this.#start();
+    this.#schedule();
   }
 }

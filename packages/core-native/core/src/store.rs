@@ -13,6 +13,7 @@
 //! <dir>/checkpoints/<lsn>.ckpt       checkpoints (checkpoint.rs)
 //! ```
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -213,7 +214,7 @@ impl Store {
         } = self;
         state.create_page(size, location, metadata, || {
             log(durable, last_lsn, RecordKind::PageCreate, || {
-                body::encode_page_create(next_id, size, location, metadata)
+                Cow::Owned(body::encode_page_create(next_id, size, location, metadata))
             })
         })
     }
@@ -227,7 +228,7 @@ impl Store {
         } = self;
         state.create_pages(count, size, location, || {
             log(durable, last_lsn, RecordKind::PagesCreate, || {
-                body::encode_pages_create(next_id, count, size, location)
+                Cow::Owned(body::encode_pages_create(next_id, count, size, location))
             })
         })
     }
@@ -240,7 +241,7 @@ impl Store {
         } = self;
         state.release_page(id, || {
             log(durable, last_lsn, RecordKind::PageRelease, || {
-                body::encode_page_release(id)
+                Cow::Owned(body::encode_page_release(id))
             })
         })
     }
@@ -253,7 +254,7 @@ impl Store {
         } = self;
         state.set_metadata(id, key, value, || {
             log(durable, last_lsn, RecordKind::MetadataSet, || {
-                body::encode_metadata_set(id, key, value)
+                Cow::Owned(body::encode_metadata_set(id, key, value))
             })
         })
     }
@@ -270,7 +271,7 @@ impl Store {
                 let mut encoded = Vec::new();
                 encode_batch_header(1, &mut encoded);
                 encode_delta(delta, &mut encoded);
-                encoded
+                Cow::Owned(encoded)
             })
         })
     }
@@ -289,7 +290,7 @@ impl Store {
                 for delta in deltas {
                     encode_delta(delta, &mut encoded);
                 }
-                encoded
+                Cow::Owned(encoded)
             })
         })
     }
@@ -304,7 +305,7 @@ impl Store {
             durable,
         } = self;
         state.apply_batch(&deltas, || {
-            log(durable, last_lsn, RecordKind::Deltas, || encoded.to_vec())
+            log(durable, last_lsn, RecordKind::Deltas, || Cow::Borrowed(encoded))
         })?;
         Ok(deltas.len())
     }
@@ -435,11 +436,11 @@ impl Durable {
 
 /// Appends a record for a validated change (durable store), or just counts
 /// its LSN (in memory). `body` is only built when there is a log.
-fn log(
+fn log<'a>(
     durable: &mut Option<Durable>,
     last_lsn: &mut u64,
     kind: RecordKind,
-    body: impl FnOnce() -> Vec<u8>,
+    body: impl FnOnce() -> Cow<'a, [u8]>,
 ) -> Result<()> {
     match durable {
         Some(durable) => {
