@@ -37,6 +37,8 @@ setup() {
     npm install --global --no-fund --no-audit "pnpm@$PNPM_VERSION"
   fi
   say "installing packages"
+  # better-sqlite3 (a benchmark peer) compiles against the installed Node headers.
+  if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
   pnpm install --frozen-lockfile --reporter=append-only
   say "building the native addon and the TypeScript packages"
   pnpm exec nx run-many -t build --output-style=static "${NX_CACHE_FLAGS[@]}"
@@ -55,6 +57,10 @@ case "${1:-}" in
     ;;
   bench)
     setup
+    if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+      say "installing redis-server (a benchmark peer)"
+      apt-get update -qq && apt-get install -y -qq redis-server
+    fi
     pnpm exec nx run-many -t bench --output-style=static
     ;;
   *)
