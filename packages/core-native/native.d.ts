@@ -140,6 +140,7 @@ export interface OpenOptions {
   segmentBytes?: number
   checkpointsRetained?: number
   checkpointEveryBytes?: number
+  compressBytesMin?: number
 }
 
 export interface PageInfo {

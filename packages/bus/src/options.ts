@@ -21,6 +21,12 @@ export interface BusOptions {
   readonly checkpointsRetained?: number;
   /** A checkpoint is taken once the log grows this much past the last (default 256 MiB). */
   readonly checkpointEveryBytes?: number;
+  /**
+   * Log records of at least this many bytes are stored zstd-compressed when
+   * that saves an eighth or more (default: never; compression costs CPU on
+   * every large write, and page data such as float tensors rarely compresses).
+   */
+  readonly compressRecordsAbove?: number;
   /** A checkpoint is also taken this often, in ms (default: never by time). */
   readonly checkpointEveryMs?: number;
   /** Receives failures of background work (interval syncs, automatic checkpoints). */
@@ -32,7 +38,7 @@ export interface ResolvedOptions {
   readonly fsyncIntervalMs: number;
   readonly checkpointEveryMs: number | undefined;
   readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
-  readonly native: { segmentBytes?: number; checkpointsRetained?: number; checkpointEveryBytes?: number };
+  readonly native: { segmentBytes?: number; checkpointsRetained?: number; checkpointEveryBytes?: number; compressBytesMin?: number };
 }
 
 const policies: ReadonlySet<string> = new Set<FsyncPolicy>(['always', 'interval', 'never']);
@@ -43,7 +49,15 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   if (!policies.has(fsync)) {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `fsync must be "always", "interval" or "never", got ${String(fsync)}`);
   }
-  for (const key of ['fsyncIntervalMs', 'segmentBytes', 'checkpointsRetained', 'checkpointEveryBytes', 'checkpointEveryMs'] as const) {
+  const counts = [
+    'fsyncIntervalMs',
+    'segmentBytes',
+    'checkpointsRetained',
+    'checkpointEveryBytes',
+    'checkpointEveryMs',
+    'compressRecordsAbove',
+  ] as const;
+  for (const key of counts) {
     if (options[key] !== undefined) checkCount(options[key], key);
   }
   if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
@@ -53,6 +67,7 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   if (options.segmentBytes !== undefined) native.segmentBytes = options.segmentBytes;
   if (options.checkpointsRetained !== undefined) native.checkpointsRetained = options.checkpointsRetained;
   if (options.checkpointEveryBytes !== undefined) native.checkpointEveryBytes = options.checkpointEveryBytes;
+  if (options.compressRecordsAbove !== undefined) native.compressBytesMin = options.compressRecordsAbove;
   return {
     fsync: fsync as FsyncPolicy,
     fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,

@@ -1,7 +1,7 @@
 // A bus on a data directory: reopening recovers the exact state, every fsync
 // policy keeps what it acknowledged, writers share syncs, checkpoints and
 // time travel agree with the live state.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -112,6 +112,21 @@ describe('durability', () => {
     await bus.close();
     await expectMmsbError(() => bus.lsn, ErrorCode.BUS_CLOSED);
     const reopened = await Bus.open(directory, { fsync: 'never' });
+    expect(reopened.stateHash()).toBe(hash);
+    await reopened.close();
+  });
+
+  it('compressed records and run-length coded masks recover to the same state', async () => {
+    const directory = scratch();
+    const bus = await Bus.open(directory, { compressRecordsAbove: 4096 });
+    const page = await bus.createPage({ size: 1 << 16 });
+    for (let value = 0; value < 16; value++) await bus.apply({ pageId: page, payload: dense(bytes(1 << 16, value)) });
+    const hash = bus.stateHash();
+    await bus.close();
+    const logDirectory = join(directory, 'log');
+    const logBytes = readdirSync(logDirectory).reduce((sum, name) => sum + statSync(join(logDirectory, name)).size, 0);
+    expect(logBytes).toBeLessThan((16 << 16) / 8);
+    const reopened = await Bus.open(directory);
     expect(reopened.stateHash()).toBe(hash);
     await reopened.close();
   });

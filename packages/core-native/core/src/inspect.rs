@@ -83,7 +83,7 @@ pub fn scan(fs: &dyn FileSystem, path: &Path, first_lsn: u64, is_last: bool) -> 
                 lsn: record.lsn,
                 kind: record.kind.name(),
                 offset: *offset as u64,
-                body_bytes: record.body.len() as u64,
+                body_bytes: record.stored_body.len() as u64,
             })
             .collect(),
         valid_end: scanned.valid_end as u64,

@@ -110,12 +110,14 @@ pub fn replay(
                     tail: None,
                 });
             }
-            let change = decode(record.kind, record.body).map_err(|message| {
+            let corrupt = |message: String| {
                 Error::new(
                     ErrorCode::LogCorrupt,
                     format!("segment {name} offset {offset}: {message}"),
                 )
-            })?;
+            };
+            let body = record.body().map_err(corrupt)?;
+            let change = decode(record.kind, &body).map_err(corrupt)?;
             state.apply_change(&change).map_err(|error| {
                 Error::new(
                     ErrorCode::LogCorrupt,

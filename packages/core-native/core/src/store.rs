@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::checkpoint::{checkpoint_name, parse_checkpoint_name, write_checkpoint, CheckpointInfo};
-use crate::delta::encoding::{decode_batch, encode_batch_header, encode_delta};
+use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
 use crate::error::{fail, Error, Result};
 use crate::log::body;
@@ -39,6 +39,9 @@ pub struct StoreOptions {
     pub checkpoints_retained: usize,
     /// Log bytes after which `checkpoint_due` says a checkpoint is due.
     pub checkpoint_every_bytes: u64,
+    /// Record bodies of at least this many bytes are stored zstd-compressed
+    /// (level 1) when that saves an eighth or more; `None` stores all as they are.
+    pub compress_bytes_min: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -47,6 +50,7 @@ impl Default for StoreOptions {
             segment_bytes_max: 64 << 20,
             checkpoints_retained: 2,
             checkpoint_every_bytes: 256 << 20,
+            compress_bytes_min: None,
         }
     }
 }
@@ -268,10 +272,7 @@ impl Store {
         } = self;
         state.apply(delta, || {
             log(durable, last_lsn, RecordKind::Deltas, || {
-                let mut encoded = Vec::new();
-                encode_batch_header(1, &mut encoded);
-                encode_delta(delta, &mut encoded);
-                Cow::Owned(encoded)
+                Cow::Owned(encode_for_log(std::slice::from_ref(delta)))
             })
         })
     }
@@ -285,12 +286,7 @@ impl Store {
         } = self;
         state.apply_batch(deltas, || {
             log(durable, last_lsn, RecordKind::Deltas, || {
-                let mut encoded = Vec::new();
-                encode_batch_header(deltas.len() as u32, &mut encoded);
-                for delta in deltas {
-                    encode_delta(delta, &mut encoded);
-                }
-                Cow::Owned(encoded)
+                Cow::Owned(encode_for_log(deltas))
             })
         })
     }
@@ -305,7 +301,13 @@ impl Store {
             durable,
         } = self;
         state.apply_batch(&deltas, || {
-            log(durable, last_lsn, RecordKind::Deltas, || Cow::Borrowed(encoded))
+            log(durable, last_lsn, RecordKind::Deltas, || {
+                if has_runs_worth_coding(&deltas) {
+                    Cow::Owned(encode_for_log(&deltas))
+                } else {
+                    Cow::Borrowed(encoded)
+                }
+            })
         })?;
         Ok(deltas.len())
     }
@@ -322,7 +324,7 @@ impl Store {
         durable.note_new_segment();
         self.last_lsn = durable
             .writer
-            .append(RecordKind::Checkpoint, &[&body::encode_checkpoint(info.lsn)])?;
+            .append(RecordKind::Checkpoint, false, &[&body::encode_checkpoint(info.lsn)])?;
         if durable.checkpoints.last() != Some(&info.lsn) {
             durable.checkpoints.push(info.lsn);
         }
@@ -445,9 +447,16 @@ fn log<'a>(
     match durable {
         Some(durable) => {
             let body = body();
-            *last_lsn = durable.writer.append(kind, &[&body])?;
+            let compressed = durable
+                .options
+                .compress_bytes_min
+                .filter(|&min| body.len() as u64 >= min)
+                .and_then(|_| zstd::bulk::compress(&body, 1).ok())
+                .filter(|stored| stored.len() <= body.len() - body.len() / 8);
+            let stored: &[u8] = compressed.as_deref().unwrap_or(&body);
+            *last_lsn = durable.writer.append(kind, compressed.is_some(), &[stored])?;
             durable.note_new_segment();
-            durable.bytes_since_checkpoint += body.len() as u64;
+            durable.bytes_since_checkpoint += stored.len() as u64;
         }
         None => *last_lsn += 1,
     }

@@ -168,3 +168,48 @@ proptest! {
         prop_assert_eq!(reopened.state_hash(), live_hash);
     }
 }
+
+#[test]
+fn compressed_records_and_run_length_masks_reopen_to_the_same_state() {
+    let scratch = Scratch::new("compressed");
+    let options = mmsb_core::StoreOptions {
+        compress_bytes_min: Some(1024),
+        ..Default::default()
+    };
+    let open_compressed = || {
+        Store::open(
+            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
+            scratch.path(),
+            options.clone(),
+        )
+    };
+    let hash = {
+        let mut store = open_compressed().unwrap();
+        let id = store.create_page(1 << 20, Location::Cpu, &[]).unwrap();
+        for value in 0..8u8 {
+            store.apply(&dense(id, vec![value; 1 << 20])).unwrap();
+        }
+        let mut mask = vec![0u8; (1 << 20) / 8];
+        mask[1000..1100].fill(0xff);
+        let sparse = mmsb_core::Delta {
+            payload: Payload::Sparse {
+                mask,
+                packed: vec![0xab; 800],
+            },
+            ..dense(id, vec![])
+        };
+        store.apply(&sparse).unwrap();
+        store.state_hash()
+    };
+    let log_bytes: u64 = std::fs::read_dir(scratch.path().join("log"))
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        log_bytes < 1 << 20,
+        "8 MiB of repetitive deltas stored in {log_bytes} bytes"
+    );
+    let reopened = open_compressed().unwrap();
+    assert_eq!(reopened.state_hash(), hash);
+    assert_eq!(reopened.page(1).unwrap().data()[8000], 0xab);
+}

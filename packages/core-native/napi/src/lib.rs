@@ -123,6 +123,7 @@ pub struct OpenOptions {
     pub segment_bytes: Option<f64>,
     pub checkpoints_retained: Option<f64>,
     pub checkpoint_every_bytes: Option<f64>,
+    pub compress_bytes_min: Option<f64>,
 }
 
 /// What recovery did on open.
@@ -248,6 +249,10 @@ impl NativeState {
                 "checkpointEveryBytes",
                 defaults.checkpoint_every_bytes,
             )?,
+            compress_bytes_min: options
+                .compress_bytes_min
+                .map(|bytes| to_u64(bytes, "compressRecordsAbove"))
+                .transpose()?,
         };
         let store = Store::open(Arc::new(OsFileSystem), Path::new(&directory), options).map_err(fail)?;
         Ok(NativeState::wrap(store))

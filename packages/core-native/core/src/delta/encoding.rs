@@ -9,10 +9,18 @@
 //! body   := dense  (kind 1): len u32 | bytes
 //!         | sparse (kind 2): mask_len u32 | mask | packed_len u32 | packed
 //!         | ranges (kind 3): count u32 | (offset u32 | len u32 | bytes) × count
+//!         | sparse with a run-length coded mask (kind 4):
+//!           runs_len u32 | runs | mask_len u32 | packed_len u32 | packed
+//! runs   := (count varint ≥ 1 | byte) …   the mask is each byte repeated count times
 //! ```
 //!
+//! Kind 4 is what the log writes for sparse deltas whose masks shrink by
+//! half or more (masks of contiguous regions); readers accept it anywhere.
 //! Decoding trusts nothing: every length is checked against the buffer and a
-//! failure names the byte offset. Decoded deltas borrow the input bytes.
+//! failure names the byte offset. Decoded deltas borrow the input bytes,
+//! except run-length coded masks, which are expanded.
+
+use std::borrow::Cow;
 
 use super::{Delta, Payload, RangeWrite, Source};
 use crate::error::{fail, Result};
@@ -21,10 +29,15 @@ pub const BATCH_MAGIC: [u8; 4] = *b"MDB1";
 const KIND_DENSE: u8 = 1;
 const KIND_SPARSE: u8 = 2;
 const KIND_RANGES: u8 = 3;
+const KIND_SPARSE_RUNS: u8 = 4;
+/// The largest mask a run-length coded delta may expand to (a 4 GiB page's).
+const MASK_BYTES_MAX: usize = 1 << 29;
+/// Masks shorter than this are always written plain.
+const RUNS_WORTH_MASK_BYTES_MIN: usize = 64;
 const FLAG_EXPECT_EPOCH: u8 = 1;
 
 /// Decodes a whole batch; fails on any malformed or trailing byte.
-pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Delta<&[u8]>>> {
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Delta<Cow<'_, [u8]>>>> {
     let mut reader = Reader { bytes, cursor: 0 };
     if reader.take(4)? != BATCH_MAGIC {
         return fail!(EncodingInvalid, "delta batch does not start with \"MDB1\"");
@@ -58,12 +71,41 @@ pub fn encode_batch_header(count: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&count.to_le_bytes());
 }
 
+/// True when some sparse mask among `deltas` shrinks by half or more with
+/// run-length coding, so that `encode_for_log` writes it as kind 4.
+pub fn has_runs_worth_coding<B: AsRef<[u8]>>(deltas: &[Delta<B>]) -> bool {
+    deltas.iter().any(|delta| match &delta.payload {
+        Payload::Sparse { mask, .. } => runs_if_worth(mask.as_ref()).is_some(),
+        _ => false,
+    })
+}
+
+/// Encodes `deltas` as a batch for the log: sparse masks that run-length
+/// coding shrinks by half or more are written as kind 4, the rest as given.
+pub fn encode_for_log<B: AsRef<[u8]>>(deltas: &[Delta<B>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_batch_header(deltas.len() as u32, &mut out);
+    for delta in deltas {
+        encode_delta_with_runs(delta, true, &mut out);
+    }
+    out
+}
+
 /// Appends one delta. Lengths above u32 cannot occur for valid pages
 /// (`PAGE_SIZE_MAX`), so they are asserted.
 pub fn encode_delta<B: AsRef<[u8]>>(delta: &Delta<B>, out: &mut Vec<u8>) {
+    encode_delta_with_runs(delta, false, out);
+}
+
+fn encode_delta_with_runs<B: AsRef<[u8]>>(delta: &Delta<B>, use_runs: bool, out: &mut Vec<u8>) {
+    let runs = match &delta.payload {
+        Payload::Sparse { mask, .. } if use_runs => runs_if_worth(mask.as_ref()),
+        _ => None,
+    };
     out.extend_from_slice(&delta.page_id.to_le_bytes());
     let kind = match delta.payload {
         Payload::Dense(_) => KIND_DENSE,
+        Payload::Sparse { .. } if runs.is_some() => KIND_SPARSE_RUNS,
         Payload::Sparse { .. } => KIND_SPARSE,
         Payload::Ranges(_) => KIND_RANGES,
     };
@@ -79,7 +121,13 @@ pub fn encode_delta<B: AsRef<[u8]>>(delta: &Delta<B>, out: &mut Vec<u8>) {
     match &delta.payload {
         Payload::Dense(bytes) => put_bytes(bytes.as_ref(), out),
         Payload::Sparse { mask, packed } => {
-            put_bytes(mask.as_ref(), out);
+            match &runs {
+                Some(runs) => {
+                    put_bytes(runs, out);
+                    put_u32(mask.as_ref().len(), out);
+                }
+                None => put_bytes(mask.as_ref(), out),
+            }
             put_bytes(packed.as_ref(), out);
         }
         Payload::Ranges(writes) => {
@@ -90,6 +138,76 @@ pub fn encode_delta<B: AsRef<[u8]>>(delta: &Delta<B>, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// The run-length coding of `mask`, when it is at most half as long.
+fn runs_if_worth(mask: &[u8]) -> Option<Vec<u8>> {
+    if mask.len() < RUNS_WORTH_MASK_BYTES_MIN {
+        return None;
+    }
+    let limit = mask.len() / 2;
+    let mut runs = Vec::new();
+    for run in mask.chunk_by(|left, right| left == right) {
+        put_varint(run.len() as u64, &mut runs);
+        runs.push(run[0]);
+        if runs.len() > limit {
+            return None;
+        }
+    }
+    Some(runs)
+}
+
+fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Expands run-length coded mask bytes to exactly `mask_len` bytes.
+fn expand_runs(runs: &[u8], mask_len: usize, at: usize) -> Result<Vec<u8>> {
+    if mask_len > MASK_BYTES_MAX {
+        return fail!(EncodingInvalid, "delta at byte {at} claims a mask of {mask_len} bytes");
+    }
+    let mut mask = Vec::with_capacity(mask_len);
+    let mut cursor = 0;
+    while cursor < runs.len() {
+        let mut count = 0u64;
+        let mut shift = 0;
+        loop {
+            let Some(&byte) = runs.get(cursor) else {
+                return fail!(EncodingInvalid, "delta at byte {at} has a truncated mask run");
+            };
+            cursor += 1;
+            count |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            if shift > 35 {
+                return fail!(EncodingInvalid, "delta at byte {at} has an overlong mask run length");
+            }
+        }
+        let Some(&value) = runs.get(cursor) else {
+            return fail!(EncodingInvalid, "delta at byte {at} has a mask run without its byte");
+        };
+        cursor += 1;
+        if count == 0 || mask.len() as u64 + count > mask_len as u64 {
+            return fail!(
+                EncodingInvalid,
+                "delta at byte {at} has mask runs that do not add up to {mask_len} bytes"
+            );
+        }
+        mask.resize(mask.len() + count as usize, value);
+    }
+    if mask.len() != mask_len {
+        return fail!(
+            EncodingInvalid,
+            "delta at byte {at} has mask runs that do not add up to {mask_len} bytes"
+        );
+    }
+    Ok(mask)
 }
 
 fn put_u32(value: usize, out: &mut Vec<u8>) {
@@ -137,7 +255,7 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn delta(&mut self) -> Result<Delta<&'a [u8]>> {
+    fn delta(&mut self) -> Result<Delta<Cow<'a, [u8]>>> {
         let start = self.cursor;
         let page_id = self.u64()?;
         let kind = self.u8()?;
@@ -162,10 +280,17 @@ impl<'a> Reader<'a> {
             None
         };
         let payload = match kind {
-            KIND_DENSE => Payload::Dense(self.counted_bytes()?),
+            KIND_DENSE => Payload::Dense(Cow::Borrowed(self.counted_bytes()?)),
             KIND_SPARSE => {
-                let mask = self.counted_bytes()?;
-                let packed = self.counted_bytes()?;
+                let mask = Cow::Borrowed(self.counted_bytes()?);
+                let packed = Cow::Borrowed(self.counted_bytes()?);
+                Payload::Sparse { mask, packed }
+            }
+            KIND_SPARSE_RUNS => {
+                let runs = self.counted_bytes()?;
+                let mask_len = self.u32()? as usize;
+                let mask = Cow::Owned(expand_runs(runs, mask_len, start)?);
+                let packed = Cow::Borrowed(self.counted_bytes()?);
                 Payload::Sparse { mask, packed }
             }
             KIND_RANGES => {
@@ -179,7 +304,7 @@ impl<'a> Reader<'a> {
                 let mut writes = Vec::with_capacity(count);
                 for _ in 0..count {
                     let offset = u64::from(self.u32()?);
-                    let bytes = self.counted_bytes()?;
+                    let bytes = Cow::Borrowed(self.counted_bytes()?);
                     writes.push(RangeWrite { offset, bytes });
                 }
                 Payload::Ranges(writes)
@@ -268,6 +393,66 @@ mod tests {
             })
             .collect();
         assert_eq!(owned, deltas);
+    }
+
+    #[test]
+    fn run_length_coded_masks_round_trip_and_shrink() {
+        let mut mask = vec![0u8; 4096];
+        mask[100..300].fill(0xff);
+        let packed = vec![7u8; 200 * 8];
+        let delta = Delta {
+            page_id: 3,
+            payload: Payload::Sparse {
+                mask: mask.clone(),
+                packed: packed.clone(),
+            },
+            source: Source::User,
+            expect_epoch: None,
+        };
+        assert!(has_runs_worth_coding(std::slice::from_ref(&delta)));
+        let encoded = encode_for_log(std::slice::from_ref(&delta));
+        assert!(encoded.len() < 200 * 8 + 100, "{} bytes", encoded.len());
+        let decoded = decode_batch(&encoded).unwrap();
+        let Payload::Sparse {
+            mask: decoded_mask,
+            packed: decoded_packed,
+        } = &decoded[0].payload
+        else {
+            panic!("not sparse")
+        };
+        assert_eq!(
+            (decoded_mask.as_ref(), decoded_packed.as_ref()),
+            (&mask[..], &packed[..])
+        );
+        let noisy: Vec<u8> = (0..4096u32)
+            .map(|index| (index.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let noisy_delta = Delta {
+            payload: Payload::Sparse {
+                mask: noisy,
+                packed: vec![],
+            },
+            ..delta
+        };
+        assert!(
+            !has_runs_worth_coding(&[noisy_delta]),
+            "a mask that does not shrink is logged as it is"
+        );
+    }
+
+    #[test]
+    fn malformed_mask_runs_are_rejected() {
+        let mut out = Vec::new();
+        encode_batch_header(1, &mut out);
+        out.extend_from_slice(&1u64.to_le_bytes());
+        out.extend_from_slice(&[KIND_SPARSE_RUNS, 0, 0, 0]);
+        let runs = [0x05u8, 0xff, 0x00, 0x01];
+        out.extend_from_slice(&(runs.len() as u32).to_le_bytes());
+        out.extend_from_slice(&runs);
+        out.extend_from_slice(&8u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        let error = decode_batch(&out).unwrap_err();
+        assert_eq!(error.code, ErrorCode::EncodingInvalid);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! length. Decoding checks every length and returns `LOG_CORRUPT`-ready
 //! messages; the caller adds the segment and offset.
 
+use std::borrow::Cow;
+
 use crate::delta::encoding::decode_batch;
 use crate::delta::Delta;
 use crate::page::{Location, PageId};
@@ -26,7 +28,7 @@ pub enum Change<'a> {
         id: PageId,
     },
     /// One or more deltas applied all or none (an `MDB1` batch).
-    Deltas(Vec<Delta<&'a [u8]>>),
+    Deltas(Vec<Delta<Cow<'a, [u8]>>>),
     MetadataSet {
         id: PageId,
         key: &'a str,

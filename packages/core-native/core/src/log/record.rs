@@ -6,12 +6,15 @@
 //! 4       4     body_len u32
 //! 8       8     lsn u64
 //! 16      1     kind (RecordKind)
-//! 17      1     flags, 0 (reserved for compressed bodies)
-//! 18      …     body
+//! 17      1     flags: bit 0 = body is one zstd frame; other bits 0
+//! 18      …     body (as stored: compressed when flag bit 0 is set)
 //! ```
 //!
 //! A record is valid when its header is complete, its body fits the file,
-//! and the checksum matches. Bodies are specified in docs/formats.md.
+//! and the checksum (over the stored bytes) matches. Bodies are specified in
+//! docs/formats.md.
+
+use std::borrow::Cow;
 
 use crate::error::{fail, Result};
 
@@ -25,6 +28,7 @@ const _: () = assert!(FLAGS_OFFSET + 1 == HEADER_BYTES);
 
 /// The largest record body: a dense delta of the largest page, with room for its framing.
 pub const BODY_BYTES_MAX: u64 = u32::MAX as u64;
+const FLAG_ZSTD: u8 = 1;
 
 /// What a record changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,8 +67,9 @@ impl RecordKind {
     }
 }
 
-/// The header of a record whose body is `body_parts` concatenated.
-pub fn header(lsn: u64, kind: RecordKind, body_parts: &[&[u8]]) -> Result<[u8; HEADER_BYTES]> {
+/// The header of a record whose stored body is `body_parts` concatenated
+/// (`compressed`: one zstd frame).
+pub fn header(lsn: u64, kind: RecordKind, compressed: bool, body_parts: &[&[u8]]) -> Result<[u8; HEADER_BYTES]> {
     let body_len: usize = body_parts.iter().map(|part| part.len()).sum();
     let Ok(body_len) = u32::try_from(body_len) else {
         return fail!(
@@ -76,6 +81,7 @@ pub fn header(lsn: u64, kind: RecordKind, body_parts: &[&[u8]]) -> Result<[u8; H
     header[LEN_OFFSET..LSN_OFFSET].copy_from_slice(&body_len.to_le_bytes());
     header[LSN_OFFSET..KIND_OFFSET].copy_from_slice(&lsn.to_le_bytes());
     header[KIND_OFFSET] = kind as u8;
+    header[FLAGS_OFFSET] = if compressed { FLAG_ZSTD } else { 0 };
     let mut crc = crc32c::crc32c(&header[LEN_OFFSET..]);
     for part in body_parts {
         crc = crc32c::crc32c_append(crc, part);
@@ -89,7 +95,34 @@ pub fn header(lsn: u64, kind: RecordKind, body_parts: &[&[u8]]) -> Result<[u8; H
 pub struct Record<'a> {
     pub lsn: u64,
     pub kind: RecordKind,
-    pub body: &'a [u8],
+    /// The body as stored; `body()` gives it decompressed.
+    pub stored_body: &'a [u8],
+    pub compressed: bool,
+}
+
+impl<'a> Record<'a> {
+    /// The body, decompressed when it was stored compressed. The error
+    /// describes a frame that does not decompress to at most `BODY_BYTES_MAX`.
+    pub fn body(&self) -> std::result::Result<Cow<'a, [u8]>, String> {
+        if !self.compressed {
+            return Ok(Cow::Borrowed(self.stored_body));
+        }
+        let size = zstd::zstd_safe::get_frame_content_size(self.stored_body)
+            .map_err(|_| "compressed body is not a zstd frame".to_owned())?
+            .ok_or_else(|| "compressed body does not state its size".to_owned())?;
+        if size > BODY_BYTES_MAX {
+            return Err(format!("compressed body claims {size} bytes"));
+        }
+        let body = zstd::bulk::decompress(self.stored_body, size as usize)
+            .map_err(|error| format!("compressed body does not decompress: {error}"))?;
+        if body.len() as u64 != size {
+            return Err(format!(
+                "compressed body decompresses to {} bytes, not {size}",
+                body.len()
+            ));
+        }
+        Ok(Cow::Owned(body))
+    }
 }
 
 /// What is found at an offset of a segment.
@@ -116,12 +149,14 @@ pub fn read_frame(bytes: &[u8], offset: usize) -> Frame<'_> {
     let stored_crc = u32::from_le_bytes(header[CRC_OFFSET..LEN_OFFSET].try_into().expect("4 bytes"));
     let crc = crc32c::crc32c_append(crc32c::crc32c(&header[LEN_OFFSET..]), body);
     let kind = RecordKind::from_u8(header[KIND_OFFSET]);
+    let flags = header[FLAGS_OFFSET];
     match kind {
-        Some(kind) if crc == stored_crc && header[FLAGS_OFFSET] == 0 => Frame::Valid(
+        Some(kind) if crc == stored_crc && flags & !FLAG_ZSTD == 0 => Frame::Valid(
             Record {
                 lsn: u64::from_le_bytes(header[LSN_OFFSET..KIND_OFFSET].try_into().expect("8 bytes")),
                 kind,
-                body,
+                stored_body: body,
+                compressed: flags & FLAG_ZSTD != 0,
             },
             body_start + body_len,
         ),
@@ -134,7 +169,7 @@ mod tests {
     use super::*;
 
     fn framed(lsn: u64, kind: RecordKind, body: &[u8]) -> Vec<u8> {
-        let mut bytes = header(lsn, kind, &[body]).unwrap().to_vec();
+        let mut bytes = header(lsn, kind, false, &[body]).unwrap().to_vec();
         bytes.extend_from_slice(body);
         bytes
     }
@@ -145,15 +180,29 @@ mod tests {
         let Frame::Valid(record, end) = read_frame(&bytes, 0) else {
             panic!("not valid")
         };
-        assert_eq!(
-            record,
-            Record {
-                lsn: 42,
-                kind: RecordKind::Deltas,
-                body: b"body"
-            }
-        );
+        assert_eq!(record.lsn, 42);
+        assert_eq!(record.kind, RecordKind::Deltas);
+        assert_eq!(record.body().unwrap().as_ref(), b"body");
         assert_eq!(end, bytes.len());
+    }
+
+    #[test]
+    fn a_compressed_record_reads_back_and_a_bomb_is_refused() {
+        let body = vec![9u8; 100_000];
+        let stored = zstd::bulk::compress(&body, 1).unwrap();
+        let mut bytes = header(1, RecordKind::Deltas, true, &[&stored]).unwrap().to_vec();
+        bytes.extend_from_slice(&stored);
+        let Frame::Valid(record, _) = read_frame(&bytes, 0) else {
+            panic!("not valid")
+        };
+        assert_eq!(record.body().unwrap().as_ref(), &body[..]);
+        let garbage = Record {
+            lsn: 1,
+            kind: RecordKind::Deltas,
+            stored_body: b"not zstd",
+            compressed: true,
+        };
+        assert!(garbage.body().is_err());
     }
 
     #[test]

@@ -119,15 +119,16 @@ impl LogWriter {
         self.segment_len
     }
 
-    /// Appends one record whose body is `body_parts` concatenated; returns its
-    /// LSN. The record is written, not yet durable.
-    pub fn append(&mut self, kind: RecordKind, body_parts: &[&[u8]]) -> Result<u64> {
+    /// Appends one record whose stored body is `body_parts` concatenated
+    /// (`compressed`: one zstd frame); returns its LSN. The record is
+    /// written, not yet durable.
+    pub fn append(&mut self, kind: RecordKind, compressed: bool, body_parts: &[&[u8]]) -> Result<u64> {
         self.shared.check()?;
         if self.segment_len >= self.segment_bytes_max {
             self.roll()?;
         }
         let lsn = self.next_lsn;
-        let header = header(lsn, kind, body_parts)?;
+        let header = header(lsn, kind, compressed, body_parts)?;
         let mut parts: Vec<&[u8]> = Vec::with_capacity(body_parts.len() + 1);
         parts.push(&header);
         parts.extend_from_slice(body_parts);
