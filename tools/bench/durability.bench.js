@@ -3,6 +3,7 @@
 // (WAL, synchronous FULL and NORMAL) started here on loopback with the same
 // payloads; batched throughput; and recovery of a 1 GiB log tail against a
 // sequential read of the same files. Writes reports/durability.{json,md}.
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -53,7 +54,10 @@ async function mmsbBatchedPerSecond(batch) {
   const directory = scratch();
   const bus = await Bus.open(directory, { fsync: 'always' });
   const ids = await bus.createPages(1024, { size: 64 });
-  const deltas = Array.from({ length: batch }, (_, index) => ({ pageId: ids[index % ids.length], payload: dense(new Uint8Array(64).fill(index)) }));
+  const deltas = Array.from({ length: batch }, (_, index) => ({
+    pageId: ids[index % ids.length],
+    payload: dense(new Uint8Array(64).fill(index)),
+  }));
   let applied = 0;
   const end = Date.now() + RUN_MS;
   const start = process.hrtime.bigint();
@@ -72,7 +76,8 @@ async function recovery(bytes) {
   const ids = await bus.createPages(256, { size: deltaBytes });
   const deltas = Array.from({ length: 16 }, (_, index) => ({ pageId: ids[index], payload: dense(new Uint8Array(deltaBytes).fill(index)) }));
   for (let written = 0; written < bytes; written += 16 * deltaBytes) {
-    for (let index = 0; index < deltas.length; index++) deltas[index] = { ...deltas[index], pageId: ids[(written / deltaBytes + index) % ids.length] };
+    for (let index = 0; index < deltas.length; index++)
+      deltas[index] = { ...deltas[index], pageId: ids[(written / deltaBytes + index) % ids.length] };
     await bus.applyBatch(deltas);
   }
   await bus.sync();
@@ -86,7 +91,7 @@ async function recovery(bytes) {
     const start = process.hrtime.bigint();
     for (const name of readdirSync(logDirectory)) {
       const fd = openSync(join(logDirectory, name), 'r');
-      for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) total += read;
+      for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0;) total += read;
       closeSync(fd);
     }
     return { ms: Number(process.hrtime.bigint() - start) / 1e6, total };
@@ -102,10 +107,39 @@ async function recovery(bytes) {
   readOnce();
   const reads = [readOnce(), readOnce(), readOnce()];
   const recoveries = [await recoverOnce(), await recoverOnce(), await recoverOnce()];
+  const warm = summary(reads, recoveries);
+  let cold;
+  if (dropCaches()) {
+    const coldReads = [];
+    const coldRecoveries = [];
+    for (let round = 0; round < 3; round++) {
+      dropCaches();
+      coldReads.push(readOnce());
+      dropCaches();
+      coldRecoveries.push(await recoverOnce());
+    }
+    cold = summary(coldReads, coldRecoveries);
+  }
   rmSync(directory, { recursive: true, force: true });
+  return { logBytes: reads[0].total, records, warm, cold };
+}
+
+function summary(reads, recoveries) {
   const readMs = median(reads.map((read) => read.ms));
   const recoverMs = median(recoveries);
-  return { logBytes: reads[0].total, records, readMs, recoverMs, readGBps: reads[0].total / readMs / 1e6, recoverGBps: reads[0].total / recoverMs / 1e6, ratio: readMs / recoverMs };
+  const bytes = reads[0].total;
+  return { readMs, recoverMs, readGBps: bytes / readMs / 1e6, recoverGBps: bytes / recoverMs / 1e6, ratio: readMs / recoverMs };
+}
+
+/** Empties the page cache (root on Linux); false where that is not allowed. */
+function dropCaches() {
+  try {
+    execFileSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const fixed = (value, digits = 0) => Number(value).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -120,8 +154,19 @@ async function main() {
       const redisEverysec = await withRedis('everysec', (port) => redisSetsPerSecond(port, writers, size, requests * 4));
       const sqliteFull = await sqliteRowsPerSecond(betterSqlite, 'FULL', writers, size, 1, RUN_MS);
       const sqliteNormal = await sqliteRowsPerSecond(betterSqlite, 'NORMAL', writers, size, 1, RUN_MS);
-      report.commits.push({ size, writers, mmsb: mmsb.perSecond, commitsPerSync: mmsb.commitsPerSync, redisAlways, redisEverysec, sqliteFull, sqliteNormal });
-      process.stderr.write(`commits ${size} B × ${writers}: mmsb ${Math.round(mmsb.perSecond)}/s, redis always ${Math.round(redisAlways)}/s, sqlite FULL ${Math.round(sqliteFull)}/s\n`);
+      report.commits.push({
+        size,
+        writers,
+        mmsb: mmsb.perSecond,
+        commitsPerSync: mmsb.commitsPerSync,
+        redisAlways,
+        redisEverysec,
+        sqliteFull,
+        sqliteNormal,
+      });
+      process.stderr.write(
+        `commits ${size} B × ${writers}: mmsb ${Math.round(mmsb.perSecond)}/s, redis always ${Math.round(redisAlways)}/s, sqlite FULL ${Math.round(sqliteFull)}/s\n`,
+      );
     }
   }
   report.batched = {
@@ -150,8 +195,11 @@ async function main() {
     },
     {
       goal: 'recovery ≥ 0.5× sequential read bandwidth',
-      measured: `${fixed(report.recovery.ratio, 2)}× (${fixed(report.recovery.recoverGBps, 2)} vs ${fixed(report.recovery.readGBps, 2)} GB/s)`,
-      met: report.recovery.ratio >= 0.5,
+      measured: ['cold', 'warm']
+        .filter((cache) => report.recovery[cache] !== undefined)
+        .map((cache) => `${cache} cache ${fixed(report.recovery[cache].ratio, 2)}×`)
+        .join(', '),
+      met: (report.recovery.cold ?? report.recovery.warm).ratio >= 0.5,
     },
   ];
   writeFileSync(join(reportDirectory, 'durability.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -200,9 +248,20 @@ function markdown(report) {
     '',
     '## Recovery of a log tail',
     '',
-    `${fixed(recovered.logBytes / 2 ** 20)} MiB of log (${fixed(recovered.records)} records of 16 deltas of 64 KiB), warm page cache, medians of 3:`,
-    `sequential read of the segment files ${fixed(recovered.readMs)} ms (${fixed(recovered.readGBps, 2)} GB/s); \`Bus.open\` recovery`,
-    `${fixed(recovered.recoverMs)} ms (${fixed(recovered.recoverGBps, 2)} GB/s), checksums checked and every delta applied: ${fixed(recovered.ratio, 2)}× the read bandwidth.`,
+    `${fixed(recovered.logBytes / 2 ** 20)} MiB of log (${fixed(recovered.records)} records of 16 deltas of 64 KiB), medians of 3. Recovery`,
+    'is `Bus.open`: every checksum checked and every delta applied to its page. The cold rows empty the page cache',
+    '(`/proc/sys/vm/drop_caches`) before each read and each recovery; warm ones read from the page cache, where a read is a',
+    'memory copy.',
+    '',
+    '| page cache | sequential read | recovery | recovery / read bandwidth |',
+    '|---|---|---|---|',
+    ...['cold', 'warm']
+      .filter((cache) => recovered[cache] !== undefined)
+      .map((cache) => {
+        const row = recovered[cache];
+        return `| ${cache} | ${fixed(row.readMs)} ms (${fixed(row.readGBps, 2)} GB/s) | ${fixed(row.recoverMs)} ms (${fixed(row.recoverGBps, 2)} GB/s) | ${fixed(row.ratio, 2)}× |`;
+      }),
+    ...(recovered.cold === undefined ? ['', 'The page cache could not be emptied here (not root), so only warm figures exist.'] : []),
     '',
   ].join('\n');
 }

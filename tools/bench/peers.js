@@ -45,7 +45,25 @@ export async function withRedis(appendfsync, body) {
 export function redisSetsPerSecond(port, clients, size, requests, pipeline = 1) {
   const csv = execFileSync(
     'redis-benchmark',
-    ['-h', '127.0.0.1', '-p', String(port), '-c', String(clients), '-n', String(requests), '-t', 'set', '-d', String(size), '-r', '100000', '-P', String(pipeline), '--csv'],
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-c',
+      String(clients),
+      '-n',
+      String(requests),
+      '-t',
+      'set',
+      '-d',
+      String(size),
+      '-r',
+      '100000',
+      '-P',
+      String(pipeline),
+      '--csv',
+    ],
     { encoding: 'utf8' },
   );
   const line = csv.split('\n').find((row) => row.startsWith('"SET"'));

@@ -78,6 +78,7 @@ pub fn replay(
 ) -> Result<Replayed> {
     let mut last_lsn = base_lsn;
     let mut tail = None;
+    let mut bytes: Vec<u8> = Vec::new();
     for (index, &first_lsn) in segments.iter().enumerate() {
         let next_first = segments.get(index + 1).copied();
         if next_first.is_some_and(|next| next <= base_lsn + 1) {
@@ -94,8 +95,7 @@ pub fn replay(
                 "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}"
             );
         }
-        let bytes = fs
-            .read_all(&path)
+        fs.read_into(&path, &mut bytes)
             .map_err(|error| Error::io("reading log segment", &path, &error))?;
         let is_last = next_first.is_none();
         let scanned = scan_segment(&name, &bytes, first_lsn, is_last)?;

@@ -28,6 +28,12 @@ pub trait FileSystem: Send + Sync {
     /// File names in `dir` (not paths), unsorted.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Reads the whole file into `buffer` (replacing its contents), so that
+    /// one allocation serves many files.
+    fn read_into(&self, path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
+        buffer.clear();
+        self.open_read(path)?.read_to_end(buffer).map(drop)
+    }
     /// Opens `path` for streaming reads.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
     fn len(&self, path: &Path) -> io::Result<u64>;
@@ -81,6 +87,14 @@ impl FileSystem for OsFileSystem {
 
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
+    }
+
+    fn read_into(&self, path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len() as usize;
+        buffer.clear();
+        buffer.reserve(len);
+        file.read_to_end(buffer).map(drop)
     }
 
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
