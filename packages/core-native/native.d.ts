@@ -27,7 +27,8 @@ export declare class NativeState {
   /** Syncs every change so far on this thread; returns the durable LSN. */
   sync(): number
   checkpointDue(): boolean
-  checkpoint(): CheckpointResult
+  /** Writes a checkpoint: incremental when that pays, full when `full`. */
+  checkpoint(full: boolean): CheckpointResult
   /** A detached, in-memory copy of the state after record `lsn`. */
   stateAt(lsn: number): NativeState
   createPage(size: number, location: string, metadataKeys: Array<string>, metadataValues: Array<Uint8Array>): number
@@ -62,14 +63,15 @@ export declare class NativeSyncJob {
   run(): Promise<SyncOutcome>
 }
 
-/** Loads a checkpoint (every checksum) and recomputes its state hash. */
-export declare function checkCheckpoint(path: string): CheckpointCheckInfo
+/** Loads a checkpoint (every checksum, with its bases) and recomputes its state hash. */
+export declare function checkCheckpoint(directory: string, lsn: number): CheckpointCheckInfo
 
 /** Replays the retained history and compares it with every checkpoint's stored hash. */
 export declare function checkHistory(directory: string): HistoryInfo
 
 export interface CheckpointCheckInfo {
   lsn: number
+  baseLsn: number
   pages: number
   storedHash: string
   computedHash: string
@@ -78,6 +80,8 @@ export interface CheckpointCheckInfo {
 /** A written checkpoint. */
 export interface CheckpointResult {
   lsn: number
+  /** 0 for a full checkpoint, else the checkpoint this incremental one extends. */
+  baseLsn: number
   path: string
   bytes: number
   pages: number

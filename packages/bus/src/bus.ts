@@ -34,6 +34,8 @@ function checkLocation(location: unknown): Location {
 /** A written checkpoint. */
 export interface CheckpointInfo {
   readonly lsn: number;
+  /** 0 for a full checkpoint; else the checkpoint this incremental one extends. */
+  readonly baseLsn: number;
   readonly path: string;
   readonly bytes: number;
   readonly pages: number;
@@ -225,12 +227,16 @@ export class Bus extends StateReader {
 
   /**
    * Writes a checkpoint of the current state (after syncing the log), then
-   * drops checkpoints and log segments beyond retention. It runs on the
-   * JavaScript thread: the state must not change while it is written.
+   * drops checkpoints and log segments beyond retention. It is incremental —
+   * only the pages changed since the last checkpoint, each once however many
+   * deltas it took — unless `full` is set, it is the first since open, eight
+   * increments are chained already, or half the state's bytes changed. It
+   * runs on the JavaScript thread: the state must not change while it is written.
    */
-  async checkpoint(): Promise<CheckpointInfo> {
+  async checkpoint(options: { readonly full?: boolean } = {}): Promise<CheckpointInfo> {
     const state = this.native();
-    return call(() => state.checkpoint());
+    checkObject(options, 'options');
+    return call(() => state.checkpoint(options.full === true));
   }
 
   /**

@@ -130,4 +130,23 @@ describe('durability', () => {
     expect(reopened.stateHash()).toBe(hash);
     await reopened.close();
   });
+
+  it('checkpoints after the first are incremental: only the changed pages, each once', async () => {
+    const directory = scratch();
+    const bus = await Bus.open(directory);
+    const pages = await bus.createPages(32, { size: 4096 });
+    const full = await bus.checkpoint();
+    expect(full.baseLsn).toBe(0);
+    for (let value = 0; value < 100; value++) await bus.apply({ pageId: pages[0]!, payload: dense(bytes(4096, value)) });
+    const increment = await bus.checkpoint();
+    expect(increment.baseLsn).toBe(full.lsn);
+    expect(increment.pages).toBe(1);
+    expect(increment.stateHash).toBe(bus.stateHash());
+    expect((await bus.checkpoint({ full: true })).baseLsn).toBe(0);
+    const hash = bus.stateHash();
+    await bus.close();
+    const reopened = await Bus.open(directory);
+    expect(reopened.stateHash()).toBe(hash);
+    await reopened.close();
+  });
 });

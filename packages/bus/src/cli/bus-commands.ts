@@ -6,11 +6,11 @@ import type { Print } from './main.js';
 
 const PAGES_SHOWN_MAX = 20;
 
-/** `mmsb checkpoint <dir>`: writes a checkpoint now. */
+/** `mmsb checkpoint <dir>`: writes a full checkpoint now. */
 export async function runCheckpoint(directory: string, print: Print): Promise<void> {
   const bus = await Bus.open(directory);
   try {
-    const info = await bus.checkpoint();
+    const info = await bus.checkpoint({ full: true });
     print(`checkpoint at LSN ${info.lsn}: ${formatCount(info.pages)} pages, ${formatBytes(info.bytes)}`);
     print(`  ${info.path}`);
     print(`  state hash ${info.stateHash}`);

@@ -82,9 +82,10 @@ export function runVerify(directory: string, print: Print): number {
   print(`log: ${segments.length} segments, ${formatCount(records)} records, every checksum checked`);
   for (const checkpoint of checkpoints) {
     try {
-      const check = call(() => nativeAddon().checkCheckpoint(checkpoint.path));
+      const check = call(() => nativeAddon().checkCheckpoint(directory, checkpoint.lsn));
       const same = check.storedHash === check.computedHash;
-      print(`checkpoint LSN ${check.lsn}: ${formatCount(check.pages)} pages, hash ${same ? 'matches' : 'DIFFERS'}`);
+      const kind = check.baseLsn === 0 ? 'full' : `incremental on LSN ${check.baseLsn}`;
+      print(`checkpoint LSN ${check.lsn} (${kind}): ${formatCount(check.pages)} pages, hash ${same ? 'matches' : 'DIFFERS'}`);
       if (!same) problems.push(`${checkpoint.name}: stored hash ${check.storedHash}, data hashes to ${check.computedHash}`);
     } catch (error) {
       problems.push(`${checkpoint.name}: ${(error as MmsbError).code}: ${(error as MmsbError).message}`);

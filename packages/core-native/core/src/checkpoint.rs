@@ -1,21 +1,30 @@
-//! Checkpoints: a full snapshot of the state at an LSN, in one file
+//! Checkpoints: a snapshot of the state at an LSN, in one file
 //! `<dir>/checkpoints/<lsn, 20 digits>.ckpt`, written to a temporary file,
 //! synced, renamed into place, and the directory synced.
 //!
+//! A checkpoint is *full* (every live page) or *incremental*: only the pages
+//! created or changed since its base checkpoint, and the ids released since.
+//! An incremental checkpoint is the log's per-page delta merging: however many
+//! deltas hit a page between checkpoints, it holds the page once, so the log
+//! they cover can be deleted at a cost that follows the changed pages, not the
+//! whole state.
+//!
 //! ```text
-//! header, 92 bytes:
+//! header, 108 bytes:
 //! offset  size  field
 //! 0       8     magic "MMSBCKP1"
 //! 8       8     lsn u64: the state after every record up to this LSN
-//! 16      8     next_page_id u64
-//! 24      8     page_count u64
-//! 32      8     directory_len u64
-//! 40      8     data_len u64
-//! 48      32    state_hash (BLAKE3, state_hash.rs)
-//! 80      4     directory_crc (crc32c)
-//! 84      4     data_crc (crc32c)
-//! 88      4     header_crc (crc32c of bytes 0..88)
-//! directory, per page in id order:
+//! 16      8     base_lsn u64: 0 for a full checkpoint, else the checkpoint this one extends
+//! 24      8     next_page_id u64
+//! 32      8     page_count u64: pages in this file
+//! 40      8     released_count u64: ids released since the base (0 when full)
+//! 48      8     directory_len u64
+//! 56      8     data_len u64
+//! 64      32    state_hash of the whole state at lsn (BLAKE3, state_hash.rs)
+//! 96      4     directory_crc (crc32c)
+//! 100     4     data_crc (crc32c)
+//! 104     4     header_crc (crc32c of bytes 0..104)
+//! directory: released ids (u64 × released_count), then per page in id order:
 //!   id u64 | size u32 | location u8 | epoch u64 | metadata_count u32
 //!   | (key_len u32 | key | value_len u32 | value) × metadata_count
 //! data: every page's bytes, in directory order, back to back
@@ -24,10 +33,11 @@
 //! Page data is one sequential region, so loading is a streaming read
 //! straight into each page's memory with no per-byte work but the checksum.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::metadata::Metadata;
 use crate::page::{validate_size, Location, Page, PageId};
 use crate::page_bytes::PageBytes;
@@ -35,8 +45,10 @@ use crate::state::State;
 use crate::storage::FileSystem;
 
 const MAGIC: &[u8; 8] = b"MMSBCKP1";
-const HEADER_BYTES: usize = 92;
+const HEADER_BYTES: usize = 108;
 const SUFFIX: &str = ".ckpt";
+/// The longest chain of incremental checkpoints a load follows.
+pub const CHAIN_LENGTH_MAX: usize = 64;
 
 pub fn checkpoint_name(lsn: u64) -> String {
     format!("{lsn:020}{SUFFIX}")
@@ -51,19 +63,62 @@ pub fn parse_checkpoint_name(name: &str) -> Option<u64> {
 #[derive(Clone, Debug)]
 pub struct CheckpointInfo {
     pub lsn: u64,
+    /// 0 for a full checkpoint.
+    pub base_lsn: u64,
     pub path: PathBuf,
     pub bytes: u64,
+    /// Pages stored in this file (all live pages when full).
     pub pages: u64,
     pub state_hash: crate::StateHash,
 }
 
-/// Writes the checkpoint of `state` at `lsn` atomically.
-pub fn write_checkpoint(fs: &dyn FileSystem, dir: &Path, state: &State, lsn: u64) -> Result<CheckpointInfo> {
+/// What an incremental checkpoint stores: the changes since `base_lsn`.
+pub struct Increment<'a> {
+    pub base_lsn: u64,
+    /// The base's next page id: every page at or above it is new since the base.
+    pub base_next_page_id: PageId,
+    /// Pages below `base_next_page_id` changed since the base.
+    pub changed: &'a HashSet<PageId>,
+    /// Pages below `base_next_page_id` released since the base.
+    pub released: &'a [PageId],
+}
+
+/// The checked header of a checkpoint file.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckpointHeader {
+    pub lsn: u64,
+    pub base_lsn: u64,
+    pub next_page_id: PageId,
+    pub page_count: u64,
+    pub released_count: u64,
+    pub directory_len: u64,
+    pub data_len: u64,
+    pub state_hash: [u8; 32],
+    directory_crc: u32,
+    data_crc: u32,
+}
+
+/// Writes the checkpoint of `state` at `lsn` atomically: full, or with
+/// `increment` only what changed since its base.
+pub fn write_checkpoint(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    state: &State,
+    lsn: u64,
+    increment: Option<&Increment<'_>>,
+) -> Result<CheckpointInfo> {
+    let included = |id: PageId| {
+        increment.is_none_or(|increment| id >= increment.base_next_page_id || increment.changed.contains(&id))
+    };
+    let released = increment.map_or(&[][..], |increment| increment.released);
     let mut directory = Vec::new();
+    for id in released {
+        directory.extend_from_slice(&id.to_le_bytes());
+    }
     let mut data_crc = 0u32;
     let mut data_len = 0u64;
     let mut pages = 0u64;
-    for (id, page) in state.pages() {
+    for (id, page) in state.pages().filter(|(id, _)| included(*id)) {
         directory.extend_from_slice(&id.to_le_bytes());
         directory.extend_from_slice(&(page.size() as u32).to_le_bytes());
         directory.push(page.location() as u8);
@@ -80,18 +135,25 @@ pub fn write_checkpoint(fs: &dyn FileSystem, dir: &Path, state: &State, lsn: u64
         pages += 1;
     }
     let state_hash = state.state_hash();
+    let base_lsn = increment.map_or(0, |increment| increment.base_lsn);
     let mut header = [0u8; HEADER_BYTES];
     header[0..8].copy_from_slice(MAGIC);
-    header[8..16].copy_from_slice(&lsn.to_le_bytes());
-    header[16..24].copy_from_slice(&state.next_page_id().to_le_bytes());
-    header[24..32].copy_from_slice(&pages.to_le_bytes());
-    header[32..40].copy_from_slice(&(directory.len() as u64).to_le_bytes());
-    header[40..48].copy_from_slice(&data_len.to_le_bytes());
-    header[48..80].copy_from_slice(&state_hash.0);
-    header[80..84].copy_from_slice(&crc32c::crc32c(&directory).to_le_bytes());
-    header[84..88].copy_from_slice(&data_crc.to_le_bytes());
-    let header_crc = crc32c::crc32c(&header[..88]);
-    header[88..92].copy_from_slice(&header_crc.to_le_bytes());
+    for (offset, value) in [
+        (8, lsn),
+        (16, base_lsn),
+        (24, state.next_page_id()),
+        (32, pages),
+        (40, released.len() as u64),
+        (48, directory.len() as u64),
+        (56, data_len),
+    ] {
+        header[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+    }
+    header[64..96].copy_from_slice(&state_hash.0);
+    header[96..100].copy_from_slice(&crc32c::crc32c(&directory).to_le_bytes());
+    header[100..104].copy_from_slice(&data_crc.to_le_bytes());
+    let header_crc = crc32c::crc32c(&header[..104]);
+    header[104..108].copy_from_slice(&header_crc.to_le_bytes());
 
     let path = dir.join(checkpoint_name(lsn));
     let temporary = dir.join(format!("{}.tmp", checkpoint_name(lsn)));
@@ -106,7 +168,7 @@ pub fn write_checkpoint(fs: &dyn FileSystem, dir: &Path, state: &State, lsn: u64
     const CHUNK_BYTES: usize = 8 << 20;
     let mut chunk: Vec<&[u8]> = Vec::new();
     let mut chunk_bytes = 0usize;
-    for (_, page) in state.pages() {
+    for (_, page) in state.pages().filter(|(id, _)| included(*id)) {
         chunk.push(page.data());
         chunk_bytes += page.data().len();
         if chunk_bytes >= CHUNK_BYTES {
@@ -124,6 +186,7 @@ pub fn write_checkpoint(fs: &dyn FileSystem, dir: &Path, state: &State, lsn: u64
         .map_err(|error| Error::io("syncing directory", dir, &error))?;
     Ok(CheckpointInfo {
         lsn,
+        base_lsn,
         path,
         bytes: (HEADER_BYTES + directory.len()) as u64 + data_len,
         pages,
@@ -131,57 +194,155 @@ pub fn write_checkpoint(fs: &dyn FileSystem, dir: &Path, state: &State, lsn: u64
     })
 }
 
-/// Loads a checkpoint, checking every checksum and length. Returns the state
-/// and its LSN, or `CHECKPOINT_CORRUPT` naming the file and the fault.
-pub fn load_checkpoint(fs: &dyn FileSystem, path: &Path) -> Result<(State, u64)> {
-    let corrupt = |what: String| -> Error {
-        Error::new(
-            crate::ErrorCode::CheckpointCorrupt,
-            format!("checkpoint {}: {what}", path.display()),
-        )
-    };
+fn corrupt(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::CheckpointCorrupt,
+        format!("checkpoint {}: {what}", path.display()),
+    )
+}
+
+/// Reads and checks a checkpoint's header (its checksum and its length
+/// against the file's).
+pub fn read_header(fs: &dyn FileSystem, path: &Path) -> Result<CheckpointHeader> {
+    let (header, _) = open_checked(fs, path)?;
+    Ok(header)
+}
+
+fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, Box<dyn Read + Send>)> {
     let file_len = fs
         .len(path)
         .map_err(|error| Error::io("reading checkpoint", path, &error))?;
     let mut reader = fs
         .open_read(path)
         .map_err(|error| Error::io("reading checkpoint", path, &error))?;
-    let mut header = [0u8; HEADER_BYTES];
+    let mut bytes = [0u8; HEADER_BYTES];
     reader
-        .read_exact(&mut header)
-        .map_err(|_| corrupt(format!("shorter than its {HEADER_BYTES}-byte header")))?;
-    let field = |offset: usize| u64::from_le_bytes(header[offset..offset + 8].try_into().expect("8 bytes"));
-    let crc_at = |offset: usize| u32::from_le_bytes(header[offset..offset + 4].try_into().expect("4 bytes"));
-    if &header[0..8] != MAGIC {
-        return Err(corrupt("wrong magic (not a version 1 checkpoint)".to_owned()));
+        .read_exact(&mut bytes)
+        .map_err(|_| corrupt(path, format!("shorter than its {HEADER_BYTES}-byte header")))?;
+    let field = |offset: usize| u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("8 bytes"));
+    let crc_at = |offset: usize| u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"));
+    if &bytes[0..8] != MAGIC {
+        return Err(corrupt(path, "wrong magic (not a version 1 checkpoint)"));
     }
-    if crc32c::crc32c(&header[..88]) != crc_at(88) {
-        return Err(corrupt("header checksum mismatch".to_owned()));
+    if crc32c::crc32c(&bytes[..104]) != crc_at(104) {
+        return Err(corrupt(path, "header checksum mismatch"));
     }
-    let (lsn, next_page_id, page_count, directory_len, data_len) =
-        (field(8), field(16), field(24), field(32), field(40));
+    let header = CheckpointHeader {
+        lsn: field(8),
+        base_lsn: field(16),
+        next_page_id: field(24),
+        page_count: field(32),
+        released_count: field(40),
+        directory_len: field(48),
+        data_len: field(56),
+        state_hash: bytes[64..96].try_into().expect("32 bytes"),
+        directory_crc: crc_at(96),
+        data_crc: crc_at(100),
+    };
     let expected_len = (HEADER_BYTES as u64)
-        .checked_add(directory_len)
-        .and_then(|len| len.checked_add(data_len));
+        .checked_add(header.directory_len)
+        .and_then(|len| len.checked_add(header.data_len));
     if expected_len != Some(file_len) {
-        return Err(corrupt(format!(
-            "file is {file_len} bytes; its header describes {}",
-            expected_len.map_or("more than 2^64".to_owned(), |len| len.to_string())
-        )));
+        return Err(corrupt(
+            path,
+            format!(
+                "file is {file_len} bytes; its header describes {}",
+                expected_len.map_or("more than 2^64".to_owned(), |len| len.to_string())
+            ),
+        ));
     }
-    let mut directory = vec![0u8; directory_len as usize];
+    if header.base_lsn >= header.lsn && header.base_lsn != 0 {
+        return Err(corrupt(
+            path,
+            format!("base LSN {} is not below its LSN {}", header.base_lsn, header.lsn),
+        ));
+    }
+    Ok((header, reader))
+}
+
+/// Loads the checkpoint at `lsn` in `dir`, following incremental ones back
+/// to their full base, checking every checksum and length. Returns the
+/// state, or `CHECKPOINT_CORRUPT` naming the file and the fault.
+pub fn load_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<State> {
+    let mut chain = vec![lsn];
+    let mut base = read_header(fs, &dir.join(checkpoint_name(lsn)))?.base_lsn;
+    while base != 0 {
+        if chain.len() >= CHAIN_LENGTH_MAX {
+            return Err(corrupt(
+                &dir.join(checkpoint_name(lsn)),
+                "its chain of bases is too long",
+            ));
+        }
+        chain.push(base);
+        base = read_header(fs, &dir.join(checkpoint_name(base)))
+            .map_err(|error| {
+                let missing = error.code == ErrorCode::IoError;
+                if missing {
+                    corrupt(
+                        &dir.join(checkpoint_name(lsn)),
+                        format!("its base checkpoint is unreadable: {error}"),
+                    )
+                } else {
+                    error
+                }
+            })?
+            .base_lsn;
+    }
+    let mut pages: Vec<(PageId, Page)> = Vec::new();
+    let mut next_page_id = 1;
+    for &link in chain.iter().rev() {
+        let path = dir.join(checkpoint_name(link));
+        let (header, loaded, released) = load_file(fs, &path)?;
+        if header.lsn != link {
+            return Err(corrupt(
+                &path,
+                format!("holds LSN {}, its name says {link}", header.lsn),
+            ));
+        }
+        pages = overlay(pages, loaded, &released);
+        next_page_id = header.next_page_id;
+    }
+    if pages.last().is_some_and(|(id, _)| *id >= next_page_id) {
+        return Err(corrupt(
+            &dir.join(checkpoint_name(lsn)),
+            "a page id is not below the next id",
+        ));
+    }
+    Ok(State::restore(pages, next_page_id))
+}
+
+/// `base` with `released` ids removed and `changed` pages put in (both in id order).
+fn overlay(base: Vec<(PageId, Page)>, changed: Vec<(PageId, Page)>, released: &[PageId]) -> Vec<(PageId, Page)> {
+    let released: HashSet<PageId> = released.iter().copied().collect();
+    let replaced: HashSet<PageId> = changed.iter().map(|(id, _)| *id).collect();
+    let mut pages: Vec<(PageId, Page)> = base
+        .into_iter()
+        .filter(|(id, _)| !released.contains(id) && !replaced.contains(id))
+        .chain(changed)
+        .collect();
+    pages.sort_by_key(|(id, _)| *id);
+    pages
+}
+
+/// One checkpoint file read back: its header, its pages and its released ids.
+type LoadedFile = (CheckpointHeader, Vec<(PageId, Page)>, Vec<PageId>);
+
+fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<LoadedFile> {
+    let (header, mut reader) = open_checked(fs, path)?;
+    let mut directory = vec![0u8; header.directory_len as usize];
     reader
         .read_exact(&mut directory)
-        .map_err(|error| corrupt(format!("reading directory: {error}")))?;
-    if crc32c::crc32c(&directory) != crc_at(80) {
-        return Err(corrupt("directory checksum mismatch".to_owned()));
+        .map_err(|error| corrupt(path, format!("reading directory: {error}")))?;
+    if crc32c::crc32c(&directory) != header.directory_crc {
+        return Err(corrupt(path, "directory checksum mismatch"));
     }
-    let entries = parse_directory(&directory, page_count, next_page_id).map_err(corrupt)?;
+    let (released, entries) = parse_directory(&directory, &header).map_err(|what| corrupt(path, what))?;
     let described: u64 = entries.iter().map(|entry| entry.size).sum();
-    if described != data_len {
-        return Err(corrupt(format!(
-            "pages total {described} bytes, data section is {data_len}"
-        )));
+    if described != header.data_len {
+        return Err(corrupt(
+            path,
+            format!("pages total {described} bytes, data section is {}", header.data_len),
+        ));
     }
     let mut data_crc = 0u32;
     let mut pages = Vec::with_capacity(entries.len());
@@ -189,29 +350,17 @@ pub fn load_checkpoint(fs: &dyn FileSystem, path: &Path) -> Result<(State, u64)>
         let mut data = PageBytes::zeroed(entry.size as usize);
         reader
             .read_exact(data.bytes_mut())
-            .map_err(|error| corrupt(format!("reading page {}: {error}", entry.id)))?;
+            .map_err(|error| corrupt(path, format!("reading page {}: {error}", entry.id)))?;
         data_crc = crc32c::crc32c_append(data_crc, data.as_slice());
         pages.push((
             entry.id,
             Page::restore(data, entry.epoch, entry.location, entry.metadata),
         ));
     }
-    if data_crc != crc_at(84) {
-        return Err(corrupt("page data checksum mismatch".to_owned()));
+    if data_crc != header.data_crc {
+        return Err(corrupt(path, "page data checksum mismatch"));
     }
-    Ok((State::restore(pages, next_page_id), lsn))
-}
-
-/// The stored state hash of a checkpoint (for `verify`), without loading pages.
-pub fn stored_state_hash(fs: &dyn FileSystem, path: &Path) -> Result<[u8; 32]> {
-    let mut header = [0u8; HEADER_BYTES];
-    let mut reader = fs
-        .open_read(path)
-        .map_err(|error| Error::io("reading checkpoint", path, &error))?;
-    reader
-        .read_exact(&mut header)
-        .map_err(|error| Error::io("reading checkpoint", path, &error))?;
-    Ok(header[48..80].try_into().expect("32 bytes"))
+    Ok((header, pages, released))
 }
 
 struct Entry {
@@ -222,7 +371,11 @@ struct Entry {
     metadata: Metadata,
 }
 
-fn parse_directory(bytes: &[u8], page_count: u64, next_page_id: PageId) -> std::result::Result<Vec<Entry>, String> {
+/// The released ids and page entries of a directory section.
+type Directory = (Vec<PageId>, Vec<Entry>);
+
+fn parse_directory(bytes: &[u8], header: &CheckpointHeader) -> std::result::Result<Directory, String> {
+    let (page_count, next_page_id) = (header.page_count, header.next_page_id);
     let mut cursor = 0usize;
     let mut take = |len: usize| -> std::result::Result<&[u8], String> {
         let slice = bytes
@@ -232,6 +385,13 @@ fn parse_directory(bytes: &[u8], page_count: u64, next_page_id: PageId) -> std::
         cursor += len;
         Ok(slice)
     };
+    if header.released_count > (bytes.len() / 8) as u64 {
+        return Err(format!("claims {} released ids", header.released_count));
+    }
+    let mut released = Vec::with_capacity(header.released_count as usize);
+    for _ in 0..header.released_count {
+        released.push(u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")));
+    }
     let mut entries = Vec::new();
     let mut previous_id = 0;
     for _ in 0..page_count {
@@ -271,5 +431,5 @@ fn parse_directory(bytes: &[u8], page_count: u64, next_page_id: PageId) -> std::
     if cursor != bytes.len() {
         return Err(format!("{} trailing directory bytes", bytes.len() - cursor));
     }
-    Ok(entries)
+    Ok((released, entries))
 }

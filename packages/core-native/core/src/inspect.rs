@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, stored_state_hash};
+use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, read_header};
 use crate::error::{Error, ErrorCode, Result};
 use crate::log::scan::scan_segment;
 use crate::log::segment::{parse_segment_name, segment_name};
@@ -91,21 +91,25 @@ pub fn scan(fs: &dyn FileSystem, path: &Path, first_lsn: u64, is_last: bool) -> 
     })
 }
 
-/// A checkpoint checked: its stored hash against the hash of the state it loads.
+/// A checkpoint checked: its stored hash against the hash of the state it
+/// loads (with its chain of bases, for an incremental one).
 pub struct CheckpointCheck {
     pub lsn: u64,
+    /// 0 for a full checkpoint, else the checkpoint it extends.
+    pub base_lsn: u64,
     pub pages: u64,
     pub stored: StateHash,
     pub computed: StateHash,
 }
 
-pub fn check_checkpoint(fs: &dyn FileSystem, path: &Path) -> Result<CheckpointCheck> {
-    let stored = StateHash(stored_state_hash(fs, path)?);
-    let (state, lsn) = load_checkpoint(fs, path)?;
+pub fn check_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<CheckpointCheck> {
+    let header = read_header(fs, &dir.join(checkpoint_name(lsn)))?;
+    let state = load_checkpoint(fs, dir, lsn)?;
     Ok(CheckpointCheck {
         lsn,
+        base_lsn: header.base_lsn,
         pages: state.live_page_count() as u64,
-        stored,
+        stored: StateHash(header.state_hash),
         computed: state.state_hash(),
     })
 }
@@ -135,7 +139,7 @@ pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<(Vec<HistoryChec
         }
         let (base, base_lsn) = load_base(fs, &checkpoint_dir, earlier, lsn, starts_at_one)?;
         let replayed = replay(fs, &log_dir, &segments, base, base_lsn, Some(lsn), false)?;
-        let stored = StateHash(stored_state_hash(fs, &checkpoint_dir.join(checkpoint_name(lsn)))?);
+        let stored = StateHash(read_header(fs, &checkpoint_dir.join(checkpoint_name(lsn)))?.state_hash);
         results.push(HistoryCheck {
             lsn,
             stored,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{checkpoint_name, load_checkpoint};
+use crate::checkpoint::load_checkpoint;
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::decode;
 use crate::log::scan::scan_segment;
@@ -40,8 +40,8 @@ pub fn load_base(
 ) -> Result<(State, u64)> {
     let mut failures: Vec<Error> = Vec::new();
     for &lsn in checkpoints.iter().rev().filter(|&&lsn| lsn <= at_most_lsn) {
-        match load_checkpoint(fs, &checkpoint_dir.join(checkpoint_name(lsn))) {
-            Ok(loaded) => return Ok(loaded),
+        match load_checkpoint(fs, checkpoint_dir, lsn) {
+            Ok(state) => return Ok((state, lsn)),
             Err(error) if error.code == ErrorCode::CheckpointCorrupt => failures.push(error),
             Err(error) => return Err(error),
         }

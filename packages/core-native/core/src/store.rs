@@ -14,11 +14,14 @@
 //! ```
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::checkpoint::{checkpoint_name, parse_checkpoint_name, write_checkpoint, CheckpointInfo};
+use crate::checkpoint::{
+    checkpoint_name, parse_checkpoint_name, read_header, write_checkpoint, CheckpointInfo, Increment,
+};
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
 use crate::error::{fail, Error, Result};
@@ -55,6 +58,22 @@ impl Default for StoreOptions {
     }
 }
 
+/// Incremental checkpoints on top of one full checkpoint before the next is full.
+const INCREMENTAL_CHAIN_MAX: usize = 8;
+
+/// The changes since the newest checkpoint.
+struct ChangesSince {
+    base_lsn: u64,
+    /// Pages at or above this id were created since the base.
+    base_next_page_id: PageId,
+    /// Incremental checkpoints between the base's full checkpoint and the base.
+    chain_length: usize,
+    /// Pages below `base_next_page_id` changed since the base.
+    changed: HashSet<PageId>,
+    /// Pages below `base_next_page_id` released since the base.
+    released: Vec<PageId>,
+}
+
 /// What recovery did when the store was opened.
 #[derive(Clone, Debug, Default)]
 pub struct RecoveryReport {
@@ -76,8 +95,11 @@ struct Durable {
     writer: LogWriter,
     /// First LSNs of the segments on disk, ascending.
     segments: Vec<u64>,
-    /// LSNs of the retained checkpoints, ascending.
-    checkpoints: Vec<u64>,
+    /// Checkpoints on disk, ascending: (LSN, base LSN; 0 for a full one).
+    checkpoints: Vec<(u64, u64)>,
+    /// What changed since the newest checkpoint, for an incremental one;
+    /// `None` (after open) makes the next checkpoint full.
+    since: Option<ChangesSince>,
     options: StoreOptions,
     bytes_since_checkpoint: u64,
     recovery: RecoveryReport,
@@ -115,11 +137,25 @@ impl Store {
         }
         let lock = lock_directory(dir)?;
         let mut segments = list_numbered(fs.as_ref(), &log_dir, parse_segment_name)?;
-        let mut checkpoints = list_numbered(fs.as_ref(), &checkpoint_dir, parse_checkpoint_name)?;
+        let mut checkpoint_lsns = list_numbered(fs.as_ref(), &checkpoint_dir, parse_checkpoint_name)?;
         segments.sort_unstable();
-        checkpoints.sort_unstable();
+        checkpoint_lsns.sort_unstable();
+        // A checkpoint whose header does not read is kept as full; loading it fails and falls back.
+        let checkpoints: Vec<(u64, u64)> = checkpoint_lsns
+            .iter()
+            .map(|&lsn| {
+                let header = read_header(fs.as_ref(), &checkpoint_dir.join(checkpoint_name(lsn)));
+                (lsn, header.map_or(0, |header| header.base_lsn))
+            })
+            .collect();
         let log_starts_at_one = segments.first().is_none_or(|&first| first == 1);
-        let (base, base_lsn) = load_base(fs.as_ref(), &checkpoint_dir, &checkpoints, u64::MAX, log_starts_at_one)?;
+        let (base, base_lsn) = load_base(
+            fs.as_ref(),
+            &checkpoint_dir,
+            &checkpoint_lsns,
+            u64::MAX,
+            log_starts_at_one,
+        )?;
         let replayed = replay(fs.as_ref(), &log_dir, &segments, base, base_lsn, None, true)?;
         let recovery = RecoveryReport {
             checkpoint_lsn: base_lsn,
@@ -165,6 +201,7 @@ impl Store {
                 writer,
                 segments,
                 checkpoints,
+                since: None,
                 options,
                 bytes_since_checkpoint: 0,
                 recovery,
@@ -247,7 +284,9 @@ impl Store {
             log(durable, last_lsn, RecordKind::PageRelease, || {
                 Cow::Owned(body::encode_page_release(id))
             })
-        })
+        })?;
+        self.note(|durable| durable.note_released(id));
+        Ok(())
     }
 
     pub fn set_metadata(&mut self, id: PageId, key: &str, value: Option<&[u8]>) -> Result<()> {
@@ -260,7 +299,9 @@ impl Store {
             log(durable, last_lsn, RecordKind::MetadataSet, || {
                 Cow::Owned(body::encode_metadata_set(id, key, value))
             })
-        })
+        })?;
+        self.note(|durable| durable.note_changed(id));
+        Ok(())
     }
 
     /// Applies one delta; returns the page's new epoch.
@@ -270,11 +311,13 @@ impl Store {
             last_lsn,
             durable,
         } = self;
-        state.apply(delta, || {
+        let epoch = state.apply(delta, || {
             log(durable, last_lsn, RecordKind::Deltas, || {
                 Cow::Owned(encode_for_log(std::slice::from_ref(delta)))
             })
-        })
+        })?;
+        self.note(|durable| durable.note_changed(delta.page_id));
+        Ok(epoch)
     }
 
     /// Applies deltas in order, all or none.
@@ -288,7 +331,9 @@ impl Store {
             log(durable, last_lsn, RecordKind::Deltas, || {
                 Cow::Owned(encode_for_log(deltas))
             })
-        })
+        })?;
+        self.note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
+        Ok(())
     }
 
     /// Applies an `MDB1`-encoded batch, all or none; its bytes become the log
@@ -309,25 +354,58 @@ impl Store {
                 }
             })
         })?;
+        self.note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
         Ok(deltas.len())
     }
 
+    /// Records a successful change for the next incremental checkpoint.
+    fn note(&mut self, record: impl FnOnce(&mut Durable)) {
+        if let Some(durable) = self.durable.as_mut() {
+            record(durable);
+        }
+    }
+
     /// Syncs the log, writes a checkpoint of the current state, starts a new
-    /// segment, and drops checkpoints and segments beyond retention.
-    pub fn checkpoint(&mut self) -> Result<CheckpointInfo> {
+    /// segment, and drops checkpoints and segments beyond retention. The
+    /// checkpoint is incremental (only pages changed since the newest one)
+    /// unless `full` is asked for, there is no base since open, the chain of
+    /// increments is long, or half the state's bytes changed.
+    pub fn checkpoint(&mut self, full: bool) -> Result<CheckpointInfo> {
         let Some(durable) = self.durable.as_mut() else {
             return fail!(InvalidArgument, "an in-memory bus has no checkpoints");
         };
         durable.writer.sync_job().run()?;
-        let info = write_checkpoint(durable.fs.as_ref(), &durable.checkpoint_dir, &self.state, self.last_lsn)?;
+        let since = durable.since.as_ref().filter(|since| {
+            !full && since.chain_length < INCREMENTAL_CHAIN_MAX && mostly_unchanged(&self.state, since)
+        });
+        let increment = since.map(|since| Increment {
+            base_lsn: since.base_lsn,
+            base_next_page_id: since.base_next_page_id,
+            changed: &since.changed,
+            released: &since.released,
+        });
+        let chain_length = since.map_or(0, |since| since.chain_length + 1);
+        let info = write_checkpoint(
+            durable.fs.as_ref(),
+            &durable.checkpoint_dir,
+            &self.state,
+            self.last_lsn,
+            increment.as_ref(),
+        )?;
+        durable.since = Some(ChangesSince {
+            base_lsn: info.lsn,
+            base_next_page_id: self.state.next_page_id(),
+            chain_length,
+            changed: HashSet::new(),
+            released: Vec::new(),
+        });
         durable.writer.roll()?;
         durable.note_new_segment();
         self.last_lsn = durable
             .writer
             .append(RecordKind::Checkpoint, false, &[&body::encode_checkpoint(info.lsn)])?;
-        if durable.checkpoints.last() != Some(&info.lsn) {
-            durable.checkpoints.push(info.lsn);
-        }
+        durable.checkpoints.retain(|&(lsn, _)| lsn != info.lsn);
+        durable.checkpoints.push((info.lsn, info.base_lsn));
         durable.bytes_since_checkpoint = 0;
         durable.retain()?;
         Ok(info)
@@ -355,13 +433,8 @@ impl Store {
         }
         let log_starts_at_one = durable.segments.first() == Some(&1);
         let fs = durable.fs.as_ref();
-        let (base, base_lsn) = load_base(
-            fs,
-            &durable.checkpoint_dir,
-            &durable.checkpoints,
-            lsn,
-            log_starts_at_one,
-        )?;
+        let lsns: Vec<u64> = durable.checkpoints.iter().map(|&(lsn, _)| lsn).collect();
+        let (base, base_lsn) = load_base(fs, &durable.checkpoint_dir, &lsns, lsn, log_starts_at_one)?;
         Ok(replay(
             fs,
             &durable.log_dir,
@@ -400,33 +473,51 @@ impl Durable {
         }
     }
 
+    /// The newest `checkpoints_retained` checkpoints: the window of time travel.
+    fn retained_window(&self) -> &[(u64, u64)] {
+        let retained = self.options.checkpoints_retained.max(1);
+        &self.checkpoints[self.checkpoints.len().saturating_sub(retained)..]
+    }
+
     fn oldest_reachable_lsn(&self) -> u64 {
         if self.segments.first() == Some(&1) {
             0
         } else {
-            self.checkpoints.first().copied().unwrap_or(0)
+            self.retained_window().first().map_or(0, |&(lsn, _)| lsn)
         }
     }
 
-    /// Deletes checkpoints beyond the retained count, then the segments whose
-    /// every record is at or below the oldest retained checkpoint.
+    /// Deletes the checkpoints that are neither among the newest
+    /// `checkpoints_retained` nor a base one of those needs, then the segments
+    /// whose every record is at or below the oldest retained checkpoint.
     fn retain(&mut self) -> Result<()> {
         let fs = self.fs.as_ref();
-        let retained = self.options.checkpoints_retained.max(1);
-        while self.checkpoints.len() > retained {
-            let lsn = self.checkpoints.remove(0);
+        let mut keep: HashSet<u64> = HashSet::new();
+        for &(lsn, base) in self.retained_window() {
+            keep.insert(lsn);
+            let mut base = base;
+            while base != 0 && keep.insert(base) {
+                base = self
+                    .checkpoints
+                    .iter()
+                    .find(|&&(lsn, _)| lsn == base)
+                    .map_or(0, |&(_, next)| next);
+            }
+        }
+        let oldest = self.retained_window().first().map_or(0, |&(lsn, _)| lsn);
+        for &(lsn, _) in self.checkpoints.iter().filter(|(lsn, _)| !keep.contains(lsn)) {
             let path = self.checkpoint_dir.join(checkpoint_name(lsn));
             fs.remove(&path)
                 .map_err(|error| Error::io("removing checkpoint", &path, &error))?;
         }
-        let Some(&oldest) = self.checkpoints.first() else {
-            return Ok(());
-        };
-        while self.segments.len() > 1 && self.segments[1] <= oldest + 1 {
-            let path = self.log_dir.join(segment_name(self.segments[0]));
-            fs.remove(&path)
-                .map_err(|error| Error::io("removing segment", &path, &error))?;
-            self.segments.remove(0);
+        self.checkpoints.retain(|(lsn, _)| keep.contains(lsn));
+        if oldest > 0 {
+            while self.segments.len() > 1 && self.segments[1] <= oldest + 1 {
+                let path = self.log_dir.join(segment_name(self.segments[0]));
+                fs.remove(&path)
+                    .map_err(|error| Error::io("removing segment", &path, &error))?;
+                self.segments.remove(0);
+            }
         }
         for dir in [&self.checkpoint_dir, &self.log_dir] {
             fs.sync_dir(dir)
@@ -434,6 +525,34 @@ impl Durable {
         }
         Ok(())
     }
+
+    /// Notes a change for the next incremental checkpoint.
+    fn note_changed(&mut self, id: PageId) {
+        if let Some(since) = self.since.as_mut().filter(|since| id < since.base_next_page_id) {
+            since.changed.insert(id);
+        }
+    }
+
+    fn note_released(&mut self, id: PageId) {
+        if let Some(since) = self.since.as_mut().filter(|since| id < since.base_next_page_id) {
+            since.changed.remove(&id);
+            since.released.push(id);
+        }
+    }
+}
+
+/// True when the pages an incremental checkpoint would hold are at most half
+/// of the state's bytes; otherwise a full checkpoint costs little more.
+fn mostly_unchanged(state: &State, since: &ChangesSince) -> bool {
+    let mut changed_bytes = 0u64;
+    let mut total_bytes = 0u64;
+    for (id, page) in state.pages() {
+        total_bytes += page.size();
+        if id >= since.base_next_page_id || since.changed.contains(&id) {
+            changed_bytes += page.size();
+        }
+    }
+    changed_bytes * 2 <= total_bytes
 }
 
 /// Appends a record for a validated change (durable store), or just counts

@@ -90,9 +90,9 @@ fn a_damaged_checkpoint_falls_back_to_the_previous_one() {
         let mut store = reopen().unwrap();
         let id = store.create_page(32, Location::Cpu, &[]).unwrap();
         store.apply(&dense(id, vec![1; 32])).unwrap();
-        store.checkpoint().unwrap();
+        store.checkpoint(false).unwrap();
         store.apply(&dense(id, vec![2; 32])).unwrap();
-        store.checkpoint().unwrap();
+        store.checkpoint(false).unwrap();
         store.apply(&dense(id, vec![3; 32])).unwrap();
         store.sync_job().unwrap().run().unwrap();
         store.state_hash()
@@ -123,9 +123,9 @@ fn a_damaged_only_checkpoint_without_the_full_log_fails_clearly() {
         let mut store = open(scratch.path()).unwrap();
         let id = store.create_page(32, Location::Cpu, &[]).unwrap();
         store.apply(&dense(id, vec![1; 32])).unwrap();
-        store.checkpoint().unwrap();
+        store.checkpoint(false).unwrap();
         store.apply(&dense(id, vec![2; 32])).unwrap();
-        store.checkpoint().unwrap();
+        store.checkpoint(false).unwrap();
     }
     for entry in std::fs::read_dir(scratch.path().join("checkpoints")).unwrap() {
         let path = entry.unwrap().path();

@@ -48,7 +48,7 @@ fn checkpoints_bound_replay_and_retention_drops_old_segments() {
             for value in 0..10u8 {
                 store.apply(&dense(id, vec![round * 10 + value; 64])).unwrap();
             }
-            store.checkpoint().unwrap();
+            store.checkpoint(false).unwrap();
         }
         store.apply(&dense(id, vec![255; 64])).unwrap();
         store.sync_job().unwrap().run().unwrap();
@@ -104,7 +104,7 @@ enum Operation {
     Write { page: usize, offset: u8, byte: u8 },
     Release(usize),
     Metadata { page: usize, value: u8 },
-    Checkpoint,
+    Checkpoint { full: bool },
 }
 
 fn operation() -> impl Strategy<Value = Operation> {
@@ -113,7 +113,7 @@ fn operation() -> impl Strategy<Value = Operation> {
         4 => (any::<usize>(), any::<u8>(), any::<u8>()).prop_map(|(page, offset, byte)| Operation::Write { page, offset, byte }),
         1 => (any::<usize>()).prop_map(Operation::Release),
         1 => (any::<usize>(), any::<u8>()).prop_map(|(page, value)| Operation::Metadata { page, value }),
-        1 => Just(Operation::Checkpoint),
+        1 => any::<bool>().prop_map(|full| Operation::Checkpoint { full }),
     ]
 }
 
@@ -148,8 +148,8 @@ proptest! {
                     store.set_metadata(live[page % live.len()], "k", Some(&[*value & 0x7f])).unwrap();
                     true
                 }
-                Operation::Checkpoint => {
-                    store.checkpoint().unwrap();
+                Operation::Checkpoint { full } => {
+                    store.checkpoint(*full).unwrap();
                     true
                 }
                 _ => false,
@@ -212,4 +212,90 @@ fn compressed_records_and_run_length_masks_reopen_to_the_same_state() {
     let reopened = open_compressed().unwrap();
     assert_eq!(reopened.state_hash(), hash);
     assert_eq!(reopened.page(1).unwrap().data()[8000], 0xab);
+}
+
+#[test]
+fn incremental_checkpoints_hold_only_changed_pages_and_bound_the_log() {
+    let scratch = Scratch::new("incremental");
+    let options = mmsb_core::StoreOptions {
+        segment_bytes_max: 64 << 10,
+        ..Default::default()
+    };
+    let reopen = || {
+        Store::open(
+            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
+            scratch.path(),
+            options.clone(),
+        )
+    };
+    let (hash, full_bytes, increment_bytes) = {
+        let mut store = reopen().unwrap();
+        let first = store.create_pages(64, 16 << 10, Location::Cpu).unwrap();
+        let full = store.checkpoint(false).unwrap();
+        assert_eq!(full.base_lsn, 0, "the first checkpoint after open is full");
+        let mut increment_bytes = 0;
+        for round in 0..6u8 {
+            for value in 0..200u8 {
+                store
+                    .apply(&dense(first + u64::from(value % 2), vec![round ^ value; 16 << 10]))
+                    .unwrap();
+            }
+            store.release_page(first + 10 + u64::from(round)).unwrap();
+            let increment = store.checkpoint(false).unwrap();
+            assert_ne!(increment.base_lsn, 0, "round {round} is incremental");
+            assert_eq!(increment.pages, 2, "only the two hot pages are stored");
+            increment_bytes = increment.bytes;
+        }
+        (store.state_hash(), full.bytes, increment_bytes)
+    };
+    assert!(increment_bytes * 10 < full_bytes, "{increment_bytes} vs {full_bytes}");
+    let log_bytes: u64 = std::fs::read_dir(scratch.path().join("log"))
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        log_bytes < 8 << 20,
+        "1200 deltas of 16 KiB (19 MiB) leave {log_bytes} bytes of log"
+    );
+    let store = reopen().unwrap();
+    assert_eq!(store.state_hash(), hash);
+    assert_eq!(store.live_page_count(), 58);
+}
+
+#[test]
+fn a_damaged_incremental_checkpoint_falls_back_to_its_base_and_the_log() {
+    let scratch = Scratch::new("incremental-damage");
+    let options = mmsb_core::StoreOptions {
+        checkpoints_retained: 3,
+        ..Default::default()
+    };
+    let reopen = || {
+        Store::open(
+            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
+            scratch.path(),
+            options.clone(),
+        )
+    };
+    let hash = {
+        let mut store = reopen().unwrap();
+        let first = store.create_pages(8, 1024, Location::Cpu).unwrap();
+        store.checkpoint(false).unwrap();
+        store.apply(&dense(first, vec![1; 1024])).unwrap();
+        let increment = store.checkpoint(false).unwrap();
+        assert_ne!(increment.base_lsn, 0);
+        store.apply(&dense(first + 1, vec![2; 1024])).unwrap();
+        store.sync_job().unwrap().run().unwrap();
+        let mut bytes = std::fs::read(&increment.path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&increment.path, &bytes).unwrap();
+        store.state_hash()
+    };
+    let store = reopen().unwrap();
+    assert_eq!(store.state_hash(), hash);
+    assert_eq!(
+        store.recovery_report().unwrap().checkpoint_lsn,
+        1,
+        "the full base was used"
+    );
 }

@@ -79,7 +79,7 @@ fn a_failed_checkpoint_write_leaves_the_store_usable_and_the_old_state_recoverab
     store.apply(&dense(id, vec![5; 8])).unwrap();
     store.sync_job().unwrap().run().unwrap();
     faults.arm(0);
-    assert_eq!(store.checkpoint().unwrap_err().code, ErrorCode::IoError);
+    assert_eq!(store.checkpoint(false).unwrap_err().code, ErrorCode::IoError);
     faults.armed.store(false, std::sync::atomic::Ordering::SeqCst);
     store.apply(&dense(id, vec![6; 8])).unwrap();
     store.sync_job().unwrap().run().unwrap();

@@ -138,6 +138,8 @@ pub struct RecoveryInfo {
 #[napi(object)]
 pub struct CheckpointResult {
     pub lsn: f64,
+    /// 0 for a full checkpoint, else the checkpoint this incremental one extends.
+    pub base_lsn: f64,
     pub path: String,
     pub bytes: f64,
     pub pages: f64,
@@ -320,11 +322,13 @@ impl NativeState {
         self.store.checkpoint_due()
     }
 
+    /// Writes a checkpoint: incremental when that pays, full when `full`.
     #[napi]
-    pub fn checkpoint(&mut self) -> Result<CheckpointResult> {
-        let info = self.store.checkpoint().map_err(fail)?;
+    pub fn checkpoint(&mut self, full: bool) -> Result<CheckpointResult> {
+        let info = self.store.checkpoint(full).map_err(fail)?;
         Ok(CheckpointResult {
             lsn: info.lsn as f64,
+            base_lsn: info.base_lsn as f64,
             path: info.path.display().to_string(),
             bytes: info.bytes as f64,
             pages: info.pages as f64,
@@ -609,17 +613,20 @@ pub fn scan_segment(path: String, first_lsn: f64, is_last: bool) -> Result<Segme
 #[napi(object)]
 pub struct CheckpointCheckInfo {
     pub lsn: f64,
+    pub base_lsn: f64,
     pub pages: f64,
     pub stored_hash: String,
     pub computed_hash: String,
 }
 
-/// Loads a checkpoint (every checksum) and recomputes its state hash.
+/// Loads a checkpoint (every checksum, with its bases) and recomputes its state hash.
 #[napi]
-pub fn check_checkpoint(path: String) -> Result<CheckpointCheckInfo> {
-    let check = inspect::check_checkpoint(&OsFileSystem, Path::new(&path)).map_err(fail)?;
+pub fn check_checkpoint(directory: String, lsn: f64) -> Result<CheckpointCheckInfo> {
+    let checkpoint_dir = Path::new(&directory).join("checkpoints");
+    let check = inspect::check_checkpoint(&OsFileSystem, &checkpoint_dir, to_u64(lsn, "lsn")?).map_err(fail)?;
     Ok(CheckpointCheckInfo {
         lsn: check.lsn as f64,
+        base_lsn: check.base_lsn as f64,
         pages: check.pages as f64,
         stored_hash: check.stored.to_hex(),
         computed_hash: check.computed.to_hex(),
