@@ -52,6 +52,13 @@ export declare class NativeState {
   applyEncodedOne(batch: Uint8Array): number
   /** Applies an encoded batch, all or none; returns how many deltas it held. */
   applyBatch(batch: Uint8Array): number
+  /** Adds the edge `parent → child` of `kind`; a cycle is refused with GRAPH_CYCLE. */
+  addEdge(parent: number, child: number, kind: string): void
+  removeEdge(parent: number, child: number): void
+  /** A page's parents, in the order their edges were added. */
+  parents(child: number): Array<ParentEdge>
+  children(parent: number): Array<number>
+  edgeCount(): number
   stateHash(): string
   nextPageId(): number
   livePageCount(): number
@@ -151,6 +158,12 @@ export interface PageInfo {
   size: number
   epoch: number
   location: string
+}
+
+/** An edge seen from its child. */
+export interface ParentEdge {
+  parent: number
+  kind: string
 }
 
 export interface RecordInfo {

@@ -14,7 +14,7 @@ import { encodeMetadataValue } from './metadata.js';
 import { call, nativeAddon, type NativeState } from './native.js';
 import { type BusOptions, resolveOptions, type ResolvedOptions } from './options.js';
 import { closedError, StateReader, StateView } from './state-reader.js';
-import type { AppliedDelta, CreatePageOptions, Delta, Location, MetadataValue, PageId } from './types.js';
+import type { AppliedDelta, CreatePageOptions, Delta, EdgeKind, Location, MetadataValue, PageId } from './types.js';
 import { checkCount, checkInteger, checkObject, checkString } from './validate.js';
 
 /** The directory name of a bus that keeps no files. */
@@ -184,6 +184,29 @@ export class Bus extends StateReader {
     await this.#acknowledge();
   }
 
+  /**
+   * Adds the dependency edge `parent → child`. An edge that would close a
+   * cycle is refused with GRAPH_CYCLE naming the cycle; a second edge between
+   * the same pages with EDGE_EXISTS. Releasing either page removes the edge.
+   */
+  async addEdge(parent: PageId, child: PageId, kind: EdgeKind = 'data'): Promise<void> {
+    const state = this.native();
+    checkInteger(parent, 'parent');
+    checkInteger(child, 'child');
+    checkEdgeKind(kind);
+    call(() => state.addEdge(parent, child, kind));
+    await this.#acknowledge();
+  }
+
+  /** Removes the edge `parent → child` (EDGE_NOT_FOUND when there is none). */
+  async removeEdge(parent: PageId, child: PageId): Promise<void> {
+    const state = this.native();
+    checkInteger(parent, 'parent');
+    checkInteger(child, 'child');
+    call(() => state.removeEdge(parent, child));
+    await this.#acknowledge();
+  }
+
   /** Applies one delta; validated whole first, so a failure changes nothing. */
   async apply(delta: Delta): Promise<AppliedDelta> {
     const state = this.native();
@@ -307,6 +330,14 @@ export class Bus extends StateReader {
     this.views.clear();
     this.#state.close();
     if (failure !== undefined && failure.code !== (ErrorCode.LOG_FAILED as Code)) throw failure;
+  }
+}
+
+const edgeKinds: ReadonlySet<string> = new Set<EdgeKind>(['data', 'control', 'gpu_sync', 'compiler']);
+
+function checkEdgeKind(kind: unknown): asserts kind is EdgeKind {
+  if (typeof kind !== 'string' || !edgeKinds.has(kind)) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `edge kind must be "data", "control", "gpu_sync" or "compiler", got ${String(kind)}`);
   }
 }
 

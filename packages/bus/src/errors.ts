@@ -1,6 +1,6 @@
 /**
  * Every failure a caller can cause has a stable code. The codes from
- * `PAGE_NOT_FOUND` to `LSN_OUT_OF_RANGE` are the Rust core's own (a test
+ * `PAGE_NOT_FOUND` to `EDGE_NOT_FOUND` are the Rust core's own (a test
  * checks the two lists agree); `NATIVE_UNAVAILABLE` and `BUS_CLOSED` arise in
  * TypeScript only.
  */
@@ -23,6 +23,9 @@ export const ErrorCode = {
   LOG_FAILED: 'LOG_FAILED',
   DIRECTORY_LOCKED: 'DIRECTORY_LOCKED',
   LSN_OUT_OF_RANGE: 'LSN_OUT_OF_RANGE',
+  GRAPH_CYCLE: 'GRAPH_CYCLE',
+  EDGE_EXISTS: 'EDGE_EXISTS',
+  EDGE_NOT_FOUND: 'EDGE_NOT_FOUND',
   NATIVE_UNAVAILABLE: 'NATIVE_UNAVAILABLE',
   BUS_CLOSED: 'BUS_CLOSED',
 } as const;

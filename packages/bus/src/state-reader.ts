@@ -5,7 +5,7 @@
 import { ErrorCode, MmsbError } from './errors.js';
 import { decodeMetadataValue } from './metadata.js';
 import { call, type NativeState } from './native.js';
-import type { Location, MetadataValue, PageId, PageInfo } from './types.js';
+import type { Location, MetadataValue, PageId, PageInfo, ParentEdge } from './types.js';
 import { checkArray, checkInteger, checkObject } from './validate.js';
 
 export abstract class StateReader {
@@ -62,6 +62,25 @@ export abstract class StateReader {
     const view = call(() => state.view(id));
     this.views.set(id, view);
     return view;
+  }
+
+  /** A page's parents in the graph, in the order their edges were added. */
+  parents(id: PageId): ParentEdge[] {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    return call(() => state.parents(id)) as ParentEdge[];
+  }
+
+  /** A page's children in the graph. */
+  children(id: PageId): PageId[] {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    return call(() => state.children(id));
+  }
+
+  /** Edges in the graph. */
+  get edgeCount(): number {
+    return this.native().edgeCount();
   }
 
   /** The BLAKE3 state hash (hex) of docs/formats.md: equal states, equal hashes. */

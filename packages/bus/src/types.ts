@@ -75,3 +75,12 @@ export interface AppliedDelta {
   /** The LSN of the delta's log record. */
   readonly lsn: number;
 }
+
+/** What a dependency edge means to the application; propagation treats all alike. */
+export type EdgeKind = 'data' | 'control' | 'gpu_sync' | 'compiler';
+
+/** An edge seen from its child. */
+export interface ParentEdge {
+  readonly parent: PageId;
+  readonly kind: EdgeKind;
+}

@@ -12,12 +12,15 @@ import { bytes, expectMmsbError } from './support.js';
 const SIZE = 20;
 let bus: Bus;
 let page: number;
+let other: number;
 let released: number;
 
 beforeEach(async () => {
   bus = Bus.memory();
   page = await bus.createPage({ size: SIZE, metadata: { kept: 1 } });
   released = await bus.createPage({ size: SIZE });
+  other = await bus.createPage({ size: SIZE });
+  await bus.addEdge(page, other);
   await bus.apply({ pageId: page, payload: dense(bytes(SIZE, 9)) });
   await bus.releasePage(released);
   bus.view(page);
@@ -186,6 +189,17 @@ const cases = (): Case[] => [
   ],
   ['mergePayloads: page size zero', () => mergePayloads(0, dense(bytes(0)), dense(bytes(0))), ErrorCode.PAGE_SIZE_INVALID],
   ['mergePayloads: page size not a number', () => mergePayloads(wrong('4'), dense(bytes(4)), dense(bytes(4))), ErrorCode.INVALID_ARGUMENT],
+  ['addEdge: unknown page', () => bus.addEdge(page, 99), ErrorCode.PAGE_NOT_FOUND],
+  ['addEdge: released page', () => bus.addEdge(released, page), ErrorCode.PAGE_RELEASED],
+  ['addEdge: self-edge', () => bus.addEdge(page, page), ErrorCode.GRAPH_CYCLE],
+  ['addEdge: duplicate edge', () => bus.addEdge(page, other), ErrorCode.EDGE_EXISTS],
+  ['addEdge: kind not a known name', () => bus.addEdge(other, page, wrong('weak')), ErrorCode.INVALID_ARGUMENT],
+  ['addEdge: a cycle', () => bus.addEdge(other, page), ErrorCode.GRAPH_CYCLE],
+  ['addEdge: parent as string', () => bus.addEdge(wrong('1'), other), ErrorCode.INVALID_ARGUMENT],
+  ['removeEdge: no such edge', () => bus.removeEdge(other, page), ErrorCode.EDGE_NOT_FOUND],
+  ['removeEdge: released page', () => bus.removeEdge(released, page), ErrorCode.PAGE_RELEASED],
+  ['parents: released page', () => bus.parents(released), ErrorCode.PAGE_RELEASED],
+  ['children: unknown page', () => bus.children(99), ErrorCode.PAGE_NOT_FOUND],
   ['encodeBatch: payload missing', () => encodeBatch([wrong({ pageId: 1 })]), ErrorCode.INVALID_ARGUMENT],
 ];
 

@@ -149,4 +149,28 @@ describe('durability', () => {
     expect(reopened.stateHash()).toBe(hash);
     await reopened.close();
   });
+
+  it('the graph persists: edges, their kinds and parent order survive checkpoints and reopening', async () => {
+    const directory = scratch();
+    const bus = await Bus.open(directory);
+    const [a, b, c, d] = await bus.createPages(4, { size: 8 });
+    await bus.addEdge(b!, d!, 'control');
+    await bus.checkpoint();
+    await bus.addEdge(a!, d!);
+    await bus.addEdge(c!, d!, 'gpu_sync');
+    await bus.addEdge(a!, b!);
+    await expectMmsbError(() => bus.addEdge(d!, a!), ErrorCode.GRAPH_CYCLE);
+    const hash = bus.stateHash();
+    await bus.close();
+    const reopened = await Bus.open(directory);
+    expect(reopened.stateHash()).toBe(hash);
+    expect(reopened.parents(d!)).toEqual([
+      { parent: b, kind: 'control' },
+      { parent: a, kind: 'data' },
+      { parent: c, kind: 'gpu_sync' },
+    ]);
+    expect(reopened.children(a!).sort()).toEqual([b, d].sort());
+    expect(reopened.edgeCount).toBe(4);
+    await reopened.close();
+  });
 });

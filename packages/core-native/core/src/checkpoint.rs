@@ -26,7 +26,10 @@
 //! 104     4     header_crc (crc32c of bytes 0..104)
 //! directory: released ids (u64 × released_count), then per page in id order:
 //!   id u64 | size u32 | location u8 | epoch u64 | metadata_count u32
-//!   | (key_len u32 | key | value_len u32 | value) × metadata_count
+//!   | (key_len u32 | key | value_len u32 | value) × metadata_count,
+//!   then the whole graph (also in an incremental checkpoint): edge_count u64
+//!   | (parent u64 | child u64 | kind u8) × edge_count, children in id order,
+//!   each child's parents in their order
 //! data: every page's bytes, in directory order, back to back
 //! ```
 //!
@@ -38,6 +41,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::graph::{Edge, EdgeKind, Graph};
 use crate::metadata::Metadata;
 use crate::page::{validate_size, Location, Page, PageId};
 use crate::page_bytes::PageBytes;
@@ -133,6 +137,13 @@ pub fn write_checkpoint(
         data_crc = crc32c::crc32c_append(data_crc, page.data());
         data_len += page.size();
         pages += 1;
+    }
+    let edges = state.graph().edges();
+    directory.extend_from_slice(&(edges.len() as u64).to_le_bytes());
+    for edge in edges {
+        directory.extend_from_slice(&edge.parent.to_le_bytes());
+        directory.extend_from_slice(&edge.child.to_le_bytes());
+        directory.push(edge.kind as u8);
     }
     let state_hash = state.state_hash();
     let base_lsn = increment.map_or(0, |increment| increment.base_lsn);
@@ -290,9 +301,10 @@ pub fn load_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<Stat
     }
     let mut pages: Vec<(PageId, Page)> = Vec::new();
     let mut next_page_id = 1;
+    let mut edges = Vec::new();
     for &link in chain.iter().rev() {
         let path = dir.join(checkpoint_name(link));
-        let (header, loaded, released) = load_file(fs, &path)?;
+        let (header, loaded, released, link_edges) = load_file(fs, &path)?;
         if header.lsn != link {
             return Err(corrupt(
                 &path,
@@ -301,14 +313,25 @@ pub fn load_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<Stat
         }
         pages = overlay(pages, loaded, &released);
         next_page_id = header.next_page_id;
+        edges = link_edges;
     }
+    let path = dir.join(checkpoint_name(lsn));
     if pages.last().is_some_and(|(id, _)| *id >= next_page_id) {
-        return Err(corrupt(
-            &dir.join(checkpoint_name(lsn)),
-            "a page id is not below the next id",
-        ));
+        return Err(corrupt(&path, "a page id is not below the next id"));
     }
-    Ok(State::restore(pages, next_page_id))
+    let live: HashSet<PageId> = pages.iter().map(|(id, _)| *id).collect();
+    let mut graph = Graph::default();
+    for edge in edges {
+        if !live.contains(&edge.parent) || !live.contains(&edge.child) {
+            let what = format!("edge {} → {} names a page it does not hold", edge.parent, edge.child);
+            return Err(corrupt(&path, what));
+        }
+        graph
+            .check_add(edge.parent, edge.child)
+            .map_err(|error| corrupt(&path, error.message))?;
+        graph.add(edge);
+    }
+    Ok(State::restore(pages, next_page_id, graph))
 }
 
 /// `base` with `released` ids removed and `changed` pages put in (both in id order).
@@ -324,8 +347,8 @@ fn overlay(base: Vec<(PageId, Page)>, changed: Vec<(PageId, Page)>, released: &[
     pages
 }
 
-/// One checkpoint file read back: its header, its pages and its released ids.
-type LoadedFile = (CheckpointHeader, Vec<(PageId, Page)>, Vec<PageId>);
+/// One checkpoint file read back: its header, its pages, its released ids and its edges.
+type LoadedFile = (CheckpointHeader, Vec<(PageId, Page)>, Vec<PageId>, Vec<Edge>);
 
 fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<LoadedFile> {
     let (header, mut reader) = open_checked(fs, path)?;
@@ -336,7 +359,7 @@ fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<LoadedFile> {
     if crc32c::crc32c(&directory) != header.directory_crc {
         return Err(corrupt(path, "directory checksum mismatch"));
     }
-    let (released, entries) = parse_directory(&directory, &header).map_err(|what| corrupt(path, what))?;
+    let (released, entries, edges) = parse_directory(&directory, &header).map_err(|what| corrupt(path, what))?;
     let described: u64 = entries.iter().map(|entry| entry.size).sum();
     if described != header.data_len {
         return Err(corrupt(
@@ -360,7 +383,7 @@ fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<LoadedFile> {
     if data_crc != header.data_crc {
         return Err(corrupt(path, "page data checksum mismatch"));
     }
-    Ok((header, pages, released))
+    Ok((header, pages, released, edges))
 }
 
 struct Entry {
@@ -371,8 +394,8 @@ struct Entry {
     metadata: Metadata,
 }
 
-/// The released ids and page entries of a directory section.
-type Directory = (Vec<PageId>, Vec<Entry>);
+/// The released ids, page entries and edges of a directory section.
+type Directory = (Vec<PageId>, Vec<Entry>, Vec<Edge>);
 
 fn parse_directory(bytes: &[u8], header: &CheckpointHeader) -> std::result::Result<Directory, String> {
     let (page_count, next_page_id) = (header.page_count, header.next_page_id);
@@ -428,8 +451,20 @@ fn parse_directory(bytes: &[u8], header: &CheckpointHeader) -> std::result::Resu
         });
         previous_id = id;
     }
+    let edge_count = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+    if edge_count > (bytes.len() / 17) as u64 {
+        return Err(format!("claims {edge_count} edges"));
+    }
+    let mut edges = Vec::with_capacity(edge_count as usize);
+    for _ in 0..edge_count {
+        let parent = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+        let child = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+        let kind = take(1)?[0];
+        let kind = EdgeKind::from_u8(kind).ok_or_else(|| format!("edge {parent} → {child} has unknown kind {kind}"))?;
+        edges.push(Edge { parent, child, kind });
+    }
     if cursor != bytes.len() {
         return Err(format!("{} trailing directory bytes", bytes.len() - cursor));
     }
-    Ok((released, entries))
+    Ok((released, entries, edges))
 }

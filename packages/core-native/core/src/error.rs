@@ -45,11 +45,17 @@ pub enum ErrorCode {
     DirectoryLocked,
     /// An LSN before the oldest retained checkpoint or after the last record.
     LsnOutOfRange,
+    /// An edge that would close a cycle (a self-edge included); names the cycle.
+    GraphCycle,
+    /// An edge that is already in the graph.
+    EdgeExists,
+    /// An edge that is not in the graph.
+    EdgeNotFound,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order; the TypeScript layer checks its copy against this.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::PageNotFound,
         ErrorCode::PageReleased,
         ErrorCode::PageSizeInvalid,
@@ -68,6 +74,9 @@ impl ErrorCode {
         ErrorCode::LogFailed,
         ErrorCode::DirectoryLocked,
         ErrorCode::LsnOutOfRange,
+        ErrorCode::GraphCycle,
+        ErrorCode::EdgeExists,
+        ErrorCode::EdgeNotFound,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -90,6 +99,9 @@ impl ErrorCode {
             ErrorCode::LogFailed => "LOG_FAILED",
             ErrorCode::DirectoryLocked => "DIRECTORY_LOCKED",
             ErrorCode::LsnOutOfRange => "LSN_OUT_OF_RANGE",
+            ErrorCode::GraphCycle => "GRAPH_CYCLE",
+            ErrorCode::EdgeExists => "EDGE_EXISTS",
+            ErrorCode::EdgeNotFound => "EDGE_NOT_FOUND",
         }
     }
 }

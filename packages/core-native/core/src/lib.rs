@@ -3,6 +3,7 @@
 //! - [`page`] and [`page_table`]: pages, their ids and invariants;
 //! - [`delta`]: the three delta forms, validation, apply, merge, and the
 //!   batch encoding;
+//! - [`graph`]: the ShadowPageGraph of dependency edges;
 //! - [`state`]: the state machine every change passes through;
 //! - [`state_hash`]: the canonical hash of a state;
 //! - [`store`]: a state with its transaction log ([`log`]) and
@@ -12,6 +13,7 @@
 pub mod checkpoint;
 pub mod delta;
 pub mod error;
+pub mod graph;
 pub mod inspect;
 pub mod log;
 pub mod metadata;

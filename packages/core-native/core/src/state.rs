@@ -10,11 +10,12 @@ use std::collections::HashMap;
 
 use crate::delta::{apply_payload, Delta};
 use crate::error::{fail, Error, Result};
+use crate::graph::{Edge, Graph};
 use crate::log::body::Change;
 use crate::metadata::{validate_entry, Metadata};
 use crate::page::{validate_size, Location, Page, PageId};
 use crate::page_table::PageTable;
-use crate::state_hash::{hash_pages, StateHash};
+use crate::state_hash::{hash_state, StateHash};
 
 /// The most pages one `create_pages` call makes.
 pub const CREATE_PAGES_MAX: u64 = 1 << 24;
@@ -31,6 +32,7 @@ pub fn nothing() -> Result<()> {
 #[derive(Default)]
 pub struct State {
     pages: PageTable,
+    graph: Graph,
 }
 
 impl State {
@@ -38,10 +40,11 @@ impl State {
         State::default()
     }
 
-    /// Rebuilds a state from its pages (in id order) and next id, as a checkpoint holds them.
-    pub(crate) fn restore(pages: Vec<(PageId, Page)>, next_page_id: PageId) -> State {
+    /// Rebuilds a state from its pages (in id order), next id and graph, as a checkpoint holds them.
+    pub(crate) fn restore(pages: Vec<(PageId, Page)>, next_page_id: PageId, graph: Graph) -> State {
         State {
             pages: PageTable::restore(pages, next_page_id),
+            graph,
         }
     }
 
@@ -89,11 +92,35 @@ impl State {
         Ok(first)
     }
 
-    /// Releases a page. Its id stays taken; views of it keep their memory.
+    /// Releases a page and its edges. Its id stays taken; views of it keep their memory.
     pub fn release_page(&mut self, id: PageId, before_change: impl BeforeChange) -> Result<()> {
         self.pages.get(id)?;
         before_change()?;
+        self.graph.remove_page(id);
         self.pages.remove(id).map(drop)
+    }
+
+    /// Adds the edge `parent → child` between live pages; refuses a cycle.
+    pub fn add_edge(&mut self, edge: Edge, before_change: impl BeforeChange) -> Result<()> {
+        self.pages.get(edge.parent)?;
+        self.pages.get(edge.child)?;
+        self.graph.check_add(edge.parent, edge.child)?;
+        before_change()?;
+        self.graph.add(edge);
+        Ok(())
+    }
+
+    pub fn remove_edge(&mut self, parent: PageId, child: PageId, before_change: impl BeforeChange) -> Result<()> {
+        self.pages.get(parent)?;
+        self.pages.get(child)?;
+        self.graph.check_remove(parent, child)?;
+        before_change()?;
+        self.graph.remove(parent, child);
+        Ok(())
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     pub fn page(&self, id: PageId) -> Result<&Page> {
@@ -185,6 +212,8 @@ impl State {
             Change::Deltas(deltas) => self.apply_batch(deltas, nothing),
             Change::MetadataSet { id, key, value } => self.set_metadata(*id, key, *value, nothing),
             Change::Checkpoint { .. } => Ok(()),
+            Change::EdgeAdd(edge) => self.add_edge(*edge, nothing),
+            Change::EdgeRemove { parent, child } => self.remove_edge(*parent, *child, nothing),
         }
     }
 
@@ -202,7 +231,7 @@ impl State {
     }
 
     pub fn state_hash(&self) -> StateHash {
-        hash_pages(&self.pages)
+        hash_state(&self.pages, &self.graph)
     }
 }
 

@@ -1,9 +1,9 @@
 //! The state hash: BLAKE3 over a canonical encoding of the whole state.
 //!
-//! Version 1 encoding, all integers little-endian (docs/formats.md):
+//! Version 2 encoding, all integers little-endian (docs/formats.md):
 //!
 //! ```text
-//! "MMSB-STATE-HASH-1"          17 bytes, domain separation
+//! "MMSB-STATE-HASH-2"          17 bytes, domain separation
 //! next_page_id u64             ids released or not yet assigned are implied
 //! live_page_count u64
 //! per live page, in id order:
@@ -11,6 +11,9 @@
 //!   metadata_count u32
 //!   per entry, in key byte order: key_len u32 | key | value_len u32 | value
 //!   data (size bytes)
+//! edge_count u64
+//! per edge, children in id order, each child's parents in their order:
+//!   parent u64 | child u64 | kind u8
 //! ```
 //!
 //! Equal states give equal hashes on every machine: nothing in the encoding
@@ -18,9 +21,10 @@
 
 use std::fmt;
 
+use crate::graph::Graph;
 use crate::page_table::PageTable;
 
-const DOMAIN: &[u8] = b"MMSB-STATE-HASH-1";
+const DOMAIN: &[u8] = b"MMSB-STATE-HASH-2";
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StateHash(pub [u8; 32]);
@@ -37,7 +41,7 @@ impl fmt::Debug for StateHash {
     }
 }
 
-pub fn hash_pages(pages: &PageTable) -> StateHash {
+pub fn hash_state(pages: &PageTable, graph: &Graph) -> StateHash {
     let mut hasher = blake3::Hasher::new();
     hasher.update(DOMAIN);
     hasher.update(&pages.next_page_id().to_le_bytes());
@@ -55,6 +59,12 @@ pub fn hash_pages(pages: &PageTable) -> StateHash {
             hasher.update(value);
         }
         hasher.update(page.data());
+    }
+    hasher.update(&(graph.edge_count() as u64).to_le_bytes());
+    for edge in graph.edges() {
+        hasher.update(&edge.parent.to_le_bytes());
+        hasher.update(&edge.child.to_le_bytes());
+        hasher.update(&[edge.kind as u8]);
     }
     StateHash(*hasher.finalize().as_bytes())
 }

@@ -25,6 +25,7 @@ use crate::checkpoint::{
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
 use crate::error::{fail, Error, Result};
+use crate::graph::Edge;
 use crate::log::body;
 use crate::log::record::RecordKind;
 use crate::log::segment::{parse_segment_name, segment_name, SEGMENT_HEADER_BYTES};
@@ -302,6 +303,33 @@ impl Store {
         })?;
         self.note(|durable| durable.note_changed(id));
         Ok(())
+    }
+
+    /// Adds the edge `parent → child`; refuses a cycle with `GRAPH_CYCLE`.
+    pub fn add_edge(&mut self, edge: Edge) -> Result<()> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.add_edge(edge, || {
+            log(durable, last_lsn, RecordKind::EdgeAdd, || {
+                Cow::Owned(body::encode_edge_add(edge))
+            })
+        })
+    }
+
+    pub fn remove_edge(&mut self, parent: PageId, child: PageId) -> Result<()> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+        } = self;
+        state.remove_edge(parent, child, || {
+            log(durable, last_lsn, RecordKind::EdgeRemove, || {
+                Cow::Owned(body::encode_edge_remove(parent, child))
+            })
+        })
     }
 
     /// Applies one delta; returns the page's new epoch.

@@ -1,6 +1,6 @@
 //! Old formats stay readable: `golden/v1` is a data directory written by
 //! format version 1 (segments, records of every kind, a compressed record, a
-//! run-length coded mask, a full and an incremental checkpoint). Every later
+//! run-length coded mask, edges, a full and an incremental checkpoint). Every later
 //! version must open it to the same state.
 
 mod support;
@@ -10,7 +10,7 @@ use std::path::Path;
 use mmsb_core::{Delta, Location, Payload, RangeWrite, Source, Store, StoreOptions};
 use support::{dense, Scratch};
 
-const GOLDEN_V1_STATE_HASH: &str = "b04b852178f717fc9185af6ee9ea37c103d9132b7c5008c06511e3a288e445fe";
+const GOLDEN_V1_STATE_HASH: &str = "83d4c7d76e4ea5591b514c66a835f256f331593332f5730171ddca0ac49e060f";
 
 fn golden_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use crate::delta::encoding::decode_batch;
 use crate::delta::Delta;
+use crate::graph::{Edge, EdgeKind};
 use crate::page::{Location, PageId};
 
 /// One state change, decoded from a record body; borrows the body's bytes.
@@ -37,6 +38,11 @@ pub enum Change<'a> {
     /// A checkpoint at this LSN was written; replay ignores it.
     Checkpoint {
         lsn: u64,
+    },
+    EdgeAdd(Edge),
+    EdgeRemove {
+        parent: PageId,
+        child: PageId,
     },
 }
 
@@ -77,6 +83,21 @@ pub fn encode_metadata_set(id: PageId, key: &str, value: Option<&[u8]>) -> Vec<u
         }
         None => body.push(0),
     }
+    body
+}
+
+pub fn encode_edge_add(edge: Edge) -> Vec<u8> {
+    let mut body = Vec::with_capacity(17);
+    body.extend_from_slice(&edge.parent.to_le_bytes());
+    body.extend_from_slice(&edge.child.to_le_bytes());
+    body.push(edge.kind as u8);
+    body
+}
+
+pub fn encode_edge_remove(parent: PageId, child: PageId) -> Vec<u8> {
+    let mut body = Vec::with_capacity(16);
+    body.extend_from_slice(&parent.to_le_bytes());
+    body.extend_from_slice(&child.to_le_bytes());
     body
 }
 
@@ -137,6 +158,17 @@ pub fn decode(kind: super::record::RecordKind, body: &[u8]) -> Result<Change<'_>
             Change::MetadataSet { id, key, value }
         }
         RecordKind::Checkpoint => Change::Checkpoint { lsn: reader.u64()? },
+        RecordKind::EdgeAdd => {
+            let parent = reader.u64()?;
+            let child = reader.u64()?;
+            let kind = reader.u8()?;
+            let kind = EdgeKind::from_u8(kind).ok_or_else(|| format!("unknown edge kind {kind}"))?;
+            Change::EdgeAdd(Edge { parent, child, kind })
+        }
+        RecordKind::EdgeRemove => Change::EdgeRemove {
+            parent: reader.u64()?,
+            child: reader.u64()?,
+        },
     };
     if reader.cursor != body.len() {
         return Err(format!(

@@ -40,6 +40,8 @@ pub enum RecordKind {
     Deltas = 4,
     MetadataSet = 5,
     Checkpoint = 6,
+    EdgeAdd = 7,
+    EdgeRemove = 8,
 }
 
 impl RecordKind {
@@ -51,6 +53,8 @@ impl RecordKind {
             4 => RecordKind::Deltas,
             5 => RecordKind::MetadataSet,
             6 => RecordKind::Checkpoint,
+            7 => RecordKind::EdgeAdd,
+            8 => RecordKind::EdgeRemove,
             _ => return None,
         })
     }
@@ -63,6 +67,8 @@ impl RecordKind {
             RecordKind::Deltas => "deltas",
             RecordKind::MetadataSet => "metadata-set",
             RecordKind::Checkpoint => "checkpoint",
+            RecordKind::EdgeAdd => "edge-add",
+            RecordKind::EdgeRemove => "edge-remove",
         }
     }
 }

@@ -1,0 +1,264 @@
+//! The ShadowPageGraph: typed dependency edges `parent → child` between pages.
+//!
+//! Invariants:
+//! - The graph is acyclic: an edge that would close a cycle is refused with
+//!   `GRAPH_CYCLE`, naming the cycle, and the graph is left unchanged.
+//! - `height(child) > height(parent)` for every edge, so heights order the
+//!   pages topologically. Heights are raised incrementally when an edge is
+//!   added (only the new child and the descendants whose order it breaks are
+//!   visited) and never lowered when one is removed: they stay a valid order,
+//!   not necessarily the shortest one.
+//! - A child's parents keep the order their edges were added in; built-in
+//!   transforms such as concatenation read them in that order.
+//! - Every page in the graph is live: releasing a page removes its edges.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{fail, Result};
+use crate::page::PageId;
+
+/// What an edge means to the application; the engine treats all kinds alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EdgeKind {
+    Data = 0,
+    Control = 1,
+    GpuSync = 2,
+    Compiler = 3,
+}
+
+impl EdgeKind {
+    pub fn from_u8(value: u8) -> Option<EdgeKind> {
+        Some(match value {
+            0 => EdgeKind::Data,
+            1 => EdgeKind::Control,
+            2 => EdgeKind::GpuSync,
+            3 => EdgeKind::Compiler,
+            _ => return None,
+        })
+    }
+
+    pub fn parse(name: &str) -> Result<EdgeKind> {
+        match name {
+            "data" => Ok(EdgeKind::Data),
+            "control" => Ok(EdgeKind::Control),
+            "gpu_sync" => Ok(EdgeKind::GpuSync),
+            "compiler" => Ok(EdgeKind::Compiler),
+            _ => fail!(
+                InvalidArgument,
+                "unknown edge kind {name:?}: expected \"data\", \"control\", \"gpu_sync\" or \"compiler\""
+            ),
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Data => "data",
+            EdgeKind::Control => "control",
+            EdgeKind::GpuSync => "gpu_sync",
+            EdgeKind::Compiler => "compiler",
+        }
+    }
+}
+
+/// One edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Edge {
+    pub parent: PageId,
+    pub child: PageId,
+    pub kind: EdgeKind,
+}
+
+#[derive(Clone, Default)]
+pub struct Graph {
+    /// Each child's parents, in the order their edges were added.
+    parents: HashMap<PageId, Vec<(PageId, EdgeKind)>>,
+    children: HashMap<PageId, Vec<PageId>>,
+    /// Heights of pages with a parent; a page without one is at height 0.
+    heights: HashMap<PageId, u32>,
+    edge_count: usize,
+}
+
+impl Graph {
+    pub fn edge_count(&self) -> usize {
+        self.edge_count
+    }
+
+    pub fn height(&self, page: PageId) -> u32 {
+        self.heights.get(&page).copied().unwrap_or(0)
+    }
+
+    pub fn parents(&self, child: PageId) -> &[(PageId, EdgeKind)] {
+        self.parents.get(&child).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn children(&self, parent: PageId) -> &[PageId] {
+        self.children.get(&parent).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every edge: children in increasing id, each child's parents in their
+    /// order. The same graph always lists the same way (hash, checkpoints).
+    pub fn edges(&self) -> Vec<Edge> {
+        let mut children: Vec<PageId> = self.parents.keys().copied().collect();
+        children.sort_unstable();
+        children
+            .into_iter()
+            .flat_map(|child| {
+                self.parents[&child]
+                    .iter()
+                    .map(move |&(parent, kind)| Edge { parent, child, kind })
+            })
+            .collect()
+    }
+
+    /// Checks that `parent → child` may be added: not a self-edge, not a
+    /// duplicate, and closing no cycle (the error names the cycle).
+    pub fn check_add(&self, parent: PageId, child: PageId) -> Result<()> {
+        if parent == child {
+            return fail!(
+                GraphCycle,
+                "edge {parent} → {child} is a self-edge (a cycle of one page)"
+            );
+        }
+        if self.parents(child).iter().any(|&(existing, _)| existing == parent) {
+            return fail!(EdgeExists, "edge {parent} → {child} already exists");
+        }
+        if let Some(path) = self.path(child, parent) {
+            let cycle: Vec<String> = std::iter::once(parent)
+                .chain(path)
+                .map(|page| page.to_string())
+                .collect();
+            return fail!(
+                GraphCycle,
+                "edge {parent} → {child} would close the cycle {}",
+                cycle.join(" → ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Adds an edge that `check_add` accepted, raising heights as needed.
+    pub fn add(&mut self, edge: Edge) {
+        debug_assert!(self.check_add(edge.parent, edge.child).is_ok());
+        self.parents
+            .entry(edge.child)
+            .or_default()
+            .push((edge.parent, edge.kind));
+        self.children.entry(edge.parent).or_default().push(edge.child);
+        self.edge_count += 1;
+        let mut raised = vec![(edge.parent, edge.child)];
+        while let Some((above, below)) = raised.pop() {
+            let needed = self.height(above) + 1;
+            if self.height(below) < needed {
+                self.heights.insert(below, needed);
+                raised.extend(self.children(below).iter().map(|&grandchild| (below, grandchild)));
+            }
+        }
+    }
+
+    pub fn check_remove(&self, parent: PageId, child: PageId) -> Result<()> {
+        if !self.parents(child).iter().any(|&(existing, _)| existing == parent) {
+            return fail!(EdgeNotFound, "there is no edge {parent} → {child}");
+        }
+        Ok(())
+    }
+
+    /// Removes an edge that `check_remove` accepted.
+    pub fn remove(&mut self, parent: PageId, child: PageId) {
+        remove_from(&mut self.parents, child, |&(existing, _)| existing == parent);
+        remove_from(&mut self.children, parent, |&existing| existing == child);
+        self.edge_count -= 1;
+        if !self.parents.contains_key(&child) {
+            self.heights.remove(&child);
+        }
+    }
+
+    /// Removes every edge of a page (it is being released).
+    pub fn remove_page(&mut self, page: PageId) {
+        for (parent, _) in self.parents(page).to_vec() {
+            self.remove(parent, page);
+        }
+        for child in self.children(page).to_vec() {
+            self.remove(page, child);
+        }
+    }
+
+    /// A path `from → … → to` along edges, if there is one. Only pages
+    /// below `to`'s height can lie on it, which bounds the search.
+    fn path(&self, from: PageId, to: PageId) -> Option<Vec<PageId>> {
+        let limit = self.height(to);
+        let mut came_from: HashMap<PageId, PageId> = HashMap::new();
+        let mut seen: HashSet<PageId> = HashSet::from([from]);
+        let mut stack = vec![from];
+        while let Some(page) = stack.pop() {
+            if page == to {
+                let mut path = vec![to];
+                let mut step = to;
+                while let Some(&previous) = came_from.get(&step) {
+                    path.push(previous);
+                    step = previous;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &child in self.children(page) {
+                if (child == to || self.height(child) < limit) && seen.insert(child) {
+                    came_from.insert(child, page);
+                    stack.push(child);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn remove_from<T>(map: &mut HashMap<PageId, Vec<T>>, key: PageId, matches: impl Fn(&T) -> bool) {
+    if let Some(list) = map.get_mut(&key) {
+        list.retain(|item| !matches(item));
+        if list.is_empty() {
+            map.remove(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(parent: PageId, child: PageId) -> Edge {
+        Edge {
+            parent,
+            child,
+            kind: EdgeKind::Data,
+        }
+    }
+
+    #[test]
+    fn a_cycle_is_refused_naming_it() {
+        let mut graph = Graph::default();
+        graph.add(edge(1, 2));
+        graph.add(edge(2, 3));
+        let error = graph.check_add(3, 1).unwrap_err();
+        assert_eq!(error.code, crate::ErrorCode::GraphCycle);
+        assert!(error.message.contains("3 → 1 → 2 → 3"), "{}", error.message);
+        assert_eq!(graph.check_add(2, 2).unwrap_err().code, crate::ErrorCode::GraphCycle);
+        assert_eq!(graph.check_add(1, 2).unwrap_err().code, crate::ErrorCode::EdgeExists);
+    }
+
+    #[test]
+    fn heights_rise_along_new_edges_and_removal_keeps_them_ordered() {
+        let mut graph = Graph::default();
+        graph.add(edge(2, 3));
+        graph.add(edge(3, 4));
+        graph.add(edge(1, 2));
+        assert_eq!(
+            (graph.height(1), graph.height(2), graph.height(3), graph.height(4)),
+            (0, 1, 2, 3)
+        );
+        graph.remove(1, 2);
+        assert_eq!(graph.height(2), 0, "a page without parents is at height 0");
+        assert!(graph.height(4) > graph.height(3) && graph.height(3) > graph.height(2));
+        graph.remove_page(3);
+        assert_eq!(graph.edge_count(), 0);
+    }
+}
