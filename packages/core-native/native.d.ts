@@ -59,6 +59,18 @@ export declare class NativeState {
   parents(child: number): Array<ParentEdge>
   children(parent: number): Array<number>
   edgeCount(): number
+  /** Sets a page's built-in recompute (`copy`, `concat`, `xor`), or removes it with `null`. */
+  setTransform(child: number, transform?: string | undefined | null): void
+  /** Runs a wave through the built-in recomputes only and applies it. */
+  propagate(changed: Float64Array): WaveInfo
+  /**
+   * The plan of a wave, packed for one crossing: per descendant in order,
+   * `child, transform (0 none, 1 copy, 2 concat, 3 xor), parent count, parents…`.
+   */
+  planWave(changed: Float64Array): Float64Array
+  /** Computes a page's built-in recompute from the given parent bytes. */
+  computeTransform(child: number, inputs: Array<Uint8Array>): Uint8Array
+  height(page: number): number
   stateHash(): string
   nextPageId(): number
   livePageCount(): number
@@ -207,4 +219,12 @@ export interface SyncOutcome {
   durableLsn?: number
   errorCode?: string
   errorMessage?: string
+}
+
+/** What a native wave did. */
+export interface WaveInfo {
+  recomputed: number
+  cutOff: number
+  /** The pages the wave changed, in wave order. */
+  changedPages: Array<number>
 }

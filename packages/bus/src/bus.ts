@@ -14,7 +14,9 @@ import { encodeMetadataValue } from './metadata.js';
 import { call, nativeAddon, type NativeState } from './native.js';
 import { type BusOptions, resolveOptions, type ResolvedOptions } from './options.js';
 import { closedError, StateReader, StateView } from './state-reader.js';
-import type { AppliedDelta, CreatePageOptions, Delta, EdgeKind, Location, MetadataValue, PageId } from './types.js';
+import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
+import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
+import type { AppliedDelta, CreatePageOptions, Delta, DeltaSource, EdgeKind, Location, MetadataValue, PageId } from './types.js';
 import { checkCount, checkInteger, checkObject, checkString } from './validate.js';
 
 /** The directory name of a bus that keeps no files. */
@@ -55,6 +57,8 @@ export class Bus extends StateReader {
   readonly #state: NativeState;
   readonly #options: ResolvedOptions | undefined;
   readonly #commits: GroupCommit | undefined;
+  readonly #propagator: Propagator;
+  readonly #events = new CommitEvents();
   readonly #timers: NodeJS.Timeout[] = [];
   #checkpointScheduled = false;
   #closed = false;
@@ -62,11 +66,12 @@ export class Bus extends StateReader {
   /** The data directory, or `':memory:'`. */
   readonly directory: string;
 
-  private constructor(state: NativeState, directory: string, options: ResolvedOptions | undefined) {
+  private constructor(state: NativeState, directory: string, options: ResolvedOptions | undefined, waveLimit: number) {
     super();
     this.#state = state;
     this.directory = directory;
     this.#options = options;
+    this.#propagator = new Propagator(state, (id) => this.view(id), waveLimit);
     if (options === undefined) return;
     this.#commits = new GroupCommit(() => state.syncJob().run(), state.durableLsn());
     if (options.fsync === 'interval') {
@@ -85,19 +90,20 @@ export class Bus extends StateReader {
   static async open(directory: string, options: BusOptions = {}): Promise<Bus> {
     checkString(directory, 'directory');
     const resolved = resolveOptions(options);
-    if (directory === MEMORY) return Bus.memory();
     const { NativeState } = call(nativeAddon);
+    if (directory === MEMORY) return new Bus(new NativeState(), MEMORY, undefined, resolved.waveLimit);
     return new Bus(
       call(() => NativeState.open(directory, resolved.native)),
       directory,
       resolved,
+      resolved.waveLimit,
     );
   }
 
-  /** A bus that keeps no files. */
+  /** A bus that keeps no files, with default options. */
   static memory(): Bus {
     const { NativeState } = call(nativeAddon);
-    return new Bus(new NativeState(), MEMORY, undefined);
+    return new Bus(new NativeState(), MEMORY, undefined, resolveOptions({}).waveLimit);
   }
 
   protected native(): NativeState {
@@ -171,6 +177,7 @@ export class Bus extends StateReader {
     checkInteger(id, 'page id');
     call(() => state.releasePage(id));
     this.views.delete(id);
+    this.#propagator.forget(id);
     await this.#acknowledge();
   }
 
@@ -231,7 +238,9 @@ export class Bus extends StateReader {
       epoch = call(() => state.applyEncodedOne(encoded));
     }
     const lsn = state.lastLsn();
+    const waveFailure = this.#afterCommit([delta.pageId], lsn, delta.source ?? 'user');
     await this.#acknowledge();
+    if (waveFailure !== undefined) throw waveFailure;
     return { pageId: delta.pageId, epoch, lsn };
   }
 
@@ -244,8 +253,68 @@ export class Bus extends StateReader {
     const state = this.native();
     const encoded = encodeBatch(deltas);
     const count = call(() => state.applyBatch(encoded));
+    let waveFailure: MmsbError | undefined;
+    if (count > 0 && (this.#propagator.active || this.#events.listening)) {
+      const pageIds = [...new Set(deltas.map((delta) => delta.pageId))];
+      waveFailure = this.#afterCommit(pageIds, state.lastLsn(), deltas[0]!.source ?? 'user');
+    }
     await this.#acknowledge();
+    if (waveFailure !== undefined) throw waveFailure;
     return count;
+  }
+
+  /**
+   * Announces a commit and runs the wave it starts. A failed wave is
+   * returned, not thrown: the commit stays, and the caller reports the
+   * failure after the commit is acknowledged.
+   */
+  #afterCommit(pageIds: readonly PageId[], lsn: number, source: DeltaSource): MmsbError | undefined {
+    if (this.#events.listening) this.#events.emit({ pageIds, firstLsn: lsn, lastLsn: lsn, source });
+    if (!this.#propagator.active) return undefined;
+    try {
+      const changed = this.#propagator.run(pageIds);
+      if (changed.length > 0 && this.#events.listening) {
+        const waveLsn = this.#state.lastLsn();
+        this.#events.emit({ pageIds: changed, firstLsn: waveLsn, lastLsn: waveLsn, source: 'propagation' });
+      }
+      return undefined;
+    } catch (error) {
+      return error instanceof MmsbError ? error : new MmsbError(ErrorCode.RECOMPUTE_FAILED, String(error), { cause: error });
+    }
+  }
+
+  /**
+   * Registers how a page is recomputed when a parent changes: a JavaScript
+   * function given views of its parents, or a built-in run in Rust (`copy`,
+   * `concat`, `xor`); `null` removes it. Recomputes are code, not state: they
+   * are not logged, and an application registers them again after open (the
+   * deltas they produced are in the log, so replay needs none).
+   */
+  recompute(child: PageId, recompute: Recompute | null): void {
+    const state = this.native();
+    checkInteger(child, 'page id');
+    call(() => state.pageInfo(child));
+    this.#propagator.register(child, recompute);
+  }
+
+  /** Counters of the propagation engine. */
+  get propagationStats(): Readonly<PropagationStats> {
+    return { ...this.#propagator.stats };
+  }
+
+  /** Calls `listener` after every commit of deltas and every wave; returns the function that stops it. */
+  onCommit(listener: CommitListener): () => void {
+    this.native();
+    if (typeof listener !== 'function') throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'listener must be a function');
+    return this.#events.on(listener);
+  }
+
+  /** Commits as an async iterator; a reader more than `bufferSize` events behind gets EVENTS_OVERFLOW. */
+  commits(options: { readonly bufferSize?: number } = {}): AsyncIterableIterator<CommitEvent> {
+    this.native();
+    const bufferSize = options.bufferSize ?? 10_000;
+    checkCount(bufferSize, 'bufferSize');
+    return this.#events.iterate(bufferSize);
   }
 
   /**

@@ -1,8 +1,7 @@
 /**
  * Every failure a caller can cause has a stable code. The codes from
  * `PAGE_NOT_FOUND` to `EDGE_NOT_FOUND` are the Rust core's own (a test
- * checks the two lists agree); `NATIVE_UNAVAILABLE` and `BUS_CLOSED` arise in
- * TypeScript only.
+ * checks the two lists agree); the rest arise in TypeScript only.
  */
 export const ErrorCode = {
   PAGE_NOT_FOUND: 'PAGE_NOT_FOUND',
@@ -28,6 +27,9 @@ export const ErrorCode = {
   EDGE_NOT_FOUND: 'EDGE_NOT_FOUND',
   NATIVE_UNAVAILABLE: 'NATIVE_UNAVAILABLE',
   BUS_CLOSED: 'BUS_CLOSED',
+  RECOMPUTE_FAILED: 'RECOMPUTE_FAILED',
+  WAVE_LIMIT: 'WAVE_LIMIT',
+  EVENTS_OVERFLOW: 'EVENTS_OVERFLOW',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

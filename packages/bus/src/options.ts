@@ -29,6 +29,8 @@ export interface BusOptions {
   readonly compressRecordsAbove?: number;
   /** A checkpoint is also taken this often, in ms (default: never by time). */
   readonly checkpointEveryMs?: number;
+  /** The most descendants one wave may visit; a larger wave is refused with WAVE_LIMIT (default 1,000,000). */
+  readonly waveLimit?: number;
   /** Receives failures of background work (interval syncs, automatic checkpoints). */
   readonly onBackgroundError?: (error: MmsbError) => void;
 }
@@ -38,6 +40,7 @@ export interface ResolvedOptions {
   readonly fsyncIntervalMs: number;
   readonly checkpointEveryMs: number | undefined;
   readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
+  readonly waveLimit: number;
   readonly native: { segmentBytes?: number; checkpointsRetained?: number; checkpointEveryBytes?: number; compressBytesMin?: number };
 }
 
@@ -73,6 +76,7 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
     fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,
     checkpointEveryMs: options.checkpointEveryMs,
     onBackgroundError: options.onBackgroundError,
+    waveLimit: options.waveLimit ?? 1_000_000,
     native,
   };
 }

@@ -21,6 +21,7 @@ mod msgpack;
 pub mod page;
 pub mod page_bytes;
 pub mod page_table;
+pub mod propagation;
 pub mod recovery;
 pub mod state;
 pub mod state_hash;

@@ -14,7 +14,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use crate::checkpoint::{
 };
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
+use crate::delta::{Payload, Source};
 use crate::error::{fail, Error, Result};
 use crate::graph::Edge;
 use crate::log::body;
@@ -31,6 +32,7 @@ use crate::log::record::RecordKind;
 use crate::log::segment::{parse_segment_name, segment_name, SEGMENT_HEADER_BYTES};
 use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
+use crate::propagation::{run_native, Transform, WaveOutcome};
 use crate::recovery::{load_base, replay};
 use crate::state::State;
 use crate::storage::FileSystem;
@@ -87,6 +89,9 @@ pub struct Store {
     state: State,
     last_lsn: u64,
     durable: Option<Durable>,
+    /// Built-in recomputes of children. Like JavaScript callbacks they are
+    /// registered at run time and not persisted: derived deltas are logged.
+    transforms: HashMap<PageId, Transform>,
 }
 
 struct Durable {
@@ -115,6 +120,7 @@ impl Store {
             state: State::new(),
             last_lsn: 0,
             durable: None,
+            transforms: HashMap::new(),
         }
     }
 
@@ -124,6 +130,7 @@ impl Store {
             state,
             last_lsn: lsn,
             durable: None,
+            transforms: HashMap::new(),
         }
     }
 
@@ -193,6 +200,7 @@ impl Store {
             }
         };
         Ok(Store {
+            transforms: HashMap::new(),
             state: replayed.state,
             last_lsn: replayed.last_lsn,
             durable: Some(Durable {
@@ -253,6 +261,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.create_page(size, location, metadata, || {
             log(durable, last_lsn, RecordKind::PageCreate, || {
@@ -267,6 +276,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.create_pages(count, size, location, || {
             log(durable, last_lsn, RecordKind::PagesCreate, || {
@@ -280,6 +290,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.release_page(id, || {
             log(durable, last_lsn, RecordKind::PageRelease, || {
@@ -287,6 +298,7 @@ impl Store {
             })
         })?;
         self.note(|durable| durable.note_released(id));
+        self.transforms.remove(&id);
         Ok(())
     }
 
@@ -295,6 +307,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.set_metadata(id, key, value, || {
             log(durable, last_lsn, RecordKind::MetadataSet, || {
@@ -311,6 +324,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.add_edge(edge, || {
             log(durable, last_lsn, RecordKind::EdgeAdd, || {
@@ -324,6 +338,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.remove_edge(parent, child, || {
             log(durable, last_lsn, RecordKind::EdgeRemove, || {
@@ -332,12 +347,48 @@ impl Store {
         })
     }
 
+    /// Sets (or with `None` removes) the built-in recompute of a page.
+    pub fn set_transform(&mut self, child: PageId, transform: Option<Transform>) -> Result<()> {
+        self.state.page(child)?;
+        match transform {
+            Some(transform) => self.transforms.insert(child, transform),
+            None => self.transforms.remove(&child),
+        };
+        Ok(())
+    }
+
+    pub fn transform(&self, child: PageId) -> Option<Transform> {
+        self.transforms.get(&child).copied()
+    }
+
+    /// Runs the wave of the pages `changed` (a commit's pages) through the
+    /// built-in recomputes and applies the derived deltas as one batch with
+    /// source `propagation`. On any error nothing of the wave is applied.
+    pub fn propagate(&mut self, changed: &[PageId]) -> Result<WaveOutcome> {
+        let outcome = run_native(&self.state, changed, &self.transforms)?;
+        if !outcome.outputs.is_empty() {
+            let deltas: Vec<Delta<&[u8]>> = outcome
+                .outputs
+                .iter()
+                .map(|(page_id, bytes)| Delta {
+                    page_id: *page_id,
+                    payload: Payload::Dense(bytes.as_slice()),
+                    source: Source::Propagation,
+                    expect_epoch: None,
+                })
+                .collect();
+            self.apply_batch(&deltas)?;
+        }
+        Ok(outcome)
+    }
+
     /// Applies one delta; returns the page's new epoch.
     pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>) -> Result<u64> {
         let Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         let epoch = state.apply(delta, || {
             log(durable, last_lsn, RecordKind::Deltas, || {
@@ -354,6 +405,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.apply_batch(deltas, || {
             log(durable, last_lsn, RecordKind::Deltas, || {
@@ -372,6 +424,7 @@ impl Store {
             state,
             last_lsn,
             durable,
+            ..
         } = self;
         state.apply_batch(&deltas, || {
             log(durable, last_lsn, RecordKind::Deltas, || {

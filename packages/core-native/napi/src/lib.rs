@@ -14,9 +14,10 @@ use mmsb_core::delta::merge;
 use mmsb_core::graph::{Edge, EdgeKind};
 use mmsb_core::inspect;
 use mmsb_core::log::writer::SyncJob;
+use mmsb_core::propagation::{self, Transform};
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, Source, Store, StoreOptions};
-use napi::bindgen_prelude::{AsyncTask, Uint8Array, Uint8ArraySlice};
+use napi::bindgen_prelude::{AsyncTask, Float64Array, Uint8Array, Uint8ArraySlice};
 use napi::{Env, Task};
 use napi_derive::napi;
 
@@ -125,6 +126,15 @@ pub struct OpenOptions {
     pub checkpoints_retained: Option<f64>,
     pub checkpoint_every_bytes: Option<f64>,
     pub compress_bytes_min: Option<f64>,
+}
+
+/// What a native wave did.
+#[napi(object)]
+pub struct WaveInfo {
+    pub recomputed: f64,
+    pub cut_off: f64,
+    /// The pages the wave changed, in wave order.
+    pub changed_pages: Vec<f64>,
 }
 
 /// An edge seen from its child.
@@ -570,6 +580,72 @@ impl NativeState {
     #[napi]
     pub fn edge_count(&self) -> f64 {
         self.store.graph().edge_count() as f64
+    }
+
+    /// Sets a page's built-in recompute (`copy`, `concat`, `xor`), or removes it with `null`.
+    #[napi]
+    pub fn set_transform(&mut self, child: f64, transform: Option<String>) -> Result<()> {
+        let transform = transform
+            .map(|name| Transform::parse(&name))
+            .transpose()
+            .map_err(fail)?;
+        self.store
+            .set_transform(to_u64(child, "page id")?, transform)
+            .map_err(fail)
+    }
+
+    /// Runs a wave through the built-in recomputes only and applies it.
+    #[napi]
+    pub fn propagate(&mut self, changed: Float64Array) -> Result<WaveInfo> {
+        let changed: Vec<PageId> = changed.iter().map(|&id| to_u64(id, "page id")).collect::<Result<_>>()?;
+        let outcome = self.store.propagate(&changed).map_err(fail)?;
+        Ok(WaveInfo {
+            recomputed: outcome.recomputed as f64,
+            cut_off: outcome.cut_off as f64,
+            changed_pages: outcome.outputs.iter().map(|(page, _)| *page as f64).collect(),
+        })
+    }
+
+    /// The plan of a wave, packed for one crossing: per descendant in order,
+    /// `child, transform (0 none, 1 copy, 2 concat, 3 xor), parent count, parents…`.
+    #[napi]
+    pub fn plan_wave(&self, changed: Float64Array) -> Result<Float64Array> {
+        let changed: Vec<PageId> = changed.iter().map(|&id| to_u64(id, "page id")).collect::<Result<_>>()?;
+        let graph = self.store.graph();
+        let mut packed = Vec::new();
+        for child in propagation::plan(graph, &changed) {
+            let parents = graph.parents(child);
+            let transform = match self.store.transform(child) {
+                None => 0.0,
+                Some(Transform::Copy) => 1.0,
+                Some(Transform::Concat) => 2.0,
+                Some(Transform::Xor) => 3.0,
+            };
+            packed.extend([child as f64, transform, parents.len() as f64]);
+            packed.extend(parents.iter().map(|(parent, _)| *parent as f64));
+        }
+        Ok(packed.into())
+    }
+
+    /// Computes a page's built-in recompute from the given parent bytes.
+    #[napi]
+    pub fn compute_transform(&self, child: f64, inputs: Vec<Uint8ArraySlice>) -> Result<Uint8Array> {
+        let child = to_u64(child, "page id")?;
+        let size = self.store.page(child).map_err(fail)?.size() as usize;
+        let Some(transform) = self.store.transform(child) else {
+            return Err(invalid(format!("page {child} has no built-in recompute")));
+        };
+        let inputs: Vec<&[u8]> = inputs.iter().map(|input| input.as_ref()).collect();
+        let mut output = vec![0u8; size];
+        transform.compute(child, &inputs, &mut output).map_err(fail)?;
+        Ok(output.into())
+    }
+
+    #[napi]
+    pub fn height(&self, page: f64) -> Result<f64> {
+        let page = to_u64(page, "page id")?;
+        self.store.page(page).map_err(fail)?;
+        Ok(f64::from(self.store.graph().height(page)))
     }
 
     #[napi]
