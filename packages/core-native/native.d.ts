@@ -225,6 +225,8 @@ export interface SyncOutcome {
 export interface WaveInfo {
   recomputed: number
   cutOff: number
+  /** The height of the deepest page the wave visited. */
+  maxHeight: number
   /** The pages the wave changed, in wave order. */
   changedPages: Array<number>
 }

@@ -46,6 +46,8 @@ export interface PropagationStats {
   failed: number;
   /** The largest number of descendants a wave visited. */
   largestWave: number;
+  /** The greatest height (depth in the graph) a wave reached. */
+  maxHeight: number;
   /** Duration of the last wave, in ms. */
   lastWaveMs: number;
 }
@@ -69,7 +71,16 @@ export class Propagator {
   readonly #callbacks = new Map<PageId, RecomputeFunction>();
   /** Pages whose recompute is a built-in, run by the core. */
   readonly #builtins = new Set<PageId>();
-  readonly stats: PropagationStats = { waves: 0, recomputed: 0, changed: 0, cutOff: 0, failed: 0, largestWave: 0, lastWaveMs: 0 };
+  readonly stats: PropagationStats = {
+    waves: 0,
+    recomputed: 0,
+    changed: 0,
+    cutOff: 0,
+    failed: 0,
+    largestWave: 0,
+    maxHeight: 0,
+    lastWaveMs: 0,
+  };
 
   constructor(state: NativeState, view: (id: PageId) => Uint8Array, waveLimit: number) {
     this.#state = state;
@@ -120,13 +131,23 @@ export class Propagator {
     const wave = call(() => this.#state.propagate(Float64Array.from(changed)));
     this.stats.recomputed += wave.recomputed;
     this.stats.cutOff += wave.cutOff;
+    this.stats.maxHeight = Math.max(this.stats.maxHeight, wave.maxHeight);
     return wave.changedPages;
   }
 
   #runMixed(changed: readonly PageId[]): PageId[] {
     const plan = call(() => this.#state.planWave(Float64Array.from(changed)));
     let visits = 0;
-    for (let index = 0; index < plan.length; index += 3 + plan[index + 2]!) visits++;
+    let last = -1;
+    for (let index = 0; index < plan.length; index += 3 + plan[index + 2]!) {
+      visits++;
+      last = plan[index]!;
+    }
+    if (last !== -1)
+      this.stats.maxHeight = Math.max(
+        this.stats.maxHeight,
+        call(() => this.#state.height(last)),
+      );
     this.stats.largestWave = Math.max(this.stats.largestWave, visits);
     if (visits > this.#waveLimit) {
       throw new MmsbError(

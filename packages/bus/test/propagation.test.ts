@@ -128,6 +128,7 @@ describe('propagation', () => {
     const after = bus.propagationStats;
     expect(after.cutOff - before.cutOff).toBe(2);
     expect(after.changed - before.changed).toBe(0);
+    expect(after.maxHeight).toBe(2);
   });
 
   it('a recompute that throws or returns the wrong size keeps the commit and applies no derived delta', async () => {

@@ -12,7 +12,7 @@
 //!   transforms such as concatenation read them in that order.
 //! - Every page in the graph is live: releasing a page removes its edges.
 
-use std::collections::{HashMap, HashSet};
+use crate::id_map::{IdMap, IdSet};
 
 use crate::error::{fail, Result};
 use crate::page::PageId;
@@ -72,10 +72,10 @@ pub struct Edge {
 #[derive(Clone, Default)]
 pub struct Graph {
     /// Each child's parents, in the order their edges were added.
-    parents: HashMap<PageId, Vec<(PageId, EdgeKind)>>,
-    children: HashMap<PageId, Vec<PageId>>,
+    parents: IdMap<Vec<(PageId, EdgeKind)>>,
+    children: IdMap<Vec<PageId>>,
     /// Heights of pages with a parent; a page without one is at height 0.
-    heights: HashMap<PageId, u32>,
+    heights: IdMap<u32>,
     edge_count: usize,
 }
 
@@ -187,8 +187,9 @@ impl Graph {
     /// below `to`'s height can lie on it, which bounds the search.
     fn path(&self, from: PageId, to: PageId) -> Option<Vec<PageId>> {
         let limit = self.height(to);
-        let mut came_from: HashMap<PageId, PageId> = HashMap::new();
-        let mut seen: HashSet<PageId> = HashSet::from([from]);
+        let mut came_from: IdMap<PageId> = IdMap::default();
+        let mut seen: IdSet = IdSet::default();
+        seen.insert(from);
         let mut stack = vec![from];
         while let Some(page) = stack.pop() {
             if page == to {
@@ -212,7 +213,7 @@ impl Graph {
     }
 }
 
-fn remove_from<T>(map: &mut HashMap<PageId, Vec<T>>, key: PageId, matches: impl Fn(&T) -> bool) {
+fn remove_from<T>(map: &mut IdMap<Vec<T>>, key: PageId, matches: impl Fn(&T) -> bool) {
     if let Some(list) = map.get_mut(&key) {
         list.retain(|item| !matches(item));
         if list.is_empty() {

@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod delta;
 pub mod error;
 pub mod graph;
+mod id_map;
 pub mod inspect;
 pub mod log;
 pub mod metadata;

@@ -12,10 +12,9 @@
 //! Adding a built-in: a variant of `Transform`, its name in `Transform::parse`,
 //! and its computation in `Transform::compute` (with its size rule).
 
-use std::collections::{HashMap, HashSet};
-
 use crate::error::{fail, Result};
 use crate::graph::Graph;
+use crate::id_map::{IdMap, IdSet};
 use crate::page::PageId;
 use crate::state::State;
 
@@ -103,7 +102,7 @@ impl Transform {
 
 /// The descendants of `changed`, each once, in increasing height (ties by id).
 pub fn plan(graph: &Graph, changed: &[PageId]) -> Vec<PageId> {
-    let mut seen: HashSet<PageId> = HashSet::new();
+    let mut seen = IdSet::default();
     let mut stack: Vec<PageId> = changed.to_vec();
     let mut order = Vec::new();
     while let Some(page) = stack.pop() {
@@ -114,27 +113,42 @@ pub fn plan(graph: &Graph, changed: &[PageId]) -> Vec<PageId> {
             }
         }
     }
-    order.sort_by_key(|&page| (graph.height(page), page));
-    order
+    let mut keyed: Vec<(u32, PageId)> = order.into_iter().map(|page| (graph.height(page), page)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, page)| page).collect()
 }
 
 /// What a native wave did.
 #[derive(Debug, Default)]
 pub struct WaveOutcome {
-    /// The staged outputs of children that changed, in wave order.
-    pub outputs: Vec<(PageId, Vec<u8>)>,
+    /// The children that changed, in wave order, and where their staged
+    /// output lies in `staged_bytes`.
+    pub outputs: Vec<(PageId, std::ops::Range<usize>)>,
+    /// Every staged output, end to end.
+    pub staged_bytes: Vec<u8>,
     pub recomputed: u64,
     pub cut_off: u64,
+    /// The height of the deepest page the wave visited.
+    pub max_height: u32,
 }
+
+/// Parents read without an allocation per recompute, up to this many.
+const INLINE_PARENTS: usize = 8;
 
 /// Runs a wave in which every recomputed child has a built-in transform
 /// (children without one are not recomputed and do not propagate).
-pub fn run_native(state: &State, changed: &[PageId], transforms: &HashMap<PageId, Transform>) -> Result<WaveOutcome> {
+pub fn run_native(state: &State, changed: &[PageId], transforms: &IdMap<Transform>) -> Result<WaveOutcome> {
     let graph = state.graph();
-    let mut outcome = WaveOutcome::default();
-    let mut changed_now: HashSet<PageId> = changed.iter().copied().collect();
-    let mut staged: HashMap<PageId, usize> = HashMap::new();
-    for child in plan(graph, changed) {
+    let order = plan(graph, changed);
+    let mut outcome = WaveOutcome {
+        max_height: order.last().map_or(0, |&page| graph.height(page)),
+        ..WaveOutcome::default()
+    };
+    let mut changed_now: IdSet = IdSet::with_capacity_and_hasher(order.len() + changed.len(), Default::default());
+    changed_now.extend(changed.iter().copied());
+    let mut staged: IdMap<std::ops::Range<usize>> = IdMap::with_capacity_and_hasher(order.len(), Default::default());
+    let mut scratch: Vec<u8> = Vec::new();
+    for child in order {
         let Some(&transform) = transforms.get(&child) else {
             continue;
         };
@@ -142,24 +156,36 @@ pub fn run_native(state: &State, changed: &[PageId], transforms: &HashMap<PageId
         if !parents.iter().any(|(parent, _)| changed_now.contains(parent)) {
             continue;
         }
-        let inputs: Vec<&[u8]> = parents
-            .iter()
-            .map(|(parent, _)| match staged.get(parent) {
-                Some(&index) => Ok(outcome.outputs[index].1.as_slice()),
-                None => state.page(*parent).map(|page| page.data()),
-            })
-            .collect::<Result<_>>()?;
         let current = state.page(child)?.data();
-        let mut output = vec![0u8; current.len()];
-        transform.compute(child, &inputs, &mut output)?;
+        scratch.clear();
+        scratch.resize(current.len(), 0);
+        let input = |parent: PageId| match staged.get(&parent) {
+            Some(range) => Ok(&outcome.staged_bytes[range.clone()]),
+            None => state.page(parent).map(|page| page.data()),
+        };
+        if parents.len() <= INLINE_PARENTS {
+            let mut inline: [&[u8]; INLINE_PARENTS] = [&[]; INLINE_PARENTS];
+            for (slot, (parent, _)) in inline.iter_mut().zip(parents) {
+                *slot = input(*parent)?;
+            }
+            transform.compute(child, &inline[..parents.len()], &mut scratch)?;
+        } else {
+            let inputs: Vec<&[u8]> = parents
+                .iter()
+                .map(|(parent, _)| input(*parent))
+                .collect::<Result<_>>()?;
+            transform.compute(child, &inputs, &mut scratch)?;
+        }
         outcome.recomputed += 1;
-        if output == current {
+        if scratch == current {
             outcome.cut_off += 1;
             continue;
         }
+        let range = outcome.staged_bytes.len()..outcome.staged_bytes.len() + scratch.len();
+        outcome.staged_bytes.extend_from_slice(&scratch);
         changed_now.insert(child);
-        staged.insert(child, outcome.outputs.len());
-        outcome.outputs.push((child, output));
+        staged.insert(child, range.clone());
+        outcome.outputs.push((child, range));
     }
     Ok(outcome)
 }

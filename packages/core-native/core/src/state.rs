@@ -6,11 +6,10 @@
 //! (and its hash) exactly as it was. Replaying the logged changes through
 //! `apply_change` rebuilds the state byte for byte.
 
-use std::collections::HashMap;
-
 use crate::delta::{apply_payload, Delta};
 use crate::error::{fail, Error, Result};
 use crate::graph::{Edge, Graph};
+use crate::id_map::IdMap;
 use crate::log::body::Change;
 use crate::metadata::{validate_entry, Metadata};
 use crate::page::{validate_size, Location, Page, PageId};
@@ -168,7 +167,7 @@ impl State {
     /// Applies deltas in order, all or none: every delta is validated against
     /// the state that the deltas before it would produce, then all are applied.
     pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>], before_change: impl BeforeChange) -> Result<()> {
-        let mut applied_before: HashMap<PageId, u64> = HashMap::new();
+        let mut applied_before: IdMap<u64> = IdMap::with_capacity_and_hasher(deltas.len(), Default::default());
         for (index, delta) in deltas.iter().enumerate() {
             let earlier = applied_before.entry(delta.page_id).or_insert(0);
             self.pages

@@ -14,7 +14,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use crate::delta::Delta;
 use crate::delta::{Payload, Source};
 use crate::error::{fail, Error, Result};
 use crate::graph::Edge;
+use crate::id_map::IdMap;
 use crate::log::body;
 use crate::log::record::RecordKind;
 use crate::log::segment::{parse_segment_name, segment_name, SEGMENT_HEADER_BYTES};
@@ -91,7 +92,7 @@ pub struct Store {
     durable: Option<Durable>,
     /// Built-in recomputes of children. Like JavaScript callbacks they are
     /// registered at run time and not persisted: derived deltas are logged.
-    transforms: HashMap<PageId, Transform>,
+    transforms: IdMap<Transform>,
 }
 
 struct Durable {
@@ -120,7 +121,7 @@ impl Store {
             state: State::new(),
             last_lsn: 0,
             durable: None,
-            transforms: HashMap::new(),
+            transforms: IdMap::default(),
         }
     }
 
@@ -130,7 +131,7 @@ impl Store {
             state,
             last_lsn: lsn,
             durable: None,
-            transforms: HashMap::new(),
+            transforms: IdMap::default(),
         }
     }
 
@@ -200,7 +201,7 @@ impl Store {
             }
         };
         Ok(Store {
-            transforms: HashMap::new(),
+            transforms: IdMap::default(),
             state: replayed.state,
             last_lsn: replayed.last_lsn,
             durable: Some(Durable {
@@ -370,9 +371,9 @@ impl Store {
             let deltas: Vec<Delta<&[u8]>> = outcome
                 .outputs
                 .iter()
-                .map(|(page_id, bytes)| Delta {
+                .map(|(page_id, range)| Delta {
                     page_id: *page_id,
-                    payload: Payload::Dense(bytes.as_slice()),
+                    payload: Payload::Dense(&outcome.staged_bytes[range.clone()]),
                     source: Source::Propagation,
                     expect_epoch: None,
                 })

@@ -133,6 +133,8 @@ pub struct OpenOptions {
 pub struct WaveInfo {
     pub recomputed: f64,
     pub cut_off: f64,
+    /// The height of the deepest page the wave visited.
+    pub max_height: f64,
     /// The pages the wave changed, in wave order.
     pub changed_pages: Vec<f64>,
 }
@@ -602,6 +604,7 @@ impl NativeState {
         Ok(WaveInfo {
             recomputed: outcome.recomputed as f64,
             cut_off: outcome.cut_off as f64,
+            max_height: f64::from(outcome.max_height),
             changed_pages: outcome.outputs.iter().map(|(page, _)| *page as f64).collect(),
         })
     }
