@@ -69,13 +69,17 @@ pub struct Edge {
     pub kind: EdgeKind,
 }
 
+/// Adjacency and heights are vectors indexed by page id (ids are dense), grown
+/// to the highest id that has an edge: lookups on the wave's hot path are
+/// array reads, not hash probes. A page below that id without edges costs an
+/// empty slot (52 bytes); a bus without edges costs nothing.
 #[derive(Clone, Default)]
 pub struct Graph {
     /// Each child's parents, in the order their edges were added.
-    parents: IdMap<Vec<(PageId, EdgeKind)>>,
-    children: IdMap<Vec<PageId>>,
-    /// Heights of pages with a parent; a page without one is at height 0.
-    heights: IdMap<u32>,
+    parents: Vec<Vec<(PageId, EdgeKind)>>,
+    children: Vec<Vec<PageId>>,
+    /// Heights; a page without a parent is at height 0.
+    heights: Vec<u32>,
     edge_count: usize,
 }
 
@@ -85,28 +89,34 @@ impl Graph {
     }
 
     pub fn height(&self, page: PageId) -> u32 {
-        self.heights.get(&page).copied().unwrap_or(0)
+        self.heights.get(page as usize).copied().unwrap_or(0)
     }
 
     pub fn parents(&self, child: PageId) -> &[(PageId, EdgeKind)] {
-        self.parents.get(&child).map_or(&[], Vec::as_slice)
+        self.parents.get(child as usize).map_or(&[], Vec::as_slice)
     }
 
     pub fn children(&self, parent: PageId) -> &[PageId] {
-        self.children.get(&parent).map_or(&[], Vec::as_slice)
+        self.children.get(parent as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// One past the highest page id that has (or had) an edge.
+    pub fn id_bound(&self) -> usize {
+        self.heights.len()
     }
 
     /// Every edge: children in increasing id, each child's parents in their
     /// order. The same graph always lists the same way (hash, checkpoints).
     pub fn edges(&self) -> Vec<Edge> {
-        let mut children: Vec<PageId> = self.parents.keys().copied().collect();
-        children.sort_unstable();
-        children
-            .into_iter()
-            .flat_map(|child| {
-                self.parents[&child]
-                    .iter()
-                    .map(move |&(parent, kind)| Edge { parent, child, kind })
+        self.parents
+            .iter()
+            .enumerate()
+            .flat_map(|(child, parents)| {
+                parents.iter().map(move |&(parent, kind)| Edge {
+                    parent,
+                    child: child as PageId,
+                    kind,
+                })
             })
             .collect()
     }
@@ -140,17 +150,20 @@ impl Graph {
     /// Adds an edge that `check_add` accepted, raising heights as needed.
     pub fn add(&mut self, edge: Edge) {
         debug_assert!(self.check_add(edge.parent, edge.child).is_ok());
-        self.parents
-            .entry(edge.child)
-            .or_default()
-            .push((edge.parent, edge.kind));
-        self.children.entry(edge.parent).or_default().push(edge.child);
+        let bound = edge.parent.max(edge.child) as usize + 1;
+        if self.heights.len() < bound {
+            self.parents.resize_with(bound, Vec::new);
+            self.children.resize_with(bound, Vec::new);
+            self.heights.resize(bound, 0);
+        }
+        self.parents[edge.child as usize].push((edge.parent, edge.kind));
+        self.children[edge.parent as usize].push(edge.child);
         self.edge_count += 1;
         let mut raised = vec![(edge.parent, edge.child)];
         while let Some((above, below)) = raised.pop() {
             let needed = self.height(above) + 1;
             if self.height(below) < needed {
-                self.heights.insert(below, needed);
+                self.heights[below as usize] = needed;
                 raised.extend(self.children(below).iter().map(|&grandchild| (below, grandchild)));
             }
         }
@@ -165,11 +178,11 @@ impl Graph {
 
     /// Removes an edge that `check_remove` accepted.
     pub fn remove(&mut self, parent: PageId, child: PageId) {
-        remove_from(&mut self.parents, child, |&(existing, _)| existing == parent);
-        remove_from(&mut self.children, parent, |&existing| existing == child);
+        self.parents[child as usize].retain(|&(existing, _)| existing != parent);
+        self.children[parent as usize].retain(|&existing| existing != child);
         self.edge_count -= 1;
-        if !self.parents.contains_key(&child) {
-            self.heights.remove(&child);
+        if self.parents[child as usize].is_empty() {
+            self.heights[child as usize] = 0;
         }
     }
 
@@ -210,15 +223,6 @@ impl Graph {
             }
         }
         None
-    }
-}
-
-fn remove_from<T>(map: &mut IdMap<Vec<T>>, key: PageId, matches: impl Fn(&T) -> bool) {
-    if let Some(list) = map.get_mut(&key) {
-        list.retain(|item| !matches(item));
-        if list.is_empty() {
-            map.remove(&key);
-        }
     }
 }
 

@@ -14,7 +14,6 @@
 
 use crate::error::{fail, Result};
 use crate::graph::Graph;
-use crate::id_map::{IdMap, IdSet};
 use crate::page::PageId;
 use crate::state::State;
 
@@ -100,22 +99,39 @@ impl Transform {
     }
 }
 
-/// The descendants of `changed`, each once, in increasing height (ties by id).
+/// The descendants of `changed`, each once, in increasing height (within a
+/// height, in the order the search met them: deterministic for a graph).
 pub fn plan(graph: &Graph, changed: &[PageId]) -> Vec<PageId> {
-    let mut seen = IdSet::default();
+    // A flag per page id below the graph's bound: a large zeroed allocation
+    // is mapped lazily, so a small wave in a large graph touches little of it.
+    let mut seen = vec![false; graph.id_bound()];
     let mut stack: Vec<PageId> = changed.to_vec();
-    let mut order = Vec::new();
+    let mut found: Vec<PageId> = Vec::new();
+    let mut height_max = 0;
     while let Some(page) = stack.pop() {
         for &child in graph.children(page) {
-            if seen.insert(child) {
-                order.push(child);
+            if !std::mem::replace(&mut seen[child as usize], true) {
+                height_max = height_max.max(graph.height(child));
+                found.push(child);
                 stack.push(child);
             }
         }
     }
-    let mut keyed: Vec<(u32, PageId)> = order.into_iter().map(|page| (graph.height(page), page)).collect();
-    keyed.sort_unstable();
-    keyed.into_iter().map(|(_, page)| page).collect()
+    // A counting sort by height: heights are small, waves can be millions.
+    let mut starts = vec![0usize; height_max as usize + 2];
+    for &page in &found {
+        starts[graph.height(page) as usize + 1] += 1;
+    }
+    for height in 1..starts.len() {
+        starts[height] += starts[height - 1];
+    }
+    let mut order = vec![0; found.len()];
+    for page in found {
+        let slot = &mut starts[graph.height(page) as usize];
+        order[*slot] = page;
+        *slot += 1;
+    }
+    order
 }
 
 /// What a native wave did.
@@ -132,36 +148,62 @@ pub struct WaveOutcome {
     pub max_height: u32,
 }
 
+/// The built-in recompute of each page, indexed by page id.
+#[derive(Clone, Default)]
+pub struct Transforms(Vec<Option<Transform>>);
+
+impl Transforms {
+    pub fn get(&self, page: PageId) -> Option<Transform> {
+        self.0.get(page as usize).copied().flatten()
+    }
+
+    pub fn set(&mut self, page: PageId, transform: Option<Transform>) {
+        let index = page as usize;
+        if index >= self.0.len() {
+            if transform.is_none() {
+                return;
+            }
+            self.0.resize(index + 1, None);
+        }
+        self.0[index] = transform;
+    }
+}
+
 /// Parents read without an allocation per recompute, up to this many.
 const INLINE_PARENTS: usize = 8;
 
 /// Runs a wave in which every recomputed child has a built-in transform
 /// (children without one are not recomputed and do not propagate).
-pub fn run_native(state: &State, changed: &[PageId], transforms: &IdMap<Transform>) -> Result<WaveOutcome> {
+pub fn run_native(state: &State, changed: &[PageId], transforms: &Transforms) -> Result<WaveOutcome> {
     let graph = state.graph();
     let order = plan(graph, changed);
     let mut outcome = WaveOutcome {
         max_height: order.last().map_or(0, |&page| graph.height(page)),
         ..WaveOutcome::default()
     };
-    let mut changed_now: IdSet = IdSet::with_capacity_and_hasher(order.len() + changed.len(), Default::default());
-    changed_now.extend(changed.iter().copied());
-    let mut staged: IdMap<std::ops::Range<usize>> = IdMap::with_capacity_and_hasher(order.len(), Default::default());
+    // Per page id: whether it changed in this wave, and 1 + the index of its
+    // staged output (0: none).
+    let bound = graph.id_bound();
+    let mut changed_now = vec![false; bound];
+    for &page in changed.iter().filter(|&&page| (page as usize) < bound) {
+        changed_now[page as usize] = true;
+    }
+    let mut staged = vec![0u32; bound];
     let mut scratch: Vec<u8> = Vec::new();
     for child in order {
-        let Some(&transform) = transforms.get(&child) else {
+        let Some(transform) = transforms.get(child) else {
             continue;
         };
         let parents = graph.parents(child);
-        if !parents.iter().any(|(parent, _)| changed_now.contains(parent)) {
+        if !parents.iter().any(|(parent, _)| changed_now[*parent as usize]) {
             continue;
         }
         let current = state.page(child)?.data();
         scratch.clear();
         scratch.resize(current.len(), 0);
-        let input = |parent: PageId| match staged.get(&parent) {
-            Some(range) => Ok(&outcome.staged_bytes[range.clone()]),
-            None => state.page(parent).map(|page| page.data()),
+        let input = |parent: PageId| match staged[parent as usize] {
+            0 => state.page(parent).map(|page| page.data()),
+            index => Ok(&outcome.staged_bytes[outcome.outputs[index as usize - 1].1.clone()]),
         };
         if parents.len() <= INLINE_PARENTS {
             let mut inline: [&[u8]; INLINE_PARENTS] = [&[]; INLINE_PARENTS];
@@ -183,9 +225,9 @@ pub fn run_native(state: &State, changed: &[PageId], transforms: &IdMap<Transfor
         }
         let range = outcome.staged_bytes.len()..outcome.staged_bytes.len() + scratch.len();
         outcome.staged_bytes.extend_from_slice(&scratch);
-        changed_now.insert(child);
-        staged.insert(child, range.clone());
+        changed_now[child as usize] = true;
         outcome.outputs.push((child, range));
+        staged[child as usize] = outcome.outputs.len() as u32;
     }
     Ok(outcome)
 }

@@ -167,14 +167,22 @@ impl State {
     /// Applies deltas in order, all or none: every delta is validated against
     /// the state that the deltas before it would produce, then all are applied.
     pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>], before_change: impl BeforeChange) -> Result<()> {
-        let mut applied_before: IdMap<u64> = IdMap::with_capacity_and_hasher(deltas.len(), Default::default());
+        // Only `expectEpoch` depends on the deltas before it; without one, each
+        // delta is validated against its page alone and no count is kept.
+        let counts_epochs = deltas.iter().any(|delta| delta.expect_epoch.is_some());
+        let mut applied_before: IdMap<u64> = IdMap::default();
         for (index, delta) in deltas.iter().enumerate() {
-            let earlier = applied_before.entry(delta.page_id).or_insert(0);
+            let earlier = if counts_epochs {
+                let count = applied_before.entry(delta.page_id).or_insert(0);
+                *count += 1;
+                *count - 1
+            } else {
+                0
+            };
             self.pages
                 .get(delta.page_id)
-                .and_then(|page| validate_against(delta, page, page.epoch + *earlier))
+                .and_then(|page| validate_against(delta, page, page.epoch + earlier))
                 .map_err(|error| Error::new(error.code, format!("batch delta {index}: {}", error.message)))?;
-            *earlier += 1;
         }
         before_change()?;
         for delta in deltas {

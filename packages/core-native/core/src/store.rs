@@ -27,13 +27,12 @@ use crate::delta::Delta;
 use crate::delta::{Payload, Source};
 use crate::error::{fail, Error, Result};
 use crate::graph::Edge;
-use crate::id_map::IdMap;
 use crate::log::body;
 use crate::log::record::RecordKind;
 use crate::log::segment::{parse_segment_name, segment_name, SEGMENT_HEADER_BYTES};
 use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
-use crate::propagation::{run_native, Transform, WaveOutcome};
+use crate::propagation::{run_native, Transform, Transforms, WaveOutcome};
 use crate::recovery::{load_base, replay};
 use crate::state::State;
 use crate::storage::FileSystem;
@@ -92,7 +91,7 @@ pub struct Store {
     durable: Option<Durable>,
     /// Built-in recomputes of children. Like JavaScript callbacks they are
     /// registered at run time and not persisted: derived deltas are logged.
-    transforms: IdMap<Transform>,
+    transforms: Transforms,
 }
 
 struct Durable {
@@ -121,7 +120,7 @@ impl Store {
             state: State::new(),
             last_lsn: 0,
             durable: None,
-            transforms: IdMap::default(),
+            transforms: Transforms::default(),
         }
     }
 
@@ -131,7 +130,7 @@ impl Store {
             state,
             last_lsn: lsn,
             durable: None,
-            transforms: IdMap::default(),
+            transforms: Transforms::default(),
         }
     }
 
@@ -201,7 +200,7 @@ impl Store {
             }
         };
         Ok(Store {
-            transforms: IdMap::default(),
+            transforms: Transforms::default(),
             state: replayed.state,
             last_lsn: replayed.last_lsn,
             durable: Some(Durable {
@@ -299,7 +298,7 @@ impl Store {
             })
         })?;
         self.note(|durable| durable.note_released(id));
-        self.transforms.remove(&id);
+        self.transforms.set(id, None);
         Ok(())
     }
 
@@ -351,15 +350,12 @@ impl Store {
     /// Sets (or with `None` removes) the built-in recompute of a page.
     pub fn set_transform(&mut self, child: PageId, transform: Option<Transform>) -> Result<()> {
         self.state.page(child)?;
-        match transform {
-            Some(transform) => self.transforms.insert(child, transform),
-            None => self.transforms.remove(&child),
-        };
+        self.transforms.set(child, transform);
         Ok(())
     }
 
     pub fn transform(&self, child: PageId) -> Option<Transform> {
-        self.transforms.get(&child).copied()
+        self.transforms.get(child)
     }
 
     /// Runs the wave of the pages `changed` (a commit's pages) through the
