@@ -65,7 +65,10 @@ export declare class NativeState {
   propagate(changed: Float64Array): WaveInfo
   /**
    * The plan of a wave, packed for one crossing: per descendant in order,
-   * `child, transform (0 none, 1 copy, 2 concat, 3 xor), parent count, parents…`.
+   * `child, transform (0 none, 1 copy, 2 concat, 3 xor), parent count`, then
+   * per parent `parent id, where`: `where` is the parent's position in this
+   * plan, -2 for a page the commit changed, or -1 for a page the wave does
+   * not change. Positions spare the JavaScript loop any id lookups.
    */
   planWave(changed: Float64Array): Float64Array
   /** Computes a page's built-in recompute from the given parent bytes. */

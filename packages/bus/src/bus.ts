@@ -71,7 +71,8 @@ export class Bus extends StateReader {
     this.#state = state;
     this.directory = directory;
     this.#options = options;
-    this.#propagator = new Propagator(state, (id) => this.view(id), waveLimit);
+    // Waves read views on their hot path: the cache first, the checked call on a miss.
+    this.#propagator = new Propagator(state, (id) => this.views.get(id) ?? this.view(id), waveLimit);
     if (options === undefined) return;
     this.#commits = new GroupCommit(() => state.syncJob().run(), state.durableLsn());
     if (options.fsync === 'interval') {

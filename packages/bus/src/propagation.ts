@@ -139,16 +139,16 @@ export class Propagator {
     const plan = call(() => this.#state.planWave(Float64Array.from(changed)));
     let visits = 0;
     let last = -1;
-    for (let index = 0; index < plan.length; index += 3 + plan[index + 2]!) {
+    for (let index = 0; index < plan.length; index += 3 + 2 * plan[index + 2]!) {
       visits++;
       last = plan[index]!;
     }
+    this.stats.largestWave = Math.max(this.stats.largestWave, visits);
     if (last !== -1)
       this.stats.maxHeight = Math.max(
         this.stats.maxHeight,
         call(() => this.#state.height(last)),
       );
-    this.stats.largestWave = Math.max(this.stats.largestWave, visits);
     if (visits > this.#waveLimit) {
       throw new MmsbError(
         ErrorCode.WAVE_LIMIT,
@@ -156,23 +156,29 @@ export class Propagator {
           `above the limit of ${this.#waveLimit}; nothing was recomputed`,
       );
     }
-    const changedNow = new Set(changed);
-    const staged = new Map<PageId, Uint8Array>();
-    for (let index = 0; index < plan.length;) {
+    // Indexed by plan position: whether the page changed, and its staged output.
+    const changedAt = new Uint8Array(visits);
+    const stagedAt: (Uint8Array | undefined)[] = new Array(visits);
+    const deltas: Delta[] = [];
+    const changedPages: PageId[] = [];
+    for (let index = 0, position = 0; index < plan.length; position++) {
       const child = plan[index]!;
       const builtin = plan[index + 1]! !== 0;
       const parentCount = plan[index + 2]!;
       const first = index + 3;
-      index = first + parentCount;
+      index = first + 2 * parentCount;
       const callback = this.#callbacks.get(child);
       if (!builtin && callback === undefined) continue;
       let triggered = false;
-      for (let parent = first; parent < index && !triggered; parent++) triggered = changedNow.has(plan[parent]!);
+      for (let parent = first + 1; parent < index && !triggered; parent += 2) {
+        const place = plan[parent]!;
+        triggered = place === -2 || (place >= 0 && changedAt[place] === 1);
+      }
       if (!triggered) continue;
       const inputs: Uint8Array[] = new Array(parentCount);
       for (let parent = 0; parent < parentCount; parent++) {
-        const id = plan[first + parent]!;
-        inputs[parent] = staged.get(id) ?? this.#view(id);
+        const place = plan[first + 2 * parent + 1]!;
+        inputs[parent] = (place >= 0 ? stagedAt[place] : undefined) ?? this.#view(plan[first + 2 * parent]!);
       }
       const current = this.#view(child);
       const output = builtin ? call(() => this.#state.computeTransform(child, inputs)) : recomputeWith(callback!, inputs, current, child);
@@ -181,15 +187,13 @@ export class Propagator {
         this.stats.cutOff++;
         continue;
       }
-      staged.set(child, output);
-      changedNow.add(child);
+      changedAt[position] = 1;
+      stagedAt[position] = output;
+      deltas.push({ pageId: child, payload: dense(output), source: 'propagation' });
+      changedPages.push(child);
     }
-    if (staged.size > 0) {
-      const deltas: Delta[] = [];
-      for (const [pageId, bytes] of staged) deltas.push({ pageId, payload: dense(bytes), source: 'propagation' });
-      call(() => this.#state.applyBatch(encodeBatch(deltas)));
-    }
-    return [...staged.keys()];
+    if (deltas.length > 0) call(() => this.#state.applyBatch(encodeBatch(deltas)));
+    return changedPages;
   }
 }
 
