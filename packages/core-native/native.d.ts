@@ -61,8 +61,12 @@ export declare class NativeState {
   edgeCount(): number
   /** Sets a page's built-in recompute (`copy`, `concat`, `xor`), or removes it with `null`. */
   setTransform(child: number, transform?: string | undefined | null): void
-  /** Runs a wave through the built-in recomputes only and applies it. */
-  propagate(changed: Float64Array): WaveInfo
+  /**
+   * Runs a wave through the built-in recomputes only and applies it;
+   * `list_pages` asks for the changed pages (a million-page wave need not
+   * build a million-element array nobody reads).
+   */
+  propagate(changed: Float64Array, listPages: boolean): WaveInfo
   /**
    * The plan of a wave, packed for one crossing: per descendant in order,
    * `child, transform (0 none, 1 copy, 2 concat, 3 xor), parent count`, then
@@ -230,6 +234,7 @@ export interface WaveInfo {
   cutOff: number
   /** The height of the deepest page the wave visited. */
   maxHeight: number
-  /** The pages the wave changed, in wave order. */
-  changedPages: Array<number>
+  changedCount: number
+  /** The pages the wave changed, in wave order, when asked for. */
+  changedPages?: Array<number>
 }

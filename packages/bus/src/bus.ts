@@ -273,7 +273,7 @@ export class Bus extends StateReader {
     if (this.#events.listening) this.#events.emit({ pageIds, firstLsn: lsn, lastLsn: lsn, source });
     if (!this.#propagator.active) return undefined;
     try {
-      const changed = this.#propagator.run(pageIds);
+      const changed = this.#propagator.run(pageIds, this.#events.listening);
       if (changed.length > 0 && this.#events.listening) {
         const waveLsn = this.#state.lastLsn();
         this.#events.emit({ pageIds: changed, firstLsn: waveLsn, lastLsn: waveLsn, source: 'propagation' });

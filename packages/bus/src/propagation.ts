@@ -111,13 +111,15 @@ export class Propagator {
     return this.#builtins.size > 0 || this.#callbacks.size > 0;
   }
 
-  /** Runs the wave of a commit that changed `changed`; returns the pages the wave changed. */
-  run(changed: readonly PageId[]): PageId[] {
+  /**
+   * Runs the wave of a commit that changed `changed`; returns the pages the
+   * wave changed (an empty list unless `listPages`, when only built-ins ran).
+   */
+  run(changed: readonly PageId[], listPages: boolean): PageId[] {
     const started = performance.now();
     try {
-      const pages = this.#callbacks.size === 0 ? this.#runNative(changed) : this.#runMixed(changed);
+      const pages = this.#callbacks.size === 0 ? this.#runNative(changed, listPages) : this.#runMixed(changed);
       this.stats.waves++;
-      this.stats.changed += pages.length;
       return pages;
     } catch (error) {
       this.stats.failed++;
@@ -127,12 +129,13 @@ export class Propagator {
     }
   }
 
-  #runNative(changed: readonly PageId[]): PageId[] {
-    const wave = call(() => this.#state.propagate(Float64Array.from(changed)));
+  #runNative(changed: readonly PageId[], listPages: boolean): PageId[] {
+    const wave = call(() => this.#state.propagate(Float64Array.from(changed), listPages));
     this.stats.recomputed += wave.recomputed;
     this.stats.cutOff += wave.cutOff;
+    this.stats.changed += wave.changedCount;
     this.stats.maxHeight = Math.max(this.stats.maxHeight, wave.maxHeight);
-    return wave.changedPages;
+    return wave.changedPages ?? [];
   }
 
   #runMixed(changed: readonly PageId[]): PageId[] {
@@ -193,6 +196,7 @@ export class Propagator {
       changedPages.push(child);
     }
     if (deltas.length > 0) call(() => this.#state.applyBatch(encodeBatch(deltas)));
+    this.stats.changed += changedPages.length;
     return changedPages;
   }
 }

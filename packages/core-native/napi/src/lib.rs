@@ -135,8 +135,9 @@ pub struct WaveInfo {
     pub cut_off: f64,
     /// The height of the deepest page the wave visited.
     pub max_height: f64,
-    /// The pages the wave changed, in wave order.
-    pub changed_pages: Vec<f64>,
+    pub changed_count: f64,
+    /// The pages the wave changed, in wave order, when asked for.
+    pub changed_pages: Option<Vec<f64>>,
 }
 
 /// An edge seen from its child.
@@ -596,16 +597,19 @@ impl NativeState {
             .map_err(fail)
     }
 
-    /// Runs a wave through the built-in recomputes only and applies it.
+    /// Runs a wave through the built-in recomputes only and applies it;
+    /// `list_pages` asks for the changed pages (a million-page wave need not
+    /// build a million-element array nobody reads).
     #[napi]
-    pub fn propagate(&mut self, changed: Float64Array) -> Result<WaveInfo> {
+    pub fn propagate(&mut self, changed: Float64Array, list_pages: bool) -> Result<WaveInfo> {
         let changed: Vec<PageId> = changed.iter().map(|&id| to_u64(id, "page id")).collect::<Result<_>>()?;
         let outcome = self.store.propagate(&changed).map_err(fail)?;
         Ok(WaveInfo {
             recomputed: outcome.recomputed as f64,
             cut_off: outcome.cut_off as f64,
             max_height: f64::from(outcome.max_height),
-            changed_pages: outcome.outputs.iter().map(|(page, _)| *page as f64).collect(),
+            changed_count: outcome.outputs.len() as f64,
+            changed_pages: list_pages.then(|| outcome.outputs.iter().map(|(page, _)| *page as f64).collect()),
         })
     }
 
