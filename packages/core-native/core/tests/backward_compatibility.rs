@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use mmsb_core::{Delta, Location, Payload, RangeWrite, Source, Store, StoreOptions};
+use mmsb_core::{Delta, Location, Payload, RangeWrite, Source, StoreOptions};
 use support::{dense, Scratch};
 
 const GOLDEN_V1_STATE_HASH: &str = "83d4c7d76e4ea5591b514c66a835f256f331593332f5730171ddca0ac49e060f";
@@ -41,12 +41,7 @@ fn options() -> StoreOptions {
 fn a_version_1_directory_opens_to_its_recorded_state() {
     let scratch = Scratch::new("golden");
     copy_dir(&golden_dir(), scratch.path());
-    let store = Store::open(
-        std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
-        scratch.path(),
-        options(),
-    )
-    .unwrap();
+    let store = support::open_with(scratch.path(), options()).unwrap();
     assert_eq!(store.state_hash().to_hex(), GOLDEN_V1_STATE_HASH);
     let (checks, _, _) = mmsb_core::inspect::check_history(&mmsb_core::storage::OsFileSystem, scratch.path()).unwrap();
     assert!(!checks.is_empty());
@@ -63,7 +58,7 @@ fn a_version_1_directory_opens_to_its_recorded_state() {
 fn write_golden_v1() {
     let dir = golden_dir();
     let _ = std::fs::remove_dir_all(&dir);
-    let mut store = Store::open(std::sync::Arc::new(mmsb_core::storage::OsFileSystem), &dir, options()).unwrap();
+    let mut store = support::open_with(&dir, options()).unwrap();
     let named = store
         .create_page(4096, Location::Cpu, &[("name", &[0xa4, b'g', b'o', b'l', b'd'])])
         .unwrap();

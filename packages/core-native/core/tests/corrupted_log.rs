@@ -79,13 +79,7 @@ fn a_damaged_checkpoint_falls_back_to_the_previous_one() {
         checkpoints_retained: 3,
         ..Default::default()
     };
-    let reopen = || {
-        mmsb_core::Store::open(
-            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
-            scratch.path(),
-            options.clone(),
-        )
-    };
+    let reopen = || support::open_with(scratch.path(), options.clone());
     let hash = {
         let mut store = reopen().unwrap();
         let id = store.create_page(32, Location::Cpu, &[]).unwrap();

@@ -3,7 +3,7 @@
 
 mod support;
 
-use mmsb_core::{ErrorCode, Location, Payload, RangeWrite, Store};
+use mmsb_core::{ErrorCode, Location, Payload, RangeWrite};
 use proptest::prelude::*;
 use support::{dense, open, Scratch};
 
@@ -77,13 +77,7 @@ fn small_segments_roll_and_replay_across_them() {
         segment_bytes_max: 256,
         ..Default::default()
     };
-    let open_small = || {
-        Store::open(
-            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
-            scratch.path(),
-            options.clone(),
-        )
-    };
+    let open_small = || support::open_with(scratch.path(), options.clone());
     let hash = {
         let mut store = open_small().unwrap();
         let id = store.create_page(40, Location::Cpu, &[]).unwrap();
@@ -176,13 +170,7 @@ fn compressed_records_and_run_length_masks_reopen_to_the_same_state() {
         compress_bytes_min: Some(1024),
         ..Default::default()
     };
-    let open_compressed = || {
-        Store::open(
-            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
-            scratch.path(),
-            options.clone(),
-        )
-    };
+    let open_compressed = || support::open_with(scratch.path(), options.clone());
     let hash = {
         let mut store = open_compressed().unwrap();
         let id = store.create_page(1 << 20, Location::Cpu, &[]).unwrap();
@@ -221,13 +209,7 @@ fn incremental_checkpoints_hold_only_changed_pages_and_bound_the_log() {
         segment_bytes_max: 64 << 10,
         ..Default::default()
     };
-    let reopen = || {
-        Store::open(
-            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
-            scratch.path(),
-            options.clone(),
-        )
-    };
+    let reopen = || support::open_with(scratch.path(), options.clone());
     let (hash, full_bytes, increment_bytes) = {
         let mut store = reopen().unwrap();
         let first = store.create_pages(64, 16 << 10, Location::Cpu).unwrap();
@@ -269,13 +251,7 @@ fn a_damaged_incremental_checkpoint_falls_back_to_its_base_and_the_log() {
         checkpoints_retained: 3,
         ..Default::default()
     };
-    let reopen = || {
-        Store::open(
-            std::sync::Arc::new(mmsb_core::storage::OsFileSystem),
-            scratch.path(),
-            options.clone(),
-        )
-    };
+    let reopen = || support::open_with(scratch.path(), options.clone());
     let hash = {
         let mut store = reopen().unwrap();
         let first = store.create_pages(8, 1024, Location::Cpu).unwrap();

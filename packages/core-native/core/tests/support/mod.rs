@@ -48,7 +48,11 @@ impl Drop for Scratch {
 }
 
 pub fn open(dir: &Path) -> mmsb_core::Result<Store> {
-    Store::open(Arc::new(OsFileSystem), dir, StoreOptions::default())
+    open_with(dir, StoreOptions::default())
+}
+
+pub fn open_with(dir: &Path, options: StoreOptions) -> mmsb_core::Result<Store> {
+    Store::open(Arc::new(OsFileSystem), dir, options)
 }
 
 pub fn dense(page_id: u64, bytes: Vec<u8>) -> Delta<Vec<u8>> {
