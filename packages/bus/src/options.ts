@@ -13,6 +13,13 @@ export interface BusOptions {
    * `never`: syncing is left to the operating system (and `close`).
    */
   readonly fsync?: FsyncPolicy;
+  /**
+   * Where log syncs run: `worker` (default), a libuv worker thread, so the
+   * event loop stays free while the disk syncs; or `main`, the JavaScript
+   * thread itself, which saves the thread round trip on every sync (higher
+   * commit rates) but blocks the event loop for each sync, as Redis does.
+   */
+  readonly syncThread?: 'worker' | 'main';
   /** The sync period of `interval`, in ms (default 1000). */
   readonly fsyncIntervalMs?: number;
   /** A log segment is sealed past this many bytes (default 64 MiB). */
@@ -38,6 +45,7 @@ export interface BusOptions {
 export interface ResolvedOptions {
   readonly fsync: FsyncPolicy;
   readonly fsyncIntervalMs: number;
+  readonly syncThread: 'worker' | 'main';
   readonly checkpointEveryMs: number | undefined;
   readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
   readonly waveLimit: number;
@@ -51,6 +59,9 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   const fsync = options.fsync ?? 'always';
   if (!policies.has(fsync)) {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `fsync must be "always", "interval" or "never", got ${String(fsync)}`);
+  }
+  if (options.syncThread !== undefined && options.syncThread !== 'worker' && options.syncThread !== 'main') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `syncThread must be "worker" or "main", got ${String(options.syncThread)}`);
   }
   const counts = [
     'fsyncIntervalMs',
@@ -74,6 +85,7 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   return {
     fsync: fsync as FsyncPolicy,
     fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,
+    syncThread: options.syncThread ?? 'worker',
     checkpointEveryMs: options.checkpointEveryMs,
     onBackgroundError: options.onBackgroundError,
     waveLimit: options.waveLimit ?? 1_000_000,

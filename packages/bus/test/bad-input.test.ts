@@ -39,6 +39,7 @@ type Case = readonly [name: string, call: () => unknown, code: ErrorCode];
 const cases = (): Case[] => [
   ['open: directory not a string', () => Bus.open(wrong(42)), ErrorCode.INVALID_ARGUMENT],
   ['open: unknown fsync policy', () => Bus.open(scratch(), { fsync: wrong('sometimes') }), ErrorCode.INVALID_ARGUMENT],
+  ['open: unknown sync thread', () => Bus.open(scratch(), { syncThread: wrong('gpu') }), ErrorCode.INVALID_ARGUMENT],
   ['open: zero segment size', () => Bus.open(scratch(), { segmentBytes: 0 }), ErrorCode.INVALID_ARGUMENT],
   ['open: options not an object', () => Bus.open(scratch(), wrong(5)), ErrorCode.INVALID_ARGUMENT],
   ['open: a file where the directory should be', () => Bus.open(fileNotDirectory()), ErrorCode.IO_ERROR],

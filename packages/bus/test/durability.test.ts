@@ -47,16 +47,19 @@ describe('durability', () => {
     await (await Bus.open(directory)).close();
   });
 
-  it('concurrent writers under fsync always share syncs (group commit)', async () => {
-    const bus = await Bus.open(scratch(), { fsync: 'always' });
-    const ids = await bus.createPages(8, { size: 32 });
-    const syncsBefore = bus.syncs;
-    const results = await Promise.all(ids.map((pageId, index) => bus.apply({ pageId, payload: dense(bytes(32, index)) })));
-    expect(results.map((result) => result.lsn)).toEqual(ids.map((_, index) => 3 + index - 1));
-    expect(bus.syncs - syncsBefore).toBeLessThanOrEqual(2);
-    expect(bus.durableLsn).toBe(bus.lsn);
-    await bus.close();
-  });
+  it.each(['worker', 'main'] as const)(
+    'concurrent writers under fsync always share syncs (group commit, %s thread)',
+    async (syncThread) => {
+      const bus = await Bus.open(scratch(), { fsync: 'always', syncThread });
+      const ids = await bus.createPages(8, { size: 32 });
+      const syncsBefore = bus.syncs;
+      const results = await Promise.all(ids.map((pageId, index) => bus.apply({ pageId, payload: dense(bytes(32, index)) })));
+      expect(results.map((result) => result.lsn)).toEqual(ids.map((_, index) => 3 + index - 1));
+      expect(bus.syncs - syncsBefore).toBeLessThanOrEqual(2);
+      expect(bus.durableLsn).toBe(bus.lsn);
+      await bus.close();
+    },
+  );
 
   it('checkpoints keep recovery short and drop old segments; stateAt matches every recorded LSN', async () => {
     const directory = scratch();
