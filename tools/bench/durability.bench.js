@@ -159,6 +159,7 @@ async function main() {
         size,
         writers,
         mmsb: mmsb.perSecond,
+        mmsbMain: mmsbMain.perSecond,
         commitsPerSync: mmsb.commitsPerSync,
         redisAlways,
         redisEverysec,
