@@ -240,8 +240,10 @@ export class Bus extends StateReader {
       epoch = call(() => state.applyEncodedOne(encoded));
     }
     const lsn = state.lastLsn();
-    const waveFailure = this.#afterCommit([delta.pageId], lsn, delta.source ?? 'user');
-    await this.#acknowledge();
+    // The common in-memory case skips the wave and acknowledgement calls altogether.
+    const waveFailure =
+      this.#propagator.active || this.#events.listening ? this.#afterCommit([delta.pageId], lsn, delta.source ?? 'user') : undefined;
+    if (this.#commits !== undefined) await this.#acknowledge();
     if (waveFailure !== undefined) throw waveFailure;
     return { pageId: delta.pageId, epoch, lsn };
   }
