@@ -33,12 +33,6 @@ impl PageBytes {
         PageBytes(unsafe { uninit.assume_init() })
     }
 
-    pub fn from_slice(bytes: &[u8]) -> PageBytes {
-        let mut page = PageBytes::zeroed(bytes.len());
-        page.bytes_mut().copy_from_slice(bytes);
-        page
-    }
-
     pub fn len(&self) -> usize {
         self.0.len()
     }

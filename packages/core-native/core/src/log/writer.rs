@@ -114,11 +114,6 @@ impl LogWriter {
         self.segment_first_lsn
     }
 
-    /// Bytes in the current segment.
-    pub fn segment_len(&self) -> u64 {
-        self.segment_len
-    }
-
     /// Appends one record whose stored body is `body_parts` concatenated
     /// (`compressed`: one zstd frame); returns its LSN. The record is
     /// written, not yet durable.
