@@ -64,7 +64,8 @@ pub struct RecordSummary {
 pub struct SegmentScan {
     pub records: Vec<RecordSummary>,
     pub valid_end: u64,
-    /// Bytes after the last valid record (a torn tail, if this is the newest segment).
+    /// Bytes after the last valid record that are not preallocated zeros (a
+    /// torn tail, if this is the newest segment).
     pub torn_bytes: u64,
 }
 
@@ -87,7 +88,11 @@ pub fn scan(fs: &dyn FileSystem, path: &Path, first_lsn: u64, is_last: bool) -> 
             })
             .collect(),
         valid_end: scanned.valid_end as u64,
-        torn_bytes: (bytes.len() - scanned.valid_end) as u64,
+        torn_bytes: if scanned.torn {
+            (bytes.len() - scanned.valid_end) as u64
+        } else {
+            0
+        },
     })
 }
 

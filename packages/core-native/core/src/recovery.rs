@@ -16,6 +16,8 @@ pub struct LogTail {
     pub segment_path: PathBuf,
     pub segment_first_lsn: u64,
     pub valid_len: u64,
+    /// The file's length after recovery (records plus any preallocated zeros).
+    pub file_len: u64,
     /// Bytes after `valid_len` that were a torn write, cut by recovery.
     pub truncated_bytes: u64,
 }
@@ -141,8 +143,9 @@ pub fn replay(
             }
         }
         if is_last {
-            let truncated_bytes = (bytes.len() - scanned.valid_end) as u64;
-            if scanned.torn && truncate_torn {
+            let tail_bytes = (bytes.len() - scanned.valid_end) as u64;
+            let cut = scanned.torn && truncate_torn;
+            if cut {
                 fs.truncate(&path, scanned.valid_end as u64)
                     .map_err(|error| Error::io("truncating the torn tail of", &path, &error))?;
             }
@@ -150,7 +153,12 @@ pub fn replay(
                 segment_path: path,
                 segment_first_lsn: first_lsn,
                 valid_len: scanned.valid_end as u64,
-                truncated_bytes,
+                file_len: if cut {
+                    scanned.valid_end as u64
+                } else {
+                    bytes.len() as u64
+                },
+                truncated_bytes: if scanned.torn { tail_bytes } else { 0 },
             });
         }
     }

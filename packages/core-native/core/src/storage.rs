@@ -9,14 +9,18 @@
 //! bytes. Bit rot of synced bytes is detected by checksums, not prevented.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A file opened for appending. Methods take `&self` so that one thread can
-/// append while another syncs (group commit).
+/// A file opened for writing. Methods take `&self` so that one thread can
+/// write while another syncs (group commit).
 pub trait AppendFile: Send + Sync {
+    /// Writes `parts` at the end of the file.
     fn append(&self, parts: &[&[u8]]) -> io::Result<()>;
+    /// Writes `parts` starting at `offset` (inside or at the end of the file).
+    fn write_at(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()>;
     fn sync(&self) -> io::Result<()>;
     /// Cuts the file to `len` bytes (to undo a failed append).
     fn truncate(&self, len: u64) -> io::Result<()>;
@@ -37,7 +41,7 @@ pub trait FileSystem: Send + Sync {
     /// Opens `path` for streaming reads.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
     fn len(&self, path: &Path) -> io::Result<u64>;
-    /// Opens `path` for appending, creating it when missing.
+    /// Opens `path` for writing, creating it when missing.
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>>;
     /// Cuts `path` to `len` bytes and syncs it.
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
@@ -53,9 +57,13 @@ struct OsAppendFile(File);
 
 impl AppendFile for OsAppendFile {
     fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
-        let mut file = &self.0;
+        self.write_at(self.0.metadata()?.len(), parts)
+    }
+
+    fn write_at(&self, mut offset: u64, parts: &[&[u8]]) -> io::Result<()> {
         for part in parts {
-            file.write_all(part)?;
+            self.0.write_all_at(part, offset)?;
+            offset += part.len() as u64;
         }
         Ok(())
     }
@@ -65,8 +73,7 @@ impl AppendFile for OsAppendFile {
     }
 
     fn truncate(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)?;
-        (&self.0).seek(SeekFrom::End(0)).map(drop)
+        self.0.set_len(len)
     }
 }
 
@@ -106,7 +113,7 @@ impl FileSystem for OsFileSystem {
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
         Ok(Arc::new(OsAppendFile(file)))
     }
 

@@ -7,54 +7,88 @@ mod support;
 use mmsb_core::{ErrorCode, Location};
 use support::{dense, open, Scratch};
 
+/// Where the records of the newest segment start and end (the file goes on
+/// with preallocated zeros).
+fn last_record_span(scratch: &Scratch) -> (u64, u64) {
+    let segment = scratch.last_segment();
+    let first_lsn: u64 = segment.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    let scanned = mmsb_core::inspect::scan(&mmsb_core::storage::OsFileSystem, &segment, first_lsn, true).unwrap();
+    (scanned.records.last().unwrap().offset, scanned.valid_end)
+}
+
 /// Writes three deltas; returns the hashes after the second and third, and
-/// the offset where the third record starts in the last segment.
-fn three_deltas(scratch: &Scratch) -> (mmsb_core::StateHash, mmsb_core::StateHash, u64) {
+/// where the third record starts and ends in the last segment.
+fn three_deltas(scratch: &Scratch) -> (mmsb_core::StateHash, mmsb_core::StateHash, u64, u64) {
     let mut store = open(scratch.path()).unwrap();
     let id = store.create_page(32, Location::Cpu, &[]).unwrap();
     store.apply(&dense(id, vec![1; 32])).unwrap();
     store.apply(&dense(id, vec![2; 32])).unwrap();
     let before_last = store.state_hash();
-    let offset = std::fs::metadata(scratch.last_segment()).unwrap().len();
     store.apply(&dense(id, vec![3; 32])).unwrap();
     store.sync_job().unwrap().run().unwrap();
-    (before_last, store.state_hash(), offset)
+    let (last_start, records_end) = last_record_span(scratch);
+    (before_last, store.state_hash(), last_start, records_end)
 }
 
 #[test]
 fn a_torn_tail_at_every_byte_of_the_last_record_recovers_the_prefix() {
     let scratch = Scratch::new("torn");
-    let (before_last, _, last_start) = three_deltas(&scratch);
+    let (before_last, _, last_start, records_end) = three_deltas(&scratch);
     let segment = scratch.last_segment();
     let full = std::fs::read(&segment).unwrap();
-    for cut in last_start..full.len() as u64 {
+    for cut in last_start..records_end {
         std::fs::write(&segment, &full[..cut as usize]).unwrap();
         let store = open(scratch.path()).unwrap();
         assert_eq!(store.state_hash(), before_last, "cut at {cut}");
-        assert_eq!(store.recovery_report().unwrap().torn_bytes_truncated, cut - last_start);
+        // A partial record that happens to be all zeros reads as preallocated space.
+        let partial_is_zeros = full[last_start as usize..cut as usize].iter().all(|&byte| byte == 0);
+        let torn = if partial_is_zeros { 0 } else { cut - last_start };
+        assert_eq!(
+            store.recovery_report().unwrap().torn_bytes_truncated,
+            torn,
+            "cut at {cut}"
+        );
+        let expected_len = if partial_is_zeros { cut } else { last_start };
         assert_eq!(
             std::fs::metadata(&segment).unwrap().len(),
-            last_start,
+            expected_len,
             "the torn bytes are cut"
         );
     }
 }
 
 #[test]
-fn garbage_after_the_last_record_is_a_torn_tail() {
-    let scratch = Scratch::new("garbage");
-    let (_, after_last, _) = three_deltas(&scratch);
+fn zeros_after_the_last_record_are_a_clean_end_and_other_bytes_a_torn_tail() {
+    let scratch = Scratch::new("tail");
+    let (_, after_last, _, records_end) = three_deltas(&scratch);
     let segment = scratch.last_segment();
+    let preallocated = std::fs::metadata(&segment).unwrap().len();
+    assert!(preallocated > records_end, "the newest segment is preallocated");
+    let store = open(scratch.path()).unwrap();
+    assert_eq!(store.state_hash(), after_last);
+    assert_eq!(store.recovery_report().unwrap().torn_bytes_truncated, 0);
+    drop(store);
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        preallocated,
+        "preallocated zeros are kept"
+    );
     let mut bytes = std::fs::read(&segment).unwrap();
-    bytes.extend_from_slice(&[0u8; 100]);
+    bytes[records_end as usize + 5] = 7;
     std::fs::write(&segment, &bytes).unwrap();
-    assert_eq!(open(scratch.path()).unwrap().state_hash(), after_last);
+    let store = open(scratch.path()).unwrap();
+    assert_eq!(store.state_hash(), after_last);
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        records_end,
+        "a non-zero tail is cut"
+    );
 }
 
 #[test]
 fn a_bit_flip_in_a_middle_record_is_log_corrupt_naming_segment_and_offset() {
     let scratch = Scratch::new("flip");
-    let (_, _, last_start) = three_deltas(&scratch);
+    let (_, _, last_start, _) = three_deltas(&scratch);
     let segment = scratch.last_segment();
     let mut bytes = std::fs::read(&segment).unwrap();
     let middle = last_start as usize - 10;
@@ -135,7 +169,7 @@ fn a_damaged_only_checkpoint_without_the_full_log_fails_clearly() {
 #[test]
 fn repair_cuts_the_log_at_the_damage_and_keeps_the_original_aside() {
     let scratch = Scratch::new("repair");
-    let (_, _, last_start) = three_deltas(&scratch);
+    let (_, _, last_start, _) = three_deltas(&scratch);
     let segment = scratch.last_segment();
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes[last_start as usize - 10] ^= 0x10;

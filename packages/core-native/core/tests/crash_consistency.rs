@@ -189,10 +189,7 @@ fn compressed_records_and_run_length_masks_reopen_to_the_same_state() {
         store.apply(&sparse).unwrap();
         store.state_hash()
     };
-    let log_bytes: u64 = std::fs::read_dir(scratch.path().join("log"))
-        .unwrap()
-        .map(|entry| entry.unwrap().metadata().unwrap().len())
-        .sum();
+    let log_bytes = support::log_record_bytes(scratch.path());
     assert!(
         log_bytes < 1 << 20,
         "8 MiB of repetitive deltas stored in {log_bytes} bytes"
@@ -231,10 +228,7 @@ fn incremental_checkpoints_hold_only_changed_pages_and_bound_the_log() {
         (store.state_hash(), full.bytes, increment_bytes)
     };
     assert!(increment_bytes * 10 < full_bytes, "{increment_bytes} vs {full_bytes}");
-    let log_bytes: u64 = std::fs::read_dir(scratch.path().join("log"))
-        .unwrap()
-        .map(|entry| entry.unwrap().metadata().unwrap().len())
-        .sum();
+    let log_bytes = support::log_record_bytes(scratch.path());
     assert!(
         log_bytes < 8 << 20,
         "1200 deltas of 16 KiB (19 MiB) leave {log_bytes} bytes of log"

@@ -8,6 +8,7 @@
 //! |-----------------------------------------|----------------------|---------------------|
 //! | valid, LSN = expected                    | —                    | replay, go on       |
 //! | valid, LSN ≠ expected                    | —                    | corrupt             |
+//! | all zeros to the end, last segment       | —                    | clean end (preallocated) |
 //! | incomplete or invalid, last segment      | no                   | torn tail: truncate |
 //! | incomplete or invalid, last segment      | yes                  | corrupt             |
 //! | incomplete or invalid, earlier segment   | —                    | corrupt             |
@@ -28,8 +29,10 @@ const LATER_LSN_WINDOW: u64 = 1 << 20;
 /// The records of one segment and where its valid prefix ends.
 pub struct ScannedSegment<'a> {
     pub records: Vec<(Record<'a>, usize)>,
-    /// The end of the last valid record; bytes after it are a torn tail.
+    /// The end of the last valid record; bytes after it are a torn tail, or
+    /// zeros written ahead (the newest segment is preallocated).
     pub valid_end: usize,
+    /// True when the bytes after `valid_end` are not all zeros.
     pub torn: bool,
 }
 
@@ -76,6 +79,13 @@ pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last:
                         LogCorrupt,
                         "segment {name} offset {offset}: damaged record (LSN {next_lsn}) in a sealed segment"
                     );
+                }
+                if bytes[offset..].iter().all(|&byte| byte == 0) {
+                    return Ok(ScannedSegment {
+                        records,
+                        valid_end: offset,
+                        torn: false,
+                    });
                 }
                 if let Some(later) = valid_record_after(bytes, offset, next_lsn) {
                     return fail!(

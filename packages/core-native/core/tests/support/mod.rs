@@ -41,6 +41,23 @@ impl Scratch {
     }
 }
 
+/// The bytes of log records in a data directory (segment files also hold
+/// preallocated zeros, which this leaves out).
+pub fn log_record_bytes(dir: &Path) -> u64 {
+    let listing = mmsb_core::inspect::list(&OsFileSystem, dir).unwrap();
+    let count = listing.segments.len();
+    listing
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            mmsb_core::inspect::scan(&OsFileSystem, &file.path, file.number, index + 1 == count)
+                .unwrap()
+                .valid_end
+        })
+        .sum()
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -118,6 +135,11 @@ impl AppendFile for FaultyFile {
     fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
         self.faults.hit(FaultPoint::Append)?;
         self.inner.append(parts)
+    }
+
+    fn write_at(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
+        self.faults.hit(FaultPoint::Append)?;
+        self.inner.write_at(offset, parts)
     }
 
     fn sync(&self) -> io::Result<()> {
