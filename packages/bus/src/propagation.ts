@@ -53,6 +53,15 @@ export interface PropagationStats {
 }
 
 const builtins: ReadonlySet<string> = new Set<BuiltinTransform>(['copy', 'concat', 'xor']);
+
+/**
+ * An id read from the plan's Float64Array is a heap double; as a Map key it
+ * hashes several times slower than a small integer. Ids below 2^30 (all in
+ * practice) become small integers.
+ */
+function asKey(id: number): number {
+  return id <= 0x3fff_ffff ? id | 0 : id;
+}
 const SHORT_COMPARE_BYTES = 64;
 
 function sameBytes(left: Uint8Array, right: Uint8Array): boolean {
@@ -165,7 +174,7 @@ export class Propagator {
     const deltas: Delta[] = [];
     const changedPages: PageId[] = [];
     for (let index = 0, position = 0; index < plan.length; position++) {
-      const child = plan[index]!;
+      const child = asKey(plan[index]!);
       const builtin = plan[index + 1]! !== 0;
       const parentCount = plan[index + 2]!;
       const first = index + 3;
@@ -181,7 +190,7 @@ export class Propagator {
       const inputs: Uint8Array[] = new Array(parentCount);
       for (let parent = 0; parent < parentCount; parent++) {
         const place = plan[first + 2 * parent + 1]!;
-        inputs[parent] = (place >= 0 ? stagedAt[place] : undefined) ?? this.#view(plan[first + 2 * parent]!);
+        inputs[parent] = (place >= 0 ? stagedAt[place] : undefined) ?? this.#view(asKey(plan[first + 2 * parent]!));
       }
       const current = this.#view(child);
       const output = builtin ? call(() => this.#state.computeTransform(child, inputs)) : recomputeWith(callback!, inputs, current, child);
