@@ -1,13 +1,12 @@
 // Every public entry, given bad input, fails with MmsbError and the right
 // code, and leaves the state hash exactly as it was.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { Bus, dense, encodeBatch, ErrorCode, mergePayloads, ranges, sparse, sparseFromBytes, type Delta } from '../src/index.js';
-import { bytes, expectMmsbError } from './support.js';
+import { bytes, expectMmsbError, scratchDirectory } from './support.js';
 
 const SIZE = 20;
 let bus: Bus;
@@ -27,7 +26,7 @@ beforeEach(async () => {
 });
 
 const wrong = (value: unknown) => value as never;
-const scratch = (): string => mkdtempSync(join(tmpdir(), 'mmsb-bad-input-'));
+const scratch = (): string => scratchDirectory('bad-input');
 const fileNotDirectory = (): string => {
   const path = join(scratch(), 'file');
   writeFileSync(path, 'x');

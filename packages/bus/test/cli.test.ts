@@ -1,12 +1,12 @@
 // The mmsb command line: version, help, usage errors and the quickstart.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { main } from '../src/cli/main.js';
 import { Bus, dense, VERSION } from '../src/index.js';
+import { scratchDirectory } from './support.js';
 
 async function run(...argv: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];
@@ -81,12 +81,12 @@ describe('mmsb', () => {
 
   it('commands that need a directory or an LSN say so', async () => {
     expect((await run('log')).code).toBe(1);
-    expect((await run('replay', mkdtempSync(join(tmpdir(), 'mmsb-cli-')), '--to', 'soon')).code).toBe(1);
+    expect((await run('replay', scratchDirectory('cli'), '--to', 'soon')).code).toBe(1);
   });
 });
 
 async function filledDirectory(): Promise<string> {
-  const directory = mkdtempSync(join(tmpdir(), 'mmsb-cli-'));
+  const directory = scratchDirectory('cli');
   const bus = await Bus.open(directory);
   const [first, second] = await bus.createPages(2, { size: 32 });
   for (let value = 0; value < 20; value++) {

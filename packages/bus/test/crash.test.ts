@@ -4,14 +4,12 @@
 // acknowledged one (nothing acknowledged is lost, nothing after a gap
 // appears), which the state hash of an in-memory oracle decides.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
 import { Bus } from '../src/index.js';
+import { scratchDirectory } from './support.js';
 // @ts-expect-error: the workload is plain JavaScript shared with the child process.
 import { operation, setup } from './crash/workload.mjs';
 
@@ -58,7 +56,7 @@ function runAndKill(directory: string, start: number, seed: number, runMs: numbe
 
 describe('crash consistency', () => {
   it(`recovers every acknowledged operation and nothing past a gap across ${KILLS} kill -9s`, async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'mmsb-crash-'));
+    const directory = scratchDirectory('crash');
     const seed = 1 + Math.floor(Math.random() * 1_000_000);
     const oracle = Bus.memory();
     let applied = -1;

@@ -1,8 +1,7 @@
 // A bus on a data directory: reopening recovers the exact state, every fsync
 // policy keeps what it acknowledged, writers share syncs, checkpoints and
 // time travel agree with the live state.
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -10,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { native } from '@mmsb/core-native';
 
 import { Bus, dense, ErrorCode, ranges, type FsyncPolicy } from '../src/index.js';
-import { bytes, expectMmsbError } from './support.js';
+import { bytes, expectMmsbError, scratchDirectory } from './support.js';
 
-const scratch = (): string => mkdtempSync(join(tmpdir(), 'mmsb-durable-'));
+const scratch = (): string => scratchDirectory('durable');
 
 async function writeSome(bus: Bus): Promise<number> {
   const page = await bus.createPage({ size: 64, metadata: { name: 'p' } });

@@ -1,15 +1,12 @@
 // The propagation engine against a naive evaluator on random DAGs, and its
 // contract: failures leave no derived delta, replay needs no callbacks,
 // events announce commits and waves, a wave limit refuses huge waves.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { Bus, dense, ErrorCode, type CommitEvent, type RecomputeFunction } from '../src/index.js';
-import { bytes, expectMmsbError } from './support.js';
+import { bytes, expectMmsbError, scratchDirectory } from './support.js';
 
 const SIZE = 8;
 
@@ -157,7 +154,7 @@ describe('propagation', () => {
   });
 
   it('replaying a log made with callbacks gives the same state with no callback registered', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'mmsb-propagation-'));
+    const directory = scratchDirectory('propagation');
     const bus = await Bus.open(directory);
     const [source, derived] = await bus.createPages(2, { size: 4 });
     await bus.addEdge(source!, derived!);

@@ -1,4 +1,8 @@
-import { expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, expect } from 'vitest';
 
 import { MmsbError, type ErrorCode } from '../src/index.js';
 
@@ -19,4 +23,18 @@ export async function expectMmsbError(call: () => unknown, code: ErrorCode): Pro
 
 export function bytes(length: number, fill = 0): Uint8Array {
   return new Uint8Array(length).fill(fill);
+}
+
+const scratchDirectories: string[] = [];
+
+// Data directories hold a preallocated log segment each; remove them after every test file.
+afterAll(() => {
+  for (const directory of scratchDirectories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system temp directory, removed after the test file. */
+export function scratchDirectory(prefix: string): string {
+  const directory = mkdtempSync(join(tmpdir(), `mmsb-${prefix}-`));
+  scratchDirectories.push(directory);
+  return directory;
 }
