@@ -17,7 +17,7 @@ import { closedError, StateReader, StateView } from './state-reader.js';
 import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
 import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
 import type { AppliedDelta, CreatePageOptions, Delta, DeltaSource, EdgeKind, Location, MetadataValue, PageId } from './types.js';
-import { checkCount, checkInteger, checkObject, checkString } from './validate.js';
+import { checkBytes, checkCount, checkInteger, checkObject, checkString } from './validate.js';
 
 /** The directory name of a bus that keeps no files. */
 export const MEMORY = ':memory:';
@@ -227,12 +227,12 @@ export class Bus extends StateReader {
     const expect = delta.expectEpoch ?? null;
     let epoch: number;
     if (payload.kind === 'dense') {
-      checkBytesOf(payload.bytes, 'bytes');
+      checkBytes(payload.bytes, 'bytes');
       const source = sourceCode(delta.source);
       epoch = call(() => state.applyDense(delta.pageId, payload.bytes, expect, source));
     } else if (payload.kind === 'sparse') {
-      checkBytesOf(payload.mask, 'mask');
-      checkBytesOf(payload.bytes, 'bytes');
+      checkBytes(payload.mask, 'mask');
+      checkBytes(payload.bytes, 'bytes');
       const source = sourceCode(delta.source);
       epoch = call(() => state.applySparse(delta.pageId, payload.mask, payload.bytes, expect, source));
     } else {
@@ -421,11 +421,5 @@ function syncHere(state: NativeState): SyncOutcome {
   } catch (error) {
     const failure = fromNative(error);
     return { errorCode: failure.code, errorMessage: failure.message };
-  }
-}
-
-function checkBytesOf(value: unknown, what: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) {
-    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be a Uint8Array`);
   }
 }
