@@ -46,7 +46,7 @@ use crate::metadata::Metadata;
 use crate::page::{validate_size, Location, Page, PageId};
 use crate::page_bytes::PageBytes;
 use crate::state::State;
-use crate::storage::FileSystem;
+use crate::storage::{numbered_name, parse_numbered_name, FileSystem};
 
 const MAGIC: &[u8; 8] = b"MMSBCKP1";
 const HEADER_BYTES: usize = 108;
@@ -55,12 +55,11 @@ const SUFFIX: &str = ".ckpt";
 pub const CHAIN_LENGTH_MAX: usize = 64;
 
 pub fn checkpoint_name(lsn: u64) -> String {
-    format!("{lsn:020}{SUFFIX}")
+    numbered_name(lsn, SUFFIX)
 }
 
 pub fn parse_checkpoint_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(SUFFIX)?;
-    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit())).then(|| digits.parse().ok())?
+    parse_numbered_name(name, SUFFIX)
 }
 
 /// What a written checkpoint holds.

@@ -135,3 +135,16 @@ impl FileSystem for OsFileSystem {
         File::open(dir)?.sync_all()
     }
 }
+
+/// The name of a file numbered by an LSN: 20 digits, then `suffix`, so that
+/// names sort as their numbers do.
+pub fn numbered_name(number: u64, suffix: &str) -> String {
+    format!("{number:020}{suffix}")
+}
+
+/// The number of a file named by `numbered_name` with `suffix`, or `None`
+/// for any other file.
+pub fn parse_numbered_name(name: &str, suffix: &str) -> Option<u64> {
+    let digits = name.strip_suffix(suffix)?;
+    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit())).then(|| digits.parse().ok())?
+}

@@ -56,6 +56,10 @@ fn to_u64(value: f64, what: &str) -> Result<u64> {
     Ok(value as u64)
 }
 
+fn to_page_ids(ids: &[f64]) -> Result<Vec<PageId>> {
+    ids.iter().map(|&id| to_u64(id, "page id")).collect()
+}
+
 fn to_source(value: u32) -> Result<Source> {
     u8::try_from(value)
         .ok()
@@ -602,7 +606,7 @@ impl NativeState {
     /// build a million-element array nobody reads).
     #[napi]
     pub fn propagate(&mut self, changed: Float64Array, list_pages: bool) -> Result<WaveInfo> {
-        let changed: Vec<PageId> = changed.iter().map(|&id| to_u64(id, "page id")).collect::<Result<_>>()?;
+        let changed = to_page_ids(&changed)?;
         let outcome = self.store.propagate(&changed).map_err(fail)?;
         Ok(WaveInfo {
             recomputed: outcome.recomputed as f64,
@@ -620,7 +624,7 @@ impl NativeState {
     /// not change. Positions spare the JavaScript loop any id lookups.
     #[napi]
     pub fn plan_wave(&self, changed: Float64Array) -> Result<Float64Array> {
-        let changed: Vec<PageId> = changed.iter().map(|&id| to_u64(id, "page id")).collect::<Result<_>>()?;
+        let changed = to_page_ids(&changed)?;
         let graph = self.store.graph();
         let order = propagation::plan(graph, &changed);
         let mut position = vec![u32::MAX; graph.id_bound()];

@@ -9,18 +9,19 @@
 //! 20      …     records (record.rs)
 //! ```
 
+use crate::storage::{numbered_name, parse_numbered_name};
+
 pub const SEGMENT_HEADER_BYTES: usize = 20;
 const MAGIC: &[u8; 8] = b"MMSBLOG1";
 const SUFFIX: &str = ".log";
 
 pub fn segment_name(first_lsn: u64) -> String {
-    format!("{first_lsn:020}{SUFFIX}")
+    numbered_name(first_lsn, SUFFIX)
 }
 
 /// The first LSN of a segment file name, or `None` for other files.
 pub fn parse_segment_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(SUFFIX)?;
-    (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit())).then(|| digits.parse().ok())?
+    parse_numbered_name(name, SUFFIX)
 }
 
 pub fn segment_header(first_lsn: u64) -> [u8; SEGMENT_HEADER_BYTES] {
