@@ -18,6 +18,11 @@ export declare class NativeState {
   isDurable(): boolean
   recovery(): RecoveryInfo | null
   /**
+   * True once the log failed (a failed sync, or an append that could not
+   * be undone): it takes no more writes until reopened.
+   */
+  logFailed(): boolean
+  /**
    * A sync of every change so far, to run off the JS thread (group
    * commit: one sync covers all writers waiting on it). It is an object of
    * its own because a pending task keeps its receiver borrowed, and the
@@ -142,6 +147,10 @@ export interface HistoryInfo {
   lastLsn: number
   stateHash: string
   livePages: number
+  /** The torn tail the next open cuts (strict recovery refuses it). */
+  tornTail?: TornTailInfo
+  /** Files kept aside by recovery and repair. */
+  salvageFiles: Array<string>
 }
 
 /** Lists the segments and checkpoints of a data directory, without opening it. */
@@ -171,6 +180,8 @@ export interface OpenOptions {
   checkpointsRetained?: number
   checkpointEveryBytes?: number
   compressBytesMin?: number
+  /** `salvage-tail` (default) or `strict`: what opening does with a torn tail. */
+  recoveryMode?: string
 }
 
 export interface PageInfo {
@@ -197,16 +208,23 @@ export interface RecoveryInfo {
   checkpointLsn: number
   recordsReplayed: number
   tornBytesTruncated: number
+  tornTail?: TornTailInfo
 }
 
-/** Cuts a damaged log at its first bad record, moving what follows aside. */
+/**
+ * Brings a damaged directory back to its longest consistent history,
+ * keeping everything it cuts aside; refuses, changing nothing, when it cannot.
+ */
 export declare function repairDirectory(directory: string): RepairInfo
 
 export interface RepairInfo {
+  /** Where what was cut or moved is kept; absent when nothing was changed. */
   salvageDirectory?: string
+  keptAside: Array<string>
   cutSegment?: string
   cutOffset?: number
-  segmentsMoved: number
+  /** The LSN the directory now opens at. */
+  lastLsn: number
 }
 
 /** Scans one segment, checking every record's checksum and LSN. */
@@ -226,6 +244,14 @@ export interface SyncOutcome {
   durableLsn?: number
   errorCode?: string
   errorMessage?: string
+}
+
+/** A torn tail recovery cut, and the salvage file that keeps its bytes. */
+export interface TornTailInfo {
+  segment: string
+  offset: number
+  bytes: number
+  salvageFile: string
 }
 
 /** What a native wave did. */

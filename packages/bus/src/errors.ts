@@ -1,7 +1,17 @@
 /**
  * Every failure a caller can cause has a stable code. The codes from
- * `PAGE_NOT_FOUND` to `EDGE_NOT_FOUND` are the Rust core's own (a test
+ * `PAGE_NOT_FOUND` to `DURABILITY_UNKNOWN` are the Rust core's own (a test
  * checks the two lists agree); the rest arise in TypeScript only.
+ *
+ * What a failed mutation means: every code but one says the change was NOT
+ * applied (nothing changed, nothing was logged). The exception is
+ * `DURABILITY_UNKNOWN`: the change was applied and written to the log, but
+ * the sync that would make it durable failed, so it may or may not survive
+ * a crash; the bus then refuses further writes (`LOG_FAILED`, and
+ * `DURABILITY_UNKNOWN` from `sync()`) until it is reopened, which recovers
+ * exactly what reached the disk. `DISK_FULL` (ENOSPC) refuses only the write
+ * that did not fit: the log stays writable once space is freed. `IO_ERROR`
+ * on a write means it was not applied and the log failed.
  */
 export const ErrorCode = {
   PAGE_NOT_FOUND: 'PAGE_NOT_FOUND',
@@ -25,11 +35,14 @@ export const ErrorCode = {
   GRAPH_CYCLE: 'GRAPH_CYCLE',
   EDGE_EXISTS: 'EDGE_EXISTS',
   EDGE_NOT_FOUND: 'EDGE_NOT_FOUND',
+  DISK_FULL: 'DISK_FULL',
+  DURABILITY_UNKNOWN: 'DURABILITY_UNKNOWN',
   NATIVE_UNAVAILABLE: 'NATIVE_UNAVAILABLE',
   BUS_CLOSED: 'BUS_CLOSED',
   RECOMPUTE_FAILED: 'RECOMPUTE_FAILED',
   WAVE_LIMIT: 'WAVE_LIMIT',
   EVENTS_OVERFLOW: 'EVENTS_OVERFLOW',
+  LISTENER_FAILED: 'LISTENER_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -4,6 +4,10 @@
  * so all writers waiting at that moment share one sync. A sync starts on the
  * next turn of the event loop rather than at the first waiter, so that the
  * writers a settled sync releases have all written again before the next one.
+ *
+ * A failed sync rejects its waiters with the core's code (DURABILITY_UNKNOWN:
+ * their changes were applied, their durability is unknown), and so does
+ * every later sync: the core's log refuses to report success after a failure.
  */
 import { ErrorCode, type ErrorCode as Code, MmsbError } from './errors.js';
 
@@ -40,6 +44,14 @@ export class GroupCommit {
   /** Resolves once `lsn` is durable; rejects if the sync covering it fails. */
   waitFor(lsn: number): Promise<void> {
     if (lsn <= this.#durableLsn) return Promise.resolve();
+    return this.syncThrough(lsn);
+  }
+
+  /**
+   * Like `waitFor`, but goes through a sync even when `lsn` is durable
+   * already, so that a log that failed since rejects instead of resolving.
+   */
+  syncThrough(lsn: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#waiters.push({ lsn, resolve, reject });
       this.#schedule();

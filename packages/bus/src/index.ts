@@ -14,7 +14,7 @@ export { ErrorCode, isMmsbError, MmsbError } from './errors.js';
 export type { CommitEvent, CommitListener } from './events.js';
 export { mergePayloads } from './merge.js';
 export type { BuiltinTransform, PropagationStats, Recompute, RecomputeFunction } from './propagation.js';
-export type { BusOptions, FsyncPolicy } from './options.js';
+export type { BusOptions, FsyncPolicy, RecoveryMode } from './options.js';
 export { StateView } from './state-reader.js';
 export { dense, ranges, sparse, sparseFromBytes } from './payloads.js';
 export type {

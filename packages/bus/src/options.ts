@@ -2,6 +2,9 @@
 import { ErrorCode, MmsbError } from './errors.js';
 import { checkCount, checkObject } from './validate.js';
 
+/** What opening does with a torn tail of the log (see `BusOptions.recovery`). */
+export type RecoveryMode = 'salvage-tail' | 'strict';
+
 /** When an acknowledged change is on disk, as Redis's appendfsync. */
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
@@ -38,6 +41,15 @@ export interface BusOptions {
   readonly checkpointEveryMs?: number;
   /** The most descendants one wave may visit; a larger wave is refused with WAVE_LIMIT (default 1,000,000). */
   readonly waveLimit?: number;
+  /**
+   * What opening does with a torn tail (bytes after the log's last valid
+   * record that are not a record: an interrupted write, or damaged last
+   * records). `salvage-tail` (default): cut them, keep them in a file under
+   * `<dir>/salvage/`, report it in `bus.recovery.tornTail` and as a process
+   * warning (code `MMSB_TORN_TAIL`). `strict`: refuse to open with
+   * LOG_CORRUPT, leaving every file as it is (RocksDB's absolute consistency).
+   */
+  readonly recovery?: RecoveryMode;
   /** Receives failures of background work (interval syncs, automatic checkpoints). */
   readonly onBackgroundError?: (error: MmsbError) => void;
 }
@@ -49,7 +61,13 @@ export interface ResolvedOptions {
   readonly checkpointEveryMs: number | undefined;
   readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
   readonly waveLimit: number;
-  readonly native: { segmentBytes?: number; checkpointsRetained?: number; checkpointEveryBytes?: number; compressBytesMin?: number };
+  readonly native: {
+    segmentBytes?: number;
+    checkpointsRetained?: number;
+    checkpointEveryBytes?: number;
+    compressBytesMin?: number;
+    recoveryMode?: RecoveryMode;
+  };
 }
 
 const policies: ReadonlySet<string> = new Set<FsyncPolicy>(['always', 'interval', 'never']);
@@ -74,6 +92,9 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   for (const key of counts) {
     if (options[key] !== undefined) checkCount(options[key], key);
   }
+  if (options.recovery !== undefined && options.recovery !== 'salvage-tail' && options.recovery !== 'strict') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `recovery must be "salvage-tail" or "strict", got ${String(options.recovery)}`);
+  }
   if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'onBackgroundError must be a function');
   }
@@ -82,6 +103,7 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   if (options.checkpointsRetained !== undefined) native.checkpointsRetained = options.checkpointsRetained;
   if (options.checkpointEveryBytes !== undefined) native.checkpointEveryBytes = options.checkpointEveryBytes;
   if (options.compressRecordsAbove !== undefined) native.compressBytesMin = options.compressRecordsAbove;
+  if (options.recovery !== undefined) native.recoveryMode = options.recovery;
   return {
     fsync: fsync as FsyncPolicy,
     fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,

@@ -17,6 +17,7 @@ describe('native boundary', () => {
       ErrorCode.RECOMPUTE_FAILED,
       ErrorCode.WAVE_LIMIT,
       ErrorCode.EVENTS_OVERFLOW,
+      ErrorCode.LISTENER_FAILED,
     ];
     expect(native.errorCodes()).toEqual(Object.values(ErrorCode).filter((code) => !tsOnly.includes(code as never)));
   });

@@ -61,8 +61,11 @@ export function runLog(directory: string, withRecords: boolean, print: Print): v
 
 /**
  * `mmsb verify <dir>`: every record checksum, every checkpoint's data against
- * its stored hash, and the replayed log against every checkpoint. Returns
- * the number of problems found.
+ * its stored hash, the replayed log against every checkpoint it reaches, and
+ * recovery's cross-checks (a sealed newest segment, a log that ends before a
+ * checkpoint, checkpoints without a log). A torn tail is a problem (the next
+ * open cuts it into a salvage file; strict recovery refuses it); salvage
+ * files already kept are listed. Returns the number of problems found.
  */
 export function runVerify(directory: string, print: Print): number {
   const { segments, checkpoints } = listing(directory);
@@ -73,7 +76,6 @@ export function runVerify(directory: string, print: Print): number {
     try {
       const scanned = call(() => nativeAddon().scanSegment(segment.path, segment.lsn, index === segments.length - 1));
       records += scanned.records.length;
-      if (scanned.tornBytes > 0) print(`  ${segment.name}: torn tail of ${formatBytes(scanned.tornBytes)} (cut on next open)`);
     } catch (error) {
       problems.push(`${segment.name}: ${(error as MmsbError).code}: ${(error as MmsbError).message}`);
     }
@@ -101,6 +103,13 @@ export function runVerify(directory: string, print: Print): number {
         problems.push(`replay to LSN ${checkpoint.lsn} hashes to ${checkpoint.replayedHash}, checkpoint says ${checkpoint.storedHash}`);
     }
     print(`state at LSN ${history.lastLsn}: ${formatCount(history.livePages)} pages, hash ${history.stateHash}`);
+    const torn = history.tornTail;
+    if (torn !== undefined && torn !== null) {
+      problems.push(
+        `${torn.segment}: torn tail of ${formatBytes(torn.bytes)} at offset ${torn.offset} (an interrupted write or damaged last records): the next open cuts it into a salvage file; strict recovery refuses to open`,
+      );
+    }
+    for (const file of history.salvageFiles) print(`salvage file kept: ${file}`);
   } catch (error) {
     problems.push(`replay: ${(error as MmsbError).code}: ${(error as MmsbError).message}`);
   }
@@ -110,15 +119,22 @@ export function runVerify(directory: string, print: Print): number {
   return problems.length;
 }
 
-/** `mmsb repair <dir>`: cuts a damaged log at its first bad record, moving the rest aside. */
+/**
+ * `mmsb repair <dir>`: brings a directory that does not open back to the
+ * longest consistent history it holds, keeping every byte it cuts aside, or
+ * says why it cannot (changing nothing).
+ */
 export function runRepair(directory: string, print: Print): void {
   const report = call(() => nativeAddon().repairDirectory(directory));
   if (report.salvageDirectory === undefined || report.salvageDirectory === null) {
-    print('repair: the log scans clean; nothing was changed');
+    print(`repair: the directory opens cleanly at LSN ${report.lastLsn}; nothing was changed`);
     return;
   }
-  print(`repair: the log now ends in ${report.cutSegment} at offset ${report.cutOffset}`);
-  print(`repair: ${report.segmentsMoved} segment file(s) as they were are kept in ${report.salvageDirectory}`);
+  if (report.cutSegment !== undefined && report.cutSegment !== null) {
+    print(`repair: cut ${report.cutSegment} at offset ${report.cutOffset} (after its last valid record)`);
+  }
+  print(`repair: the directory now opens at LSN ${report.lastLsn}`);
+  print(`repair: ${report.keptAside.length} file(s), as they were, are kept in ${report.salvageDirectory}: ${report.keptAside.join(', ')}`);
 }
 
 export function requireDirectory(directory: string | undefined): string {

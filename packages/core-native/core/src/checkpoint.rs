@@ -170,10 +170,43 @@ pub fn write_checkpoint(
     let io = |doing: &str, error: std::io::Error| Error::io(doing, &temporary, &error);
     // A leftover from an interrupted attempt is not a checkpoint; start afresh.
     let _ = fs.remove(&temporary);
+    let written = write_file(fs, &temporary, &header, &directory, state, &included);
+    if let Err(error) = written {
+        // Best effort: a leftover is also removed by the next open.
+        let _ = fs.remove(&temporary);
+        return Err(error);
+    }
+    if let Err(error) = fs.rename(&temporary, &path) {
+        let _ = fs.remove(&temporary);
+        return Err(io("renaming checkpoint", error));
+    }
+    fs.sync_dir(dir)
+        .map_err(|error| Error::io("syncing directory", dir, &error))?;
+    Ok(CheckpointInfo {
+        lsn,
+        base_lsn,
+        path,
+        bytes: (HEADER_BYTES + directory.len()) as u64 + data_len,
+        pages,
+        state_hash,
+    })
+}
+
+/// Writes and syncs a checkpoint's bytes into `temporary`: the header, the
+/// directory, then the data of the pages `included` admits, in chunks.
+fn write_file(
+    fs: &dyn FileSystem,
+    temporary: &Path,
+    header: &[u8],
+    directory: &[u8],
+    state: &State,
+    included: &dyn Fn(PageId) -> bool,
+) -> Result<()> {
+    let io = |doing: &str, error: std::io::Error| Error::io(doing, temporary, &error);
     let file = fs
-        .open_append(&temporary)
+        .open_append(temporary)
         .map_err(|error| io("creating checkpoint", error))?;
-    file.append(&[&header, &directory])
+    file.append(&[header, directory])
         .map_err(|error| io("writing checkpoint", error))?;
     const CHUNK_BYTES: usize = 8 << 20;
     let mut chunk: Vec<&[u8]> = Vec::new();
@@ -188,20 +221,7 @@ pub fn write_checkpoint(
         }
     }
     file.append(&chunk).map_err(|error| io("writing checkpoint", error))?;
-    file.sync().map_err(|error| io("syncing checkpoint", error))?;
-    drop(file);
-    fs.rename(&temporary, &path)
-        .map_err(|error| io("renaming checkpoint", error))?;
-    fs.sync_dir(dir)
-        .map_err(|error| Error::io("syncing directory", dir, &error))?;
-    Ok(CheckpointInfo {
-        lsn,
-        base_lsn,
-        path,
-        bytes: (HEADER_BYTES + directory.len()) as u64 + data_len,
-        pages,
-        state_hash,
-    })
+    file.sync().map_err(|error| io("syncing checkpoint", error))
 }
 
 fn corrupt(path: &Path, what: impl std::fmt::Display) -> Error {

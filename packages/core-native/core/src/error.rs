@@ -51,11 +51,18 @@ pub enum ErrorCode {
     EdgeExists,
     /// An edge that is not in the graph.
     EdgeNotFound,
+    /// The disk has no room for the change (ENOSPC); the change was not applied
+    /// and the log still takes writes once space is freed.
+    DiskFull,
+    /// The change was applied and written, but the sync that would make it durable
+    /// failed: it may or may not survive a crash. The log takes no more writes
+    /// until the bus is reopened (PostgreSQL's rule after a failed fsync).
+    DurabilityUnknown,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order; the TypeScript layer checks its copy against this.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::PageNotFound,
         ErrorCode::PageReleased,
         ErrorCode::PageSizeInvalid,
@@ -77,6 +84,8 @@ impl ErrorCode {
         ErrorCode::GraphCycle,
         ErrorCode::EdgeExists,
         ErrorCode::EdgeNotFound,
+        ErrorCode::DiskFull,
+        ErrorCode::DurabilityUnknown,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -102,6 +111,8 @@ impl ErrorCode {
             ErrorCode::GraphCycle => "GRAPH_CYCLE",
             ErrorCode::EdgeExists => "EDGE_EXISTS",
             ErrorCode::EdgeNotFound => "EDGE_NOT_FOUND",
+            ErrorCode::DiskFull => "DISK_FULL",
+            ErrorCode::DurabilityUnknown => "DURABILITY_UNKNOWN",
         }
     }
 }
@@ -139,10 +150,25 @@ impl std::error::Error for Error {}
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// An I/O failure, with what was being done and where.
+    /// An I/O failure, with what was being done and where: `DISK_FULL` when
+    /// the disk had no room, `IO_ERROR` otherwise.
     pub fn io(doing: &str, path: &std::path::Path, error: &std::io::Error) -> Error {
-        Error::new(ErrorCode::IoError, format!("{doing} {}: {error}", path.display()))
+        let code = if is_disk_full(error) {
+            ErrorCode::DiskFull
+        } else {
+            ErrorCode::IoError
+        };
+        Error::new(code, format!("{doing} {}: {error}", path.display()))
     }
+}
+
+/// True for ENOSPC (and EDQUOT, a full quota, which callers meet the same way).
+pub fn is_disk_full(error: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    error.kind() == std::io::ErrorKind::StorageFull
+        || error.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
 }
 
 /// Builds an `Err(Error)` with a formatted message.

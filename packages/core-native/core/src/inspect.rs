@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, read_header};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{fail, Error, Result};
+use crate::log::record::{read_frame, Frame};
 use crate::log::scan::scan_segment;
-use crate::log::segment::{parse_segment_name, segment_name};
-use crate::recovery::{load_base, replay};
+use crate::log::segment::{parse_segment_name, read_segment_header, segment_name, SEGMENT_HEADER_BYTES};
+use crate::recovery::{load_base, recover, replay, DirectoryFiles};
 use crate::state::State;
 use crate::storage::FileSystem;
 use crate::StateHash;
@@ -88,11 +89,7 @@ pub fn scan(fs: &dyn FileSystem, path: &Path, first_lsn: u64, is_last: bool) -> 
             })
             .collect(),
         valid_end: scanned.valid_end as u64,
-        torn_bytes: if scanned.torn {
-            (bytes.len() - scanned.valid_end) as u64
-        } else {
-            0
-        },
+        torn_bytes: (scanned.torn_end - scanned.valid_end) as u64,
     })
 }
 
@@ -119,133 +116,328 @@ pub fn check_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<Che
     })
 }
 
-/// A retained checkpoint's stored hash beside the hash of the replayed log at its LSN.
+/// A checkpoint's stored hash beside the hash of the replayed log at its LSN.
 pub struct HistoryCheck {
     pub lsn: u64,
     pub stored: StateHash,
     pub replayed: StateHash,
 }
 
-/// Replays the log from the base below each retained checkpoint up to it and
-/// compares the replayed hash with the checkpoint's stored one; then replays
-/// to the end. Returns the checks and the final state with its LSN.
-pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<(Vec<HistoryCheck>, State, u64)> {
+/// What `check_history` found.
+pub struct History {
+    /// The checkpoints the log reaches, each compared with the replayed log.
+    pub checks: Vec<HistoryCheck>,
+    /// The state at the end of the log.
+    pub state: State,
+    pub last_lsn: u64,
+    /// The torn tail the next open would cut: segment, offset and bytes.
+    pub torn_tail: Option<(String, u64, u64)>,
+    /// Files kept aside by recovery (`salvage/`) and repair (`salvage-<LSN>/`).
+    pub salvage_files: Vec<PathBuf>,
+}
+
+/// Replays the log from a base below each checkpoint up to it and compares
+/// the replayed hash with the checkpoint's stored one (for the checkpoints
+/// the log reaches: a base below them with the log after it); then recovers
+/// to the end of the log with every cross-check of recovery, changing no file.
+pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<History> {
     let listing = list(fs, dir)?;
-    let segments: Vec<u64> = listing.segments.iter().map(|file| file.number).collect();
-    let checkpoints: Vec<u64> = listing.checkpoints.iter().map(|file| file.number).collect();
+    let files = DirectoryFiles {
+        segments: listing.segments.iter().map(|file| file.number).collect(),
+        checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
+    };
+    let log_first = files.log_first_lsn();
     let log_dir = dir.join("log");
     let checkpoint_dir = dir.join("checkpoints");
-    let starts_at_one = segments.first().is_none_or(|&first| first == 1);
-    let mut results = Vec::new();
-    for (index, &lsn) in checkpoints.iter().enumerate() {
-        let earlier = &checkpoints[..index];
-        if earlier.is_empty() && !starts_at_one {
+    let mut checks = Vec::new();
+    for (index, &lsn) in files.checkpoints.iter().enumerate() {
+        let earlier = &files.checkpoints[..index];
+        let reachable = log_first == 1 || earlier.iter().any(|&base| base + 1 >= log_first);
+        if !reachable {
             continue;
         }
-        let (base, base_lsn) = load_base(fs, &checkpoint_dir, earlier, lsn, starts_at_one)?;
-        let replayed = replay(fs, &log_dir, &segments, base, base_lsn, Some(lsn), false)?;
+        let (base, base_lsn) = load_base(fs, &checkpoint_dir, earlier, lsn, log_first)?;
+        let replayed = replay(fs, &log_dir, &files.segments, base, base_lsn, Some(lsn))?;
         let stored = StateHash(read_header(fs, &checkpoint_dir.join(checkpoint_name(lsn)))?.state_hash);
-        results.push(HistoryCheck {
+        checks.push(HistoryCheck {
             lsn,
             stored,
             replayed: replayed.state.state_hash(),
         });
     }
-    let (base, base_lsn) = load_base(fs, &checkpoint_dir, &checkpoints, u64::MAX, starts_at_one)?;
-    let replayed = replay(fs, &log_dir, &segments, base, base_lsn, None, false)?;
-    Ok((results, replayed.state, replayed.last_lsn))
+    let recovered = recover(fs, dir, &files)?;
+    let torn_tail = recovered
+        .tail
+        .as_ref()
+        .filter(|tail| tail.torn_bytes() > 0)
+        .map(|tail| (segment_name(tail.segment_first_lsn), tail.valid_len, tail.torn_bytes()));
+    Ok(History {
+        checks,
+        state: recovered.state,
+        last_lsn: recovered.last_lsn,
+        torn_tail,
+        salvage_files: salvage_files(fs, dir)?,
+    })
+}
+
+/// The files under `<dir>/salvage/` and `<dir>/salvage-<LSN>/`, sorted.
+pub fn salvage_files(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<PathBuf>> {
+    let names = fs.list(dir).map_err(|error| Error::io("listing", dir, &error))?;
+    let mut files = Vec::new();
+    for name in names.iter().filter(|name| name.starts_with("salvage")) {
+        let sub_dir = dir.join(name);
+        if let Ok(inner) = fs.list(&sub_dir) {
+            files.extend(inner.into_iter().map(|inner| sub_dir.join(inner)));
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// What `repair` did.
 pub struct RepairReport {
-    /// Where the damaged bytes were moved, if any.
+    /// Where the files it cut or moved are kept, byte for byte; `None` when
+    /// the directory already opened cleanly and nothing was changed.
     pub salvage_dir: Option<PathBuf>,
-    /// The segment and offset the log now ends at, when it was cut.
+    /// The names of the files moved (or, for a cut segment, copied) there.
+    pub kept_aside: Vec<String>,
+    /// The segment cut and the offset it now ends at, when one was cut.
     pub cut_at: Option<(String, u64)>,
-    pub segments_moved: usize,
+    /// The LSN the directory now opens at.
+    pub last_lsn: u64,
 }
 
-/// Salvages a log that refuses to open with `LOG_CORRUPT`: the log is cut at
-/// the first damaged record; the damaged segment (whole, as it was) and
-/// every later one are moved into `<dir>/salvage-<first damaged LSN>/`, so no
-/// byte is destroyed. A log that scans clean is left untouched. It takes the
-/// directory's lock, so it never runs under an open bus.
+/// The longest run of valid records a segment starts with.
+struct SegmentPrefix {
+    first_lsn: u64,
+    records: u64,
+    /// The end of the last valid record.
+    end: u64,
+    /// Nothing but fill (or a seal naming the next LSN) follows the records.
+    whole: bool,
+    sealed: bool,
+}
+
+fn segment_prefix(bytes: &[u8], first_lsn: u64) -> SegmentPrefix {
+    let header = read_segment_header(bytes).filter(|header| header.first_lsn == first_lsn);
+    let mut prefix = SegmentPrefix {
+        first_lsn,
+        records: 0,
+        end: 0,
+        whole: false,
+        sealed: false,
+    };
+    let Some(header) = header else {
+        return prefix;
+    };
+    let mut offset = SEGMENT_HEADER_BYTES;
+    loop {
+        match read_frame(bytes, offset) {
+            Frame::Valid(record, next) if record.lsn == first_lsn + prefix.records => {
+                prefix.records += 1;
+                offset = next;
+            }
+            Frame::Seal(named, next) if named == first_lsn + prefix.records && next == bytes.len() => {
+                prefix.sealed = true;
+                prefix.whole = true;
+                break;
+            }
+            _ => {
+                prefix.whole = bytes[offset.min(bytes.len())..].iter().all(|&byte| byte == header.fill);
+                break;
+            }
+        }
+    }
+    prefix.end = offset as u64;
+    prefix
+}
+
+/// A run of segments whose records chain without a gap or damage.
+struct Run {
+    /// Indexes into the segment list.
+    segments: std::ops::Range<usize>,
+    first_lsn: u64,
+    /// The LSN of the run's last record (`first_lsn - 1` when it has none).
+    last_lsn: u64,
+}
+
+fn runs(prefixes: &[SegmentPrefix]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (index, prefix) in prefixes.iter().enumerate() {
+        let continues = runs.last().is_some_and(|run| {
+            let previous = &prefixes[run.segments.end - 1];
+            previous.whole && run.last_lsn + 1 == prefix.first_lsn && run.segments.end == index
+        });
+        if continues {
+            let run = runs.last_mut().expect("a run to continue");
+            run.segments.end = index + 1;
+            run.last_lsn += prefix.records;
+        } else if prefix.end > 0 {
+            runs.push(Run {
+                segments: index..index + 1,
+                first_lsn: prefix.first_lsn,
+                last_lsn: prefix.first_lsn + prefix.records - 1,
+            });
+        }
+    }
+    runs
+}
+
+/// Brings a directory that does not open (or has a torn tail) back to the
+/// longest consistent history it holds, keeping every byte it cuts.
+///
+/// It looks for the base — the empty state when the log starts at LSN 1,
+/// or any checkpoint that loads — and the run of valid log records after it
+/// that reach the highest LSN. Then, into `<dir>/salvage-<LSN>/`, it moves
+/// the segments outside that run, the checkpoints that do not load or lie
+/// past its end, and a copy of the run's last segment before cutting it to
+/// its valid records (its seal too, when the successor is gone). When no
+/// base exists it changes nothing and says why. It takes the directory's
+/// lock, so it never runs under an open bus.
 pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     let _lock = crate::store::lock_directory(dir)?;
     let listing = list(fs, dir)?;
-    let mut expected = listing.segments.first().map_or(1, |file| file.number);
-    for (index, file) in listing.segments.iter().enumerate() {
-        let is_last = index + 1 == listing.segments.len();
-        let damaged = match scan(fs, &file.path, expected, is_last) {
-            Ok(scanned) if file.number == expected => {
-                expected += scanned.records.len() as u64;
-                continue;
-            }
-            Ok(_) => None,
-            Err(error) if error.code == ErrorCode::LogCorrupt => Some(error),
-            Err(error) => return Err(error),
-        };
+    let files = DirectoryFiles {
+        segments: listing.segments.iter().map(|file| file.number).collect(),
+        checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
+    };
+    if let Ok(recovered) = recover(fs, dir, &files) {
+        if recovered.tail.as_ref().is_none_or(|tail| tail.torn_bytes() == 0) {
+            return Ok(RepairReport {
+                salvage_dir: None,
+                kept_aside: Vec::new(),
+                cut_at: None,
+                last_lsn: recovered.last_lsn,
+            });
+        }
+    }
+    let mut prefixes = Vec::new();
+    for file in &listing.segments {
         let bytes = fs
             .read_all(&file.path)
             .map_err(|error| Error::io("reading", &file.path, &error))?;
-        let name = segment_name(file.number);
-        let keep = match damaged {
-            Some(_) => valid_prefix(&name, &bytes, file.number),
-            None => 0,
-        };
-        let salvage_dir = dir.join(format!("salvage-{expected}"));
-        fs.create_dir_all(&salvage_dir)
-            .map_err(|error| Error::io("creating", &salvage_dir, &error))?;
-        let copy = salvage_dir.join(&name);
-        let target = fs
-            .open_append(&copy)
-            .map_err(|error| Error::io("creating", &copy, &error))?;
-        target
-            .append(&[&bytes])
-            .and_then(|()| target.sync())
-            .map_err(|error| Error::io("writing", &copy, &error))?;
-        if keep > 0 {
-            fs.truncate(&file.path, keep)
-                .map_err(|error| Error::io("truncating", &file.path, &error))?;
-        } else {
-            fs.remove(&file.path)
-                .map_err(|error| Error::io("removing", &file.path, &error))?;
-        }
-        let mut moved = 1;
-        for later in &listing.segments[index + 1..] {
-            let destination = salvage_dir.join(later.path.file_name().expect("segment files have names"));
-            fs.rename(&later.path, &destination)
-                .map_err(|error| Error::io("moving", &later.path, &error))?;
-            moved += 1;
-        }
-        fs.sync_dir(&dir.join("log"))
-            .map_err(|error| Error::io("syncing", dir, &error))?;
-        return Ok(RepairReport {
-            salvage_dir: Some(salvage_dir),
-            cut_at: Some((name, keep)),
-            segments_moved: moved,
-        });
+        prefixes.push(segment_prefix(&bytes, file.number));
     }
+    let runs = runs(&prefixes);
+    let checkpoint_dir = dir.join("checkpoints");
+    let loadable: Vec<u64> = files
+        .checkpoints
+        .iter()
+        .copied()
+        .filter(|&lsn| load_checkpoint(fs, &checkpoint_dir, lsn).is_ok())
+        .collect();
+    // Candidates: (base LSN, the run after it, the LSN the history reaches).
+    let mut best: Option<(u64, Option<&Run>, u64)> = None;
+    let bases = runs
+        .iter()
+        .any(|run| run.first_lsn == 1)
+        .then_some(0)
+        .into_iter()
+        .chain(loadable.iter().copied());
+    for base in bases {
+        let run = runs
+            .iter()
+            .find(|run| run.first_lsn <= base + 1 && base < run.last_lsn + 1);
+        let reaches = run.map_or(base, |run| run.last_lsn.max(base));
+        if best.as_ref().is_none_or(|&(_, _, best_reach)| reaches > best_reach) {
+            best = Some((base, run, reaches));
+        }
+    }
+    let Some((_, run, last_lsn)) = best else {
+        return fail!(
+            LogCorrupt,
+            "repair cannot rebuild a consistent state of {}: the log starts at LSN {} and no checkpoint that loads covers the records before it; nothing was changed (restore the missing segments or checkpoints from a backup)",
+            dir.display(),
+            files.log_first_lsn()
+        );
+    };
+    let salvage_dir = free_salvage_dir(fs, dir, last_lsn + 1)?;
+    let mut kept_aside = Vec::new();
+    let mut move_aside = |path: &Path| -> Result<()> {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let destination = salvage_dir.join(&name);
+        fs.rename(path, &destination)
+            .map_err(|error| Error::io("moving", path, &error))?;
+        kept_aside.push(name);
+        Ok(())
+    };
+    let kept_segments = run.map_or(0..0, |run| run.segments.clone());
+    for (index, file) in listing.segments.iter().enumerate() {
+        if !kept_segments.contains(&index) {
+            move_aside(&file.path)?;
+        }
+    }
+    for file in &listing.checkpoints {
+        if !loadable.contains(&file.number) || file.number > last_lsn {
+            move_aside(&file.path)?;
+        }
+    }
+    let mut cut_at = None;
+    if let Some(last) = kept_segments.clone().last() {
+        let (file, prefix) = (&listing.segments[last], &prefixes[last]);
+        if !prefix.whole || prefix.sealed {
+            let name = segment_name(file.number);
+            let bytes = fs
+                .read_all(&file.path)
+                .map_err(|error| Error::io("reading", &file.path, &error))?;
+            let copy = salvage_dir.join(&name);
+            let target = fs
+                .open_append(&copy)
+                .map_err(|error| Error::io("creating", &copy, &error))?;
+            target
+                .append(&[&bytes])
+                .and_then(|()| target.sync())
+                .map_err(|error| Error::io("writing", &copy, &error))?;
+            fs.truncate(&file.path, prefix.end)
+                .map_err(|error| Error::io("truncating", &file.path, &error))?;
+            kept_aside.push(name.clone());
+            cut_at = Some((name, prefix.end));
+        }
+    } else {
+        crate::log::writer::LogWriter::create_segment(fs, &dir.join("log"), last_lsn + 1)?;
+    }
+    for sub in [salvage_dir.as_path(), &dir.join("log"), &checkpoint_dir] {
+        fs.sync_dir(sub)
+            .map_err(|error| Error::io("syncing directory", sub, &error))?;
+    }
+    let listing = list(fs, dir)?;
+    let files = DirectoryFiles {
+        segments: listing.segments.iter().map(|file| file.number).collect(),
+        checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
+    };
+    recover(fs, dir, &files).map_err(|error| {
+        Error::new(
+            error.code,
+            format!(
+                "repair moved {} file(s) into {} but the directory still does not open: {}",
+                kept_aside.len(),
+                salvage_dir.display(),
+                error.message
+            ),
+        )
+    })?;
     Ok(RepairReport {
-        salvage_dir: None,
-        cut_at: None,
-        segments_moved: 0,
+        salvage_dir: Some(salvage_dir),
+        kept_aside,
+        cut_at,
+        last_lsn,
     })
 }
 
-/// The length of the longest prefix of a segment that scans clean as the last segment.
-fn valid_prefix(name: &str, bytes: &[u8], first_lsn: u64) -> u64 {
-    let mut end = crate::log::segment::SEGMENT_HEADER_BYTES;
-    let mut lsn = first_lsn;
-    while let crate::log::record::Frame::Valid(record, next) = crate::log::record::read_frame(bytes, end) {
-        if record.lsn != lsn {
-            break;
-        }
-        lsn += 1;
-        end = next;
-    }
-    if bytes.len() < end || scan_segment(name, &bytes[..end], first_lsn, true).is_err() {
-        return 0;
-    }
-    end as u64
+/// A new directory `<dir>/salvage-<lsn>/` (with a suffix when that name is taken).
+fn free_salvage_dir(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<PathBuf> {
+    let taken = fs.list(dir).map_err(|error| Error::io("listing", dir, &error))?;
+    let name = (1..)
+        .map(|attempt| match attempt {
+            1 => format!("salvage-{lsn}"),
+            _ => format!("salvage-{lsn}-{attempt}"),
+        })
+        .find(|name| !taken.contains(name))
+        .expect("an unused name");
+    let path = dir.join(name);
+    fs.create_dir_all(&path)
+        .map_err(|error| Error::io("creating", &path, &error))?;
+    Ok(path)
 }

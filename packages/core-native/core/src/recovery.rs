@@ -1,74 +1,122 @@
 //! Rebuilding a state from a checkpoint and the log after it: on open
-//! (recovery) and for time travel (`state_at`).
+//! (recovery), for time travel (`state_at`) and for `verify`.
+//!
+//! Recovery cross-checks what the files say of each other, so that a lost
+//! file is seen rather than read as a shorter history:
+//! - a checkpoint at LSN `c` is written only after the log is synced past
+//!   `c`, so a log ending before the newest checkpoint has lost records;
+//! - a sealed segment names its successor, so a newest segment that is
+//!   sealed has lost the segments after it;
+//! - a directory with checkpoints has log segments too.
+//!
+//! A torn tail (bytes after the last valid record of the newest segment that
+//! are neither records nor fill, with no valid record behind them) is the
+//! trace of an interrupted write, or of damage to the last records. The
+//! recovery mode decides: `SalvageTail` (the default) moves the bytes into
+//! `<dir>/salvage/` and cuts them, reporting it; `Strict` refuses to open.
 
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::load_checkpoint;
+use crate::checkpoint::{checkpoint_name, load_checkpoint};
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::decode;
 use crate::log::scan::scan_segment;
-use crate::log::segment::segment_name;
+use crate::log::segment::{read_segment_header, segment_name};
 use crate::state::State;
 use crate::storage::FileSystem;
+
+/// What recovery does with a torn tail, as RocksDB's recovery modes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecoveryMode {
+    /// Cut the torn tail, keeping its bytes in a salvage file, and report it.
+    #[default]
+    SalvageTail,
+    /// Refuse to open when the log has a torn tail.
+    Strict,
+}
+
+impl RecoveryMode {
+    pub fn from_name(name: &str) -> Option<RecoveryMode> {
+        match name {
+            "salvage-tail" => Some(RecoveryMode::SalvageTail),
+            "strict" => Some(RecoveryMode::Strict),
+            _ => None,
+        }
+    }
+}
 
 /// Where the log's valid records end, for the writer to continue there.
 pub struct LogTail {
     pub segment_path: PathBuf,
     pub segment_first_lsn: u64,
     pub valid_len: u64,
-    /// The file's length after recovery (records plus any preallocated zeros).
+    /// Where the torn bytes after `valid_len` end (`valid_len` when none).
+    pub torn_end: u64,
+    /// The file's length (records, torn bytes, fill).
     pub file_len: u64,
-    /// Bytes after `valid_len` that were a torn write, cut by recovery.
-    pub truncated_bytes: u64,
+    /// The segment's fill byte (segment.rs); `None` when its header is torn.
+    pub fill: Option<u8>,
+    /// The next segment's first LSN when the segment ends in a seal.
+    pub sealed: Option<u64>,
+}
+
+impl LogTail {
+    pub fn torn_bytes(&self) -> u64 {
+        self.torn_end - self.valid_len
+    }
 }
 
 /// The result of replaying the log onto a base state.
 pub struct Replayed {
     pub state: State,
+    /// The LSN of the checkpoint the replay started from (0: none).
+    pub base_lsn: u64,
     pub last_lsn: u64,
     /// Present when the replay went to the end of the log.
     pub tail: Option<LogTail>,
 }
 
-/// Loads the newest checkpoint at or below `at_most_lsn` that is valid,
-/// falling back to older ones. Returns the state and its LSN; with no usable
-/// checkpoint, an empty state at LSN 0 when the log starts at LSN 1.
+/// Loads the newest checkpoint at or below `at_most_lsn` that is valid and
+/// has the log after it (`log_first_lsn`: the first LSN of the oldest
+/// segment), falling back to older ones. Returns the state and its LSN; with
+/// no usable checkpoint, an empty state at LSN 0 when the log starts at LSN 1.
 pub fn load_base(
     fs: &dyn FileSystem,
     checkpoint_dir: &Path,
     checkpoints: &[u64],
     at_most_lsn: u64,
-    log_starts_at_one: bool,
+    log_first_lsn: u64,
 ) -> Result<(State, u64)> {
     let mut failures: Vec<Error> = Vec::new();
-    for &lsn in checkpoints.iter().rev().filter(|&&lsn| lsn <= at_most_lsn) {
+    let reachable = |lsn: u64| lsn <= at_most_lsn && lsn + 1 >= log_first_lsn;
+    for &lsn in checkpoints.iter().rev().filter(|&&lsn| reachable(lsn)) {
         match load_checkpoint(fs, checkpoint_dir, lsn) {
             Ok(state) => return Ok((state, lsn)),
             Err(error) if error.code == ErrorCode::CheckpointCorrupt => failures.push(error),
             Err(error) => return Err(error),
         }
     }
-    if log_starts_at_one {
+    if log_first_lsn == 1 {
         return Ok((State::new(), 0));
     }
-    match failures.pop() {
+    match failures.into_iter().next() {
         Some(error) => Err(Error::new(
             ErrorCode::CheckpointCorrupt,
             format!(
-                "{}; no older checkpoint and no complete log to fall back on",
+                "{}; no older checkpoint with the log after it can stand in (the log starts at LSN {log_first_lsn})",
                 error.message
             ),
         )),
         None => fail!(
             LogCorrupt,
-            "no checkpoint covers the log, which starts after LSN 1 (segments are missing)"
+            "no checkpoint covers the log, which starts at LSN {log_first_lsn}: the records before it are missing (segment {} is the oldest)",
+            segment_name(log_first_lsn)
         ),
     }
 }
 
 /// Replays the records after `base_lsn` (up to `until_lsn`, or the end) from
-/// the segments whose first LSNs are `segments` (ascending). With
-/// `truncate_torn`, a torn tail of the last segment is cut from the file.
+/// the segments whose first LSNs are `segments` (ascending). Changes no file.
 pub fn replay(
     fs: &dyn FileSystem,
     log_dir: &Path,
@@ -76,7 +124,6 @@ pub fn replay(
     mut state: State,
     base_lsn: u64,
     until_lsn: Option<u64>,
-    truncate_torn: bool,
 ) -> Result<Replayed> {
     let mut last_lsn = base_lsn;
     let mut tail = None;
@@ -94,7 +141,7 @@ pub fn replay(
         if first_lsn > last_lsn + 1 {
             return fail!(
                 LogCorrupt,
-                "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}"
+                "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: the records between are missing"
             );
         }
         fs.read_into(&path, &mut bytes)
@@ -108,6 +155,7 @@ pub fn replay(
             if until_lsn.is_some_and(|until| record.lsn > until) {
                 return Ok(Replayed {
                     state,
+                    base_lsn,
                     last_lsn,
                     tail: None,
                 });
@@ -134,7 +182,7 @@ pub fn replay(
             last_lsn = record.lsn;
         }
         if let Some(next) = next_first {
-            let after = first_lsn + scanned.records.len() as u64;
+            let after = scanned.next_lsn(first_lsn);
             if next != after {
                 return fail!(
                     LogCorrupt,
@@ -143,22 +191,14 @@ pub fn replay(
             }
         }
         if is_last {
-            let tail_bytes = (bytes.len() - scanned.valid_end) as u64;
-            let cut = scanned.torn && truncate_torn;
-            if cut {
-                fs.truncate(&path, scanned.valid_end as u64)
-                    .map_err(|error| Error::io("truncating the torn tail of", &path, &error))?;
-            }
             tail = Some(LogTail {
                 segment_path: path,
                 segment_first_lsn: first_lsn,
                 valid_len: scanned.valid_end as u64,
-                file_len: if cut {
-                    scanned.valid_end as u64
-                } else {
-                    bytes.len() as u64
-                },
-                truncated_bytes: if scanned.torn { tail_bytes } else { 0 },
+                torn_end: scanned.torn_end as u64,
+                file_len: bytes.len() as u64,
+                fill: read_segment_header(&bytes).map(|header| header.fill),
+                sealed: scanned.sealed,
             });
         }
     }
@@ -167,5 +207,121 @@ pub fn replay(
             return fail!(LsnOutOfRange, "LSN {until} is after the last record, LSN {last_lsn}");
         }
     }
-    Ok(Replayed { state, last_lsn, tail })
+    Ok(Replayed {
+        state,
+        base_lsn,
+        last_lsn,
+        tail,
+    })
+}
+
+/// The files of a data directory recovery reads, ascending.
+pub struct DirectoryFiles {
+    /// First LSNs of the log segments.
+    pub segments: Vec<u64>,
+    /// LSNs of the checkpoints.
+    pub checkpoints: Vec<u64>,
+}
+
+impl DirectoryFiles {
+    /// The first LSN of the oldest segment (1 for a log with no segment yet).
+    pub fn log_first_lsn(&self) -> u64 {
+        self.segments.first().copied().unwrap_or(1)
+    }
+}
+
+/// Replays a data directory to the end of its log and checks that its files
+/// agree (module comment). The torn tail, if any, is reported in the tail,
+/// not cut: that is the caller's decision.
+pub fn recover(fs: &dyn FileSystem, dir: &Path, files: &DirectoryFiles) -> Result<Replayed> {
+    let checkpoint_dir = dir.join("checkpoints");
+    if let (None, Some(&newest)) = (files.segments.first(), files.checkpoints.last()) {
+        return fail!(
+            LogCorrupt,
+            "the log has no segments, but checkpoint {} exists: the log was deleted",
+            checkpoint_name(newest)
+        );
+    }
+    let (base, base_lsn) = load_base(fs, &checkpoint_dir, &files.checkpoints, u64::MAX, files.log_first_lsn())?;
+    let replayed = replay(fs, &dir.join("log"), &files.segments, base, base_lsn, None)?;
+    if let Some(tail) = &replayed.tail {
+        if let Some(next) = tail.sealed {
+            return fail!(
+                LogCorrupt,
+                "segment {} is sealed and continues in segment {}, which is missing: the records from LSN {next} on are lost",
+                segment_name(tail.segment_first_lsn),
+                segment_name(next)
+            );
+        }
+    }
+    if let Some(&newest) = files.checkpoints.last() {
+        if newest > replayed.last_lsn {
+            return fail!(
+                LogCorrupt,
+                "checkpoint {} is at LSN {newest}, but the log ends at LSN {}: log records are missing",
+                checkpoint_name(newest),
+                replayed.last_lsn
+            );
+        }
+    }
+    Ok(replayed)
+}
+
+/// A torn tail that recovery cut.
+#[derive(Clone, Debug)]
+pub struct TornTail {
+    /// The segment's file name.
+    pub segment: String,
+    /// Where the cut starts: the end of the last valid record.
+    pub offset: u64,
+    /// The bytes cut (trailing fill not counted).
+    pub bytes: u64,
+    /// The file that keeps them.
+    pub salvage_file: PathBuf,
+}
+
+/// Applies `mode` to the torn tail of `tail`: refuses (`Strict`), or copies
+/// the torn bytes into `<dir>/salvage/<segment>.<offset>.torn` (synced) and
+/// then cuts the segment to its valid records.
+pub fn cut_torn_tail(fs: &dyn FileSystem, dir: &Path, tail: &LogTail, mode: RecoveryMode) -> Result<TornTail> {
+    let segment = segment_name(tail.segment_first_lsn);
+    if mode == RecoveryMode::Strict {
+        return fail!(
+            LogCorrupt,
+            "strict recovery refuses to open: segment {segment} offset {}: {} bytes after the last valid record are not a record (an interrupted write, or damaged last records); open with recovery \"salvage-tail\" to cut them into a salvage file, or run `mmsb repair`",
+            tail.valid_len,
+            tail.torn_bytes()
+        );
+    }
+    let bytes = fs
+        .read_all(&tail.segment_path)
+        .map_err(|error| Error::io("reading log segment", &tail.segment_path, &error))?;
+    let torn = bytes
+        .get(tail.valid_len as usize..tail.torn_end as usize)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::IoError,
+                format!("segment {segment} changed while it was recovered"),
+            )
+        })?;
+    let salvage_dir = dir.join("salvage");
+    let salvage_file = salvage_dir.join(format!("{segment}.{}.torn", tail.valid_len));
+    fs.create_dir_all(&salvage_dir)
+        .map_err(|error| Error::io("creating", &salvage_dir, &error))?;
+    let file = fs
+        .open_append(&salvage_file)
+        .map_err(|error| Error::io("creating salvage file", &salvage_file, &error))?;
+    file.truncate(0)
+        .and_then(|()| file.append(&[torn]))
+        .and_then(|()| file.sync())
+        .and_then(|()| fs.sync_dir(&salvage_dir))
+        .map_err(|error| Error::io("writing salvage file", &salvage_file, &error))?;
+    fs.truncate(&tail.segment_path, tail.valid_len)
+        .map_err(|error| Error::io("cutting the torn tail of", &tail.segment_path, &error))?;
+    Ok(TornTail {
+        segment,
+        offset: tail.valid_len,
+        bytes: torn.len() as u64,
+        salvage_file,
+    })
 }

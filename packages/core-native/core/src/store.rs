@@ -29,11 +29,11 @@ use crate::error::{fail, Error, Result};
 use crate::graph::Edge;
 use crate::log::body;
 use crate::log::record::RecordKind;
-use crate::log::segment::{parse_segment_name, segment_name, SEGMENT_HEADER_BYTES};
+use crate::log::segment::{parse_segment_name, segment_name, FILL_V2, SEGMENT_HEADER_BYTES};
 use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
 use crate::propagation::{run_native, Transform, Transforms, WaveOutcome};
-use crate::recovery::{load_base, replay};
+use crate::recovery::{cut_torn_tail, load_base, recover, replay, DirectoryFiles, RecoveryMode, TornTail};
 use crate::state::State;
 use crate::storage::FileSystem;
 
@@ -48,6 +48,8 @@ pub struct StoreOptions {
     /// Record bodies of at least this many bytes are stored zstd-compressed
     /// (level 1) when that saves an eighth or more; `None` stores all as they are.
     pub compress_bytes_min: Option<u64>,
+    /// What opening does with a torn tail (recovery.rs).
+    pub recovery_mode: RecoveryMode,
 }
 
 impl Default for StoreOptions {
@@ -57,6 +59,7 @@ impl Default for StoreOptions {
             checkpoints_retained: 2,
             checkpoint_every_bytes: 256 << 20,
             compress_bytes_min: None,
+            recovery_mode: RecoveryMode::SalvageTail,
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct RecoveryReport {
     pub checkpoint_lsn: u64,
     pub records_replayed: u64,
     pub torn_bytes_truncated: u64,
+    /// The torn tail cut (and kept in a salvage file), if there was one.
+    pub torn_tail: Option<TornTail>,
 }
 
 pub struct Store {
@@ -108,6 +113,9 @@ struct Durable {
     since: Option<ChangesSince>,
     options: StoreOptions,
     bytes_since_checkpoint: u64,
+    /// Log bytes written since the newest full checkpoint: retention keeps
+    /// the log back to the full checkpoint before it, so this bounds it.
+    bytes_since_full: u64,
     recovery: RecoveryReport,
     /// Holds the directory's lock until the store is dropped.
     _lock: File,
@@ -135,8 +143,12 @@ impl Store {
     }
 
     /// Opens (creating when missing) the data directory `dir` and recovers
-    /// its state: the newest valid checkpoint, then the log after it.
+    /// its state: the newest valid checkpoint, then the log after it, with the
+    /// cross-checks and the torn-tail rule of recovery.rs.
     pub fn open(fs: Arc<dyn FileSystem>, dir: &Path, options: StoreOptions) -> Result<Store> {
+        if dir.as_os_str().is_empty() {
+            return fail!(InvalidArgument, "the data directory must be a non-empty path");
+        }
         let log_dir = dir.join("log");
         let checkpoint_dir = dir.join("checkpoints");
         for path in [dir, &log_dir, &checkpoint_dir] {
@@ -144,44 +156,44 @@ impl Store {
                 .map_err(|error| Error::io("creating", path, &error))?;
         }
         let lock = lock_directory(dir)?;
-        let mut segments = list_numbered(fs.as_ref(), &log_dir, parse_segment_name)?;
-        let mut checkpoint_lsns = list_numbered(fs.as_ref(), &checkpoint_dir, parse_checkpoint_name)?;
-        segments.sort_unstable();
-        checkpoint_lsns.sort_unstable();
+        let files = DirectoryFiles {
+            segments: list_numbered(fs.as_ref(), &log_dir, parse_segment_name)?,
+            checkpoints: list_numbered(fs.as_ref(), &checkpoint_dir, parse_checkpoint_name)?,
+        };
         // A checkpoint whose header does not read is kept as full; loading it fails and falls back.
-        let checkpoints: Vec<(u64, u64)> = checkpoint_lsns
+        let checkpoints: Vec<(u64, u64)> = files
+            .checkpoints
             .iter()
             .map(|&lsn| {
                 let header = read_header(fs.as_ref(), &checkpoint_dir.join(checkpoint_name(lsn)));
                 (lsn, header.map_or(0, |header| header.base_lsn))
             })
             .collect();
-        let log_starts_at_one = segments.first().is_none_or(|&first| first == 1);
-        let (base, base_lsn) = load_base(
-            fs.as_ref(),
-            &checkpoint_dir,
-            &checkpoint_lsns,
-            u64::MAX,
-            log_starts_at_one,
-        )?;
-        let replayed = replay(fs.as_ref(), &log_dir, &segments, base, base_lsn, None, true)?;
+        let replayed = recover(fs.as_ref(), dir, &files)?;
+        let mut segments = files.segments;
+        let torn_tail = match &replayed.tail {
+            Some(tail) if tail.torn_bytes() > 0 => Some(cut_torn_tail(fs.as_ref(), dir, tail, options.recovery_mode)?),
+            _ => None,
+        };
         let recovery = RecoveryReport {
-            checkpoint_lsn: base_lsn,
-            records_replayed: replayed.last_lsn - base_lsn,
-            torn_bytes_truncated: replayed.tail.as_ref().map_or(0, |tail| tail.truncated_bytes),
+            checkpoint_lsn: replayed.base_lsn,
+            records_replayed: replayed.last_lsn - replayed.base_lsn,
+            torn_bytes_truncated: torn_tail.as_ref().map_or(0, |torn| torn.bytes),
+            torn_tail,
         };
         let next_lsn = replayed.last_lsn + 1;
-        let writer = match replayed.tail {
-            Some(tail) if tail.valid_len >= SEGMENT_HEADER_BYTES as u64 => LogWriter::resume(
+        let writer = match (replayed.tail, recovery.torn_tail.is_some()) {
+            (Some(tail), torn) if tail.valid_len >= SEGMENT_HEADER_BYTES as u64 => LogWriter::resume(
                 Arc::clone(&fs),
                 &log_dir,
                 tail.segment_first_lsn,
                 tail.valid_len,
-                tail.file_len,
+                if torn { tail.valid_len } else { tail.file_len },
+                tail.fill.unwrap_or(FILL_V2),
                 next_lsn,
                 options.segment_bytes_max,
             )?,
-            tail => {
+            (tail, _) => {
                 // No segment yet, or the newest one lost its header to a torn write.
                 if let Some(tail) = tail {
                     fs.remove(&tail.segment_path)
@@ -196,6 +208,7 @@ impl Store {
                     next_lsn,
                     SEGMENT_HEADER_BYTES as u64,
                     SEGMENT_HEADER_BYTES as u64,
+                    FILL_V2,
                     next_lsn,
                     options.segment_bytes_max,
                 )?
@@ -215,6 +228,7 @@ impl Store {
                 since: None,
                 options,
                 bytes_since_checkpoint: 0,
+                bytes_since_full: 0,
                 recovery,
                 _lock: lock,
             }),
@@ -239,6 +253,11 @@ impl Store {
 
     pub fn is_durable(&self) -> bool {
         self.durable.is_some()
+    }
+
+    /// The log's first failure, once it failed (writer.rs).
+    pub fn log_failure(&self) -> Option<Error> {
+        self.durable.as_ref().and_then(|durable| durable.writer.failure())
     }
 
     pub fn recovery_report(&self) -> Option<&RecoveryReport> {
@@ -449,14 +468,19 @@ impl Store {
     /// segment, and drops checkpoints and segments beyond retention. The
     /// checkpoint is incremental (only pages changed since the newest one)
     /// unless `full` is asked for, there is no base since open, the chain of
-    /// increments is long, or half the state's bytes changed.
+    /// increments is long, half the state's bytes changed, or the log since
+    /// the newest full checkpoint outgrew the state (a full one then frees
+    /// more log than it costs: retention keeps the log back to the full
+    /// checkpoint before the newest).
     pub fn checkpoint(&mut self, full: bool) -> Result<CheckpointInfo> {
         let Some(durable) = self.durable.as_mut() else {
             return fail!(InvalidArgument, "an in-memory bus has no checkpoints");
         };
         durable.writer.sync_job().run()?;
         let since = durable.since.as_ref().filter(|since| {
-            !full && since.chain_length < INCREMENTAL_CHAIN_MAX && mostly_unchanged(&self.state, since)
+            !full
+                && since.chain_length < INCREMENTAL_CHAIN_MAX
+                && increment_pays(&self.state, since, durable.bytes_since_full)
         });
         let increment = since.map(|since| Increment {
             base_lsn: since.base_lsn,
@@ -487,6 +511,9 @@ impl Store {
         durable.checkpoints.retain(|&(lsn, _)| lsn != info.lsn);
         durable.checkpoints.push((info.lsn, info.base_lsn));
         durable.bytes_since_checkpoint = 0;
+        if info.base_lsn == 0 {
+            durable.bytes_since_full = 0;
+        }
         durable.retain()?;
         Ok(info)
     }
@@ -504,34 +531,24 @@ impl Store {
                 self.last_lsn
             );
         }
-        let oldest = durable.oldest_reachable_lsn();
+        let oldest = durable.oldest_reachable_lsn(self.last_lsn);
         if lsn < oldest {
             return fail!(
                 LsnOutOfRange,
                 "LSN {lsn} is before the oldest retained checkpoint, LSN {oldest}"
             );
         }
-        let log_starts_at_one = durable.segments.first() == Some(&1);
         let fs = durable.fs.as_ref();
         let lsns: Vec<u64> = durable.checkpoints.iter().map(|&(lsn, _)| lsn).collect();
-        let (base, base_lsn) = load_base(fs, &durable.checkpoint_dir, &lsns, lsn, log_starts_at_one)?;
-        Ok(replay(
-            fs,
-            &durable.log_dir,
-            &durable.segments,
-            base,
-            base_lsn,
-            Some(lsn),
-            false,
-        )?
-        .state)
+        let (base, base_lsn) = load_base(fs, &durable.checkpoint_dir, &lsns, lsn, durable.log_first_lsn())?;
+        Ok(replay(fs, &durable.log_dir, &durable.segments, base, base_lsn, Some(lsn))?.state)
     }
 
     /// The oldest LSN `state_at` can reach (0: the empty state before LSN 1).
     pub fn oldest_lsn(&self) -> u64 {
         self.durable
             .as_ref()
-            .map_or(self.last_lsn, Durable::oldest_reachable_lsn)
+            .map_or(self.last_lsn, |durable| durable.oldest_reachable_lsn(self.last_lsn))
     }
 }
 
@@ -559,40 +576,73 @@ impl Durable {
         &self.checkpoints[self.checkpoints.len().saturating_sub(retained)..]
     }
 
-    fn oldest_reachable_lsn(&self) -> u64 {
-        if self.segments.first() == Some(&1) {
-            0
-        } else {
-            self.retained_window().first().map_or(0, |&(lsn, _)| lsn)
-        }
+    fn log_first_lsn(&self) -> u64 {
+        self.segments.first().copied().unwrap_or(1)
     }
 
-    /// Deletes the checkpoints that are neither among the newest
-    /// `checkpoints_retained` nor a base one of those needs, then the segments
-    /// whose every record is at or below the oldest retained checkpoint.
+    /// The base of the checkpoint at `lsn`, when the checkpoint is on disk.
+    fn base_of(&self, lsn: u64) -> Option<u64> {
+        self.checkpoints
+            .iter()
+            .find(|&&(checkpoint, _)| checkpoint == lsn)
+            .map(|&(_, base)| base)
+    }
+
+    /// The checkpoint at `lsn` and every base it needs, down to its full one;
+    /// `None` when one of them is not on disk.
+    fn chain(&self, lsn: u64) -> Option<Vec<u64>> {
+        let mut chain = vec![lsn];
+        let mut base = self.base_of(lsn)?;
+        while base != 0 {
+            chain.push(base);
+            base = self.base_of(base)?;
+        }
+        Some(chain)
+    }
+
+    /// The oldest LSN `state_at` can serve: 0 while the log starts at LSN 1,
+    /// else the oldest checkpoint whose chain is on disk and whose log
+    /// follows it. It depends on the files alone, not on the options.
+    fn oldest_reachable_lsn(&self, last_lsn: u64) -> u64 {
+        let log_first = self.log_first_lsn();
+        if log_first == 1 {
+            return 0;
+        }
+        self.checkpoints
+            .iter()
+            .map(|&(lsn, _)| lsn)
+            .find(|&lsn| lsn + 1 >= log_first && self.chain(lsn).is_some())
+            .unwrap_or(last_lsn)
+    }
+
+    /// Deletes what retention no longer needs. Kept: the newest
+    /// `checkpoints_retained` checkpoints with the bases they need, and the
+    /// newest full checkpoint older than all of those (the fallback), with the
+    /// log back to it. So any one damaged checkpoint file is survivable: a
+    /// damaged increment falls back to an older link, a damaged base to the
+    /// fallback and the log. Until a fallback exists, the whole log is kept.
     fn retain(&mut self) -> Result<()> {
         let fs = self.fs.as_ref();
         let mut keep: HashSet<u64> = HashSet::new();
-        for &(lsn, base) in self.retained_window() {
-            keep.insert(lsn);
-            let mut base = base;
-            while base != 0 && keep.insert(base) {
-                base = self
-                    .checkpoints
-                    .iter()
-                    .find(|&&(lsn, _)| lsn == base)
-                    .map_or(0, |&(_, next)| next);
-            }
+        for &(lsn, _) in self.retained_window() {
+            keep.extend(self.chain(lsn).unwrap_or_else(|| vec![lsn]));
         }
-        let oldest = self.retained_window().first().map_or(0, |&(lsn, _)| lsn);
+        let oldest_kept = keep.iter().copied().min().unwrap_or(0);
+        let fallback = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|&&(lsn, base)| base == 0 && lsn < oldest_kept)
+            .map(|&(lsn, _)| lsn);
+        keep.extend(fallback);
         for &(lsn, _) in self.checkpoints.iter().filter(|(lsn, _)| !keep.contains(lsn)) {
             let path = self.checkpoint_dir.join(checkpoint_name(lsn));
             fs.remove(&path)
                 .map_err(|error| Error::io("removing checkpoint", &path, &error))?;
         }
         self.checkpoints.retain(|(lsn, _)| keep.contains(lsn));
-        if oldest > 0 {
-            while self.segments.len() > 1 && self.segments[1] <= oldest + 1 {
+        if let Some(log_from) = fallback {
+            while self.segments.len() > 1 && self.segments[1] <= log_from + 1 {
                 let path = self.log_dir.join(segment_name(self.segments[0]));
                 fs.remove(&path)
                     .map_err(|error| Error::io("removing segment", &path, &error))?;
@@ -622,8 +672,9 @@ impl Durable {
 }
 
 /// True when the pages an incremental checkpoint would hold are at most half
-/// of the state's bytes; otherwise a full checkpoint costs little more.
-fn mostly_unchanged(state: &State, since: &ChangesSince) -> bool {
+/// of the state's bytes (else a full checkpoint costs little more) and the
+/// log written since the newest full checkpoint is smaller than the state.
+fn increment_pays(state: &State, since: &ChangesSince, log_bytes_since_full: u64) -> bool {
     let mut changed_bytes = 0u64;
     let mut total_bytes = 0u64;
     for (id, page) in state.pages() {
@@ -632,7 +683,7 @@ fn mostly_unchanged(state: &State, since: &ChangesSince) -> bool {
             changed_bytes += page.size();
         }
     }
-    changed_bytes * 2 <= total_bytes
+    changed_bytes * 2 <= total_bytes && log_bytes_since_full < total_bytes
 }
 
 /// Appends a record for a validated change (durable store), or just counts
@@ -656,6 +707,7 @@ fn log<'a>(
             *last_lsn = durable.writer.append(kind, compressed.is_some(), &[stored])?;
             durable.note_new_segment();
             durable.bytes_since_checkpoint += stored.len() as u64;
+            durable.bytes_since_full += stored.len() as u64;
         }
         None => *last_lsn += 1,
     }
@@ -679,8 +731,8 @@ pub(crate) fn lock_directory(dir: &Path) -> Result<File> {
     }
 }
 
-/// The numbers of the files in `dir` that `parse` recognises; removes
-/// leftover temporary files of interrupted checkpoints.
+/// The numbers of the files in `dir` that `parse` recognises, ascending;
+/// removes leftover temporary files of interrupted checkpoints.
 fn list_numbered(fs: &dyn FileSystem, dir: &Path, parse: fn(&str) -> Option<u64>) -> Result<Vec<u64>> {
     let names = fs.list(dir).map_err(|error| Error::io("listing", dir, &error))?;
     let mut numbers = Vec::new();
@@ -692,5 +744,6 @@ fn list_numbered(fs: &dyn FileSystem, dir: &Path, parse: fn(&str) -> Option<u64>
             fs.remove(&path).map_err(|error| Error::io("removing", &path, &error))?;
         }
     }
+    numbers.sort_unstable();
     Ok(numbers)
 }

@@ -43,7 +43,9 @@ fn a_version_1_directory_opens_to_its_recorded_state() {
     copy_dir(&golden_dir(), scratch.path());
     let store = support::open_with(scratch.path(), options()).unwrap();
     assert_eq!(store.state_hash().to_hex(), GOLDEN_V1_STATE_HASH);
-    let (checks, _, _) = mmsb_core::inspect::check_history(&mmsb_core::storage::OsFileSystem, scratch.path()).unwrap();
+    let checks = mmsb_core::inspect::check_history(&mmsb_core::storage::OsFileSystem, scratch.path())
+        .unwrap()
+        .checks;
     assert!(!checks.is_empty());
     for check in checks {
         assert_eq!(check.stored, check.replayed, "checkpoint at LSN {}", check.lsn);

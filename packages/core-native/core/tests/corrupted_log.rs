@@ -144,23 +144,44 @@ fn a_damaged_checkpoint_falls_back_to_the_previous_one() {
     );
 }
 
+/// Regression: with one damaged checkpoint the directory was lost ("no older
+/// checkpoint and no complete log to fall back on"), because retention had
+/// deleted the log behind the chain's only full base. Retention now keeps the
+/// log back to the full checkpoint before the chain's base.
 #[test]
-fn a_damaged_only_checkpoint_without_the_full_log_fails_clearly() {
+fn any_one_damaged_checkpoint_is_survivable_and_all_damaged_fail_clearly() {
     let scratch = Scratch::new("checkpoint-only");
-    {
+    let hash = {
         let mut store = open(scratch.path()).unwrap();
         let id = store.create_page(32, Location::Cpu, &[]).unwrap();
         store.apply(&dense(id, vec![1; 32])).unwrap();
         store.checkpoint(false).unwrap();
         store.apply(&dense(id, vec![2; 32])).unwrap();
         store.checkpoint(false).unwrap();
-    }
-    for entry in std::fs::read_dir(scratch.path().join("checkpoints")).unwrap() {
-        let path = entry.unwrap().path();
-        let mut bytes = std::fs::read(&path).unwrap();
+        store.checkpoint(false).unwrap();
+        store.state_hash()
+    };
+    let checkpoints: Vec<_> = std::fs::read_dir(scratch.path().join("checkpoints"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert!(
+        checkpoints.len() >= 3,
+        "a chain and a fallback are kept: {checkpoints:?}"
+    );
+    let flip = |path: &std::path::Path| {
+        let mut bytes = std::fs::read(path).unwrap();
         bytes[20] ^= 1;
-        std::fs::write(&path, &bytes).unwrap();
+        std::fs::write(path, &bytes).unwrap();
+    };
+    for path in &checkpoints {
+        flip(path);
+        let store = open(scratch.path()).unwrap();
+        assert_eq!(store.state_hash(), hash, "{} damaged alone", path.display());
+        drop(store);
+        flip(path);
     }
+    checkpoints.iter().for_each(|path| flip(path));
     let error = open(scratch.path()).err().expect("must refuse");
     assert_eq!(error.code, ErrorCode::CheckpointCorrupt, "{}", error.message);
     assert!(error.message.contains("header checksum"), "{}", error.message);

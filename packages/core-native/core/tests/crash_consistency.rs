@@ -3,7 +3,7 @@
 
 mod support;
 
-use mmsb_core::{ErrorCode, Location, Payload, RangeWrite};
+use mmsb_core::{Delta, ErrorCode, Location, Payload, RangeWrite, Source};
 use proptest::prelude::*;
 use support::{dense, open, Scratch};
 
@@ -59,13 +59,18 @@ fn checkpoints_bound_replay_and_retention_drops_old_segments() {
     let report = store.recovery_report().unwrap();
     assert_eq!(report.records_replayed, 2, "the checkpoint marker and the last delta");
     let checkpoints = std::fs::read_dir(scratch.path().join("checkpoints")).unwrap().count();
-    assert_eq!(checkpoints, 2, "two checkpoints are retained by default");
-    let segments = std::fs::read_dir(scratch.path().join("log")).unwrap().count();
     assert_eq!(
-        segments, 2,
-        "segments older than the oldest retained checkpoint are deleted"
+        checkpoints, 3,
+        "two checkpoints are retained by default, and the full one before them as a fallback"
     );
-    assert!(store.oldest_lsn() > 0);
+    let segments = std::fs::read_dir(scratch.path().join("log")).unwrap().count();
+    assert_eq!(segments, 3, "segments older than the fallback checkpoint are deleted");
+    assert_eq!(
+        store.oldest_lsn(),
+        11,
+        "the fallback checkpoint is reachable by time travel"
+    );
+    assert_eq!(store.state_at(11).unwrap().page(1).unwrap().data()[0], 9);
     let too_old = store.state_at(store.oldest_lsn() - 1).err().unwrap();
     assert_eq!(too_old.code, ErrorCode::LsnOutOfRange);
 }
@@ -200,13 +205,22 @@ fn compressed_records_and_run_length_masks_reopen_to_the_same_state() {
 }
 
 #[test]
-fn incremental_checkpoints_hold_only_changed_pages_and_bound_the_log() {
+fn incremental_checkpoints_hold_only_changed_pages_and_the_log_stays_bounded() {
     let scratch = Scratch::new("incremental");
     let options = mmsb_core::StoreOptions {
         segment_bytes_max: 64 << 10,
         ..Default::default()
     };
     let reopen = || support::open_with(scratch.path(), options.clone());
+    let small_write = |page: u64, value: u8| Delta {
+        page_id: page,
+        payload: Payload::Ranges(vec![RangeWrite {
+            offset: 1024,
+            bytes: vec![value; 1024],
+        }]),
+        source: Source::User,
+        expect_epoch: None,
+    };
     let (hash, full_bytes, increment_bytes) = {
         let mut store = reopen().unwrap();
         let first = store.create_pages(64, 16 << 10, Location::Cpu).unwrap();
@@ -214,9 +228,9 @@ fn incremental_checkpoints_hold_only_changed_pages_and_bound_the_log() {
         assert_eq!(full.base_lsn, 0, "the first checkpoint after open is full");
         let mut increment_bytes = 0;
         for round in 0..6u8 {
-            for value in 0..200u8 {
+            for value in 0..20u8 {
                 store
-                    .apply(&dense(first + u64::from(value % 2), vec![round ^ value; 16 << 10]))
+                    .apply(&small_write(first + u64::from(value % 2), round ^ value))
                     .unwrap();
             }
             store.release_page(first + 10 + u64::from(round)).unwrap();
@@ -225,13 +239,23 @@ fn incremental_checkpoints_hold_only_changed_pages_and_bound_the_log() {
             assert_eq!(increment.pages, 2, "only the two hot pages are stored");
             increment_bytes = increment.bytes;
         }
+        // Heavy rounds: each logs 3 MiB against a state of under 1 MiB, so
+        // the next checkpoint is full and the log behind it can go.
+        for round in 0..10u8 {
+            for value in 0..200u8 {
+                store
+                    .apply(&dense(first + u64::from(value % 2), vec![round ^ value; 16 << 10]))
+                    .unwrap();
+            }
+            store.checkpoint(false).unwrap();
+        }
         (store.state_hash(), full.bytes, increment_bytes)
     };
     assert!(increment_bytes * 10 < full_bytes, "{increment_bytes} vs {full_bytes}");
     let log_bytes = support::log_record_bytes(scratch.path());
     assert!(
         log_bytes < 8 << 20,
-        "1200 deltas of 16 KiB (19 MiB) leave {log_bytes} bytes of log"
+        "2000 deltas of 16 KiB (31 MiB) leave {log_bytes} bytes of log"
     );
     let store = reopen().unwrap();
     assert_eq!(store.state_hash(), hash);

@@ -15,6 +15,7 @@ use mmsb_core::graph::{Edge, EdgeKind};
 use mmsb_core::inspect;
 use mmsb_core::log::writer::SyncJob;
 use mmsb_core::propagation::{self, Transform};
+use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, Source, Store, StoreOptions};
 use napi::bindgen_prelude::{AsyncTask, Float64Array, Uint8Array, Uint8ArraySlice};
@@ -130,6 +131,8 @@ pub struct OpenOptions {
     pub checkpoints_retained: Option<f64>,
     pub checkpoint_every_bytes: Option<f64>,
     pub compress_bytes_min: Option<f64>,
+    /// `salvage-tail` (default) or `strict`: what opening does with a torn tail.
+    pub recovery_mode: Option<String>,
 }
 
 /// What a native wave did.
@@ -157,6 +160,16 @@ pub struct RecoveryInfo {
     pub checkpoint_lsn: f64,
     pub records_replayed: f64,
     pub torn_bytes_truncated: f64,
+    pub torn_tail: Option<TornTailInfo>,
+}
+
+/// A torn tail recovery cut, and the salvage file that keeps its bytes.
+#[napi(object)]
+pub struct TornTailInfo {
+    pub segment: String,
+    pub offset: f64,
+    pub bytes: f64,
+    pub salvage_file: String,
 }
 
 /// A written checkpoint.
@@ -280,6 +293,11 @@ impl NativeState {
                 .compress_bytes_min
                 .map(|bytes| to_u64(bytes, "compressRecordsAbove"))
                 .transpose()?,
+            recovery_mode: match options.recovery_mode.as_deref() {
+                None => defaults.recovery_mode,
+                Some(name) => RecoveryMode::from_name(name)
+                    .ok_or_else(|| invalid(format!("recovery must be \"salvage-tail\" or \"strict\", got {name:?}")))?,
+            },
         };
         let store = Store::open(Arc::new(OsFileSystem), Path::new(&directory), options).map_err(fail)?;
         Ok(NativeState::wrap(store))
@@ -318,7 +336,20 @@ impl NativeState {
             checkpoint_lsn: report.checkpoint_lsn as f64,
             records_replayed: report.records_replayed as f64,
             torn_bytes_truncated: report.torn_bytes_truncated as f64,
+            torn_tail: report.torn_tail.as_ref().map(|torn| TornTailInfo {
+                segment: torn.segment.clone(),
+                offset: torn.offset as f64,
+                bytes: torn.bytes as f64,
+                salvage_file: torn.salvage_file.display().to_string(),
+            }),
         })
+    }
+
+    /// True once the log failed (a failed sync, or an append that could not
+    /// be undone): it takes no more writes until reopened.
+    #[napi]
+    pub fn log_failed(&self) -> bool {
+        self.store.log_failure().is_some()
     }
 
     /// A sync of every change so far, to run off the JS thread (group
@@ -810,14 +841,19 @@ pub struct HistoryInfo {
     pub last_lsn: f64,
     pub state_hash: String,
     pub live_pages: f64,
+    /// The torn tail the next open cuts (strict recovery refuses it).
+    pub torn_tail: Option<TornTailInfo>,
+    /// Files kept aside by recovery and repair.
+    pub salvage_files: Vec<String>,
 }
 
 /// Replays the retained history and compares it with every checkpoint's stored hash.
 #[napi]
 pub fn check_history(directory: String) -> Result<HistoryInfo> {
-    let (checks, state, last_lsn) = inspect::check_history(&OsFileSystem, Path::new(&directory)).map_err(fail)?;
+    let history = inspect::check_history(&OsFileSystem, Path::new(&directory)).map_err(fail)?;
     Ok(HistoryInfo {
-        checkpoints: checks
+        checkpoints: history
+            .checks
             .into_iter()
             .map(|check| HistoryCheckpoint {
                 lsn: check.lsn as f64,
@@ -825,28 +861,44 @@ pub fn check_history(directory: String) -> Result<HistoryInfo> {
                 replayed_hash: check.replayed.to_hex(),
             })
             .collect(),
-        last_lsn: last_lsn as f64,
-        state_hash: state.state_hash().to_hex(),
-        live_pages: state.live_page_count() as f64,
+        last_lsn: history.last_lsn as f64,
+        state_hash: history.state.state_hash().to_hex(),
+        live_pages: history.state.live_page_count() as f64,
+        torn_tail: history.torn_tail.map(|(segment, offset, bytes)| TornTailInfo {
+            salvage_file: String::new(),
+            segment,
+            offset: offset as f64,
+            bytes: bytes as f64,
+        }),
+        salvage_files: history
+            .salvage_files
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect(),
     })
 }
 
 #[napi(object)]
 pub struct RepairInfo {
+    /// Where what was cut or moved is kept; absent when nothing was changed.
     pub salvage_directory: Option<String>,
+    pub kept_aside: Vec<String>,
     pub cut_segment: Option<String>,
     pub cut_offset: Option<f64>,
-    pub segments_moved: f64,
+    /// The LSN the directory now opens at.
+    pub last_lsn: f64,
 }
 
-/// Cuts a damaged log at its first bad record, moving what follows aside.
+/// Brings a damaged directory back to its longest consistent history,
+/// keeping everything it cuts aside; refuses, changing nothing, when it cannot.
 #[napi]
 pub fn repair_directory(directory: String) -> Result<RepairInfo> {
     let report = inspect::repair(&OsFileSystem, Path::new(&directory)).map_err(fail)?;
     Ok(RepairInfo {
         salvage_directory: report.salvage_dir.map(|dir| dir.display().to_string()),
+        kept_aside: report.kept_aside,
         cut_segment: report.cut_at.as_ref().map(|(name, _)| name.clone()),
         cut_offset: report.cut_at.map(|(_, offset)| offset as f64),
-        segments_moved: report.segments_moved as f64,
+        last_lsn: report.last_lsn as f64,
     })
 }

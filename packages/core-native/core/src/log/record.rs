@@ -13,6 +13,11 @@
 //! A record is valid when its header is complete, its body fits the file,
 //! and the checksum (over the stored bytes) matches. Bodies are specified in
 //! docs/formats.md.
+//!
+//! A seal is a frame of the same layout with kind `SEAL_KIND`, an empty body
+//! and, in the LSN field, the first LSN of the segment that follows. It ends
+//! a sealed segment and takes no LSN of its own: it lets recovery see that a
+//! successor existed when the newest segment present is sealed.
 
 use std::borrow::Cow;
 
@@ -29,6 +34,8 @@ const _: () = assert!(FLAGS_OFFSET + 1 == HEADER_BYTES);
 /// The largest record body: a dense delta of the largest page, with room for its framing.
 pub const BODY_BYTES_MAX: u64 = u32::MAX as u64;
 const FLAG_ZSTD: u8 = 1;
+/// The kind byte of a seal frame; no `RecordKind` uses it.
+const SEAL_KIND: u8 = 9;
 
 /// What a record changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +103,16 @@ pub fn header(lsn: u64, kind: RecordKind, compressed: bool, body_parts: &[&[u8]]
     Ok(header)
 }
 
+/// The seal frame naming `next_lsn`, the first LSN of the following segment.
+pub fn seal(next_lsn: u64) -> [u8; HEADER_BYTES] {
+    let mut frame = [0u8; HEADER_BYTES];
+    frame[LSN_OFFSET..KIND_OFFSET].copy_from_slice(&next_lsn.to_le_bytes());
+    frame[KIND_OFFSET] = SEAL_KIND;
+    let crc = crc32c::crc32c(&frame[LEN_OFFSET..]);
+    frame[CRC_OFFSET..LEN_OFFSET].copy_from_slice(&crc.to_le_bytes());
+    frame
+}
+
 /// A record read back and checked.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Record<'a> {
@@ -136,6 +153,8 @@ impl<'a> Record<'a> {
 pub enum Frame<'a> {
     /// A valid record, and the offset just after it.
     Valid(Record<'a>, usize),
+    /// A valid seal naming the next segment's first LSN, and the offset just after it.
+    Seal(u64, usize),
     /// Fewer bytes remain than the header, or than the body it announces.
     Incomplete,
     /// The bytes do not form a valid record (checksum, kind or flags).
@@ -154,12 +173,20 @@ pub fn read_frame(bytes: &[u8], offset: usize) -> Frame<'_> {
     };
     let stored_crc = u32::from_le_bytes(header[CRC_OFFSET..LEN_OFFSET].try_into().expect("4 bytes"));
     let crc = crc32c::crc32c_append(crc32c::crc32c(&header[LEN_OFFSET..]), body);
-    let kind = RecordKind::from_u8(header[KIND_OFFSET]);
+    let lsn = u64::from_le_bytes(header[LSN_OFFSET..KIND_OFFSET].try_into().expect("8 bytes"));
     let flags = header[FLAGS_OFFSET];
+    if header[KIND_OFFSET] == SEAL_KIND {
+        return if crc == stored_crc && flags == 0 && body_len == 0 {
+            Frame::Seal(lsn, body_start)
+        } else {
+            Frame::Invalid
+        };
+    }
+    let kind = RecordKind::from_u8(header[KIND_OFFSET]);
     match kind {
         Some(kind) if crc == stored_crc && flags & !FLAG_ZSTD == 0 => Frame::Valid(
             Record {
-                lsn: u64::from_le_bytes(header[LSN_OFFSET..KIND_OFFSET].try_into().expect("8 bytes")),
+                lsn,
                 kind,
                 stored_body: body,
                 compressed: flags & FLAG_ZSTD != 0,
@@ -209,6 +236,21 @@ mod tests {
             compressed: true,
         };
         assert!(garbage.body().is_err());
+    }
+
+    #[test]
+    fn a_seal_reads_back_and_no_bit_flip_of_it_passes() {
+        let frame = seal(77);
+        assert_eq!(read_frame(&frame, 0), Frame::Seal(77, HEADER_BYTES));
+        for bit in 0..HEADER_BYTES * 8 {
+            let mut flipped = frame;
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            let read = read_frame(&flipped, 0);
+            assert!(
+                matches!(read, Frame::Invalid | Frame::Incomplete),
+                "bit {bit}: {read:?}"
+            );
+        }
     }
 
     #[test]

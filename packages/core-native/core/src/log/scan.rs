@@ -4,19 +4,27 @@
 //! frame, is it valid, does its LSN follow, do valid records follow it — and
 //! each combination maps to one decision:
 //!
-//! | frame at offset                         | valid records later? | decision            |
-//! |-----------------------------------------|----------------------|---------------------|
-//! | valid, LSN = expected                    | —                    | replay, go on       |
-//! | valid, LSN ≠ expected                    | —                    | corrupt             |
-//! | all zeros to the end, last segment       | —                    | clean end (preallocated) |
-//! | incomplete or invalid, last segment      | no                   | torn tail: truncate |
-//! | incomplete or invalid, last segment      | yes                  | corrupt             |
-//! | incomplete or invalid, earlier segment   | —                    | corrupt             |
+//! | frame at offset                            | valid records later? | decision              |
+//! |--------------------------------------------|----------------------|-----------------------|
+//! | valid record, LSN = expected               | —                    | replay, go on         |
+//! | valid record, LSN ≠ expected               | —                    | corrupt               |
+//! | seal naming the expected LSN, file ends    | —                    | sealed end            |
+//! | seal, LSN ≠ expected or bytes after it     | —                    | corrupt               |
+//! | fill to the end of the file                | —                    | clean end             |
+//! | incomplete or invalid, last segment        | no                   | torn tail             |
+//! | incomplete or invalid, last segment        | yes                  | corrupt               |
+//! | incomplete or invalid, earlier segment     | —                    | corrupt               |
 //!
+//! "Fill" is the byte the writer preallocates with (segment.rs): zeros in a
+//! version-1 segment, `FILL_V2` in a version-2 one, so zeroed records of a
+//! version-2 segment are a torn tail, never a clean end. An earlier segment
+//! may end in fill too (a crash between starting its successor and cutting
+//! it to its records); the next segment's first LSN still has to follow.
 //! "Valid records later" means a frame that checks out with an LSN just above
 //! the expected one, anywhere after the damage; only plausible LSNs are
 //! checksummed, so the search stays linear on garbage. Nothing is skipped:
-//! the only bytes ever dropped are a torn tail with nothing valid behind it.
+//! the only bytes ever dropped are a torn tail with nothing valid behind it,
+//! and recovery keeps those in a salvage file (or refuses, in strict mode).
 
 use super::record::{read_frame, Frame, Record, HEADER_BYTES};
 use super::segment::{read_segment_header, SEGMENT_HEADER_BYTES};
@@ -29,36 +37,60 @@ const LATER_LSN_WINDOW: u64 = 1 << 20;
 /// The records of one segment and where its valid prefix ends.
 pub struct ScannedSegment<'a> {
     pub records: Vec<(Record<'a>, usize)>,
-    /// The end of the last valid record; bytes after it are a torn tail, or
-    /// zeros written ahead (the newest segment is preallocated).
+    /// The end of the last valid record (before a seal, if any); bytes after
+    /// it are a torn tail, preallocated fill, or the seal.
     pub valid_end: usize,
-    /// True when the bytes after `valid_end` are not all zeros.
-    pub torn: bool,
+    /// Where the bytes that are neither records, seal nor fill end: after
+    /// `valid_end` only in a torn segment (trailing fill excluded).
+    pub torn_end: usize,
+    /// The first LSN of the next segment, when this one ends in a seal.
+    pub sealed: Option<u64>,
+}
+
+impl ScannedSegment<'_> {
+    pub fn is_torn(&self) -> bool {
+        self.torn_end > self.valid_end
+    }
+
+    /// The LSN after the segment's last record.
+    pub fn next_lsn(&self, first_lsn: u64) -> u64 {
+        first_lsn + self.records.len() as u64
+    }
 }
 
 /// Scans a segment whose records must start at `expected_lsn`. `is_last`
 /// says whether it is the newest segment (the only one that may be torn).
 pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last: bool) -> Result<ScannedSegment<'a>> {
-    match read_segment_header(bytes) {
-        Some(first_lsn) if first_lsn == expected_lsn => {}
-        Some(first_lsn) => {
+    let fill = match read_segment_header(bytes) {
+        Some(header) if header.first_lsn == expected_lsn => header.fill,
+        Some(header) => {
             return fail!(
                 LogCorrupt,
-                "segment {name} starts at LSN {first_lsn}, expected {expected_lsn} (offset 0)"
+                "segment {name} starts at LSN {}, expected {expected_lsn} (offset 0)",
+                header.first_lsn
             )
         }
         None if is_last && bytes.len() < SEGMENT_HEADER_BYTES => {
             return Ok(ScannedSegment {
                 records: Vec::new(),
                 valid_end: 0,
-                torn: true,
+                torn_end: bytes.len(),
+                sealed: None,
             })
         }
         None => return fail!(LogCorrupt, "segment {name} has a damaged header (offset 0)"),
-    }
+    };
     let mut records = Vec::new();
     let mut offset = SEGMENT_HEADER_BYTES;
     let mut next_lsn = expected_lsn;
+    let ended = |records, offset, torn_end, sealed| {
+        Ok(ScannedSegment {
+            records,
+            valid_end: offset,
+            torn_end,
+            sealed,
+        })
+    };
     while offset < bytes.len() {
         match read_frame(bytes, offset) {
             Frame::Valid(record, end) if record.lsn == next_lsn => {
@@ -73,19 +105,26 @@ pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last:
                     record.lsn
                 )
             }
+            Frame::Seal(named, end) if named == next_lsn && end == bytes.len() => {
+                return ended(records, offset, offset, Some(named));
+            }
+            Frame::Seal(named, end) => {
+                return fail!(
+                    LogCorrupt,
+                    "segment {name} offset {offset}: seal names LSN {named} with {} bytes after it, expected LSN {next_lsn} at the end of the file",
+                    bytes.len() - end
+                )
+            }
             Frame::Incomplete | Frame::Invalid => {
+                let torn_end = bytes.iter().rposition(|&byte| byte != fill).map_or(0, |last| last + 1);
+                if torn_end <= offset {
+                    return ended(records, offset, offset, None);
+                }
                 if !is_last {
                     return fail!(
                         LogCorrupt,
                         "segment {name} offset {offset}: damaged record (LSN {next_lsn}) in a sealed segment"
                     );
-                }
-                if bytes[offset..].iter().all(|&byte| byte == 0) {
-                    return Ok(ScannedSegment {
-                        records,
-                        valid_end: offset,
-                        torn: false,
-                    });
                 }
                 if let Some(later) = valid_record_after(bytes, offset, next_lsn) {
                     return fail!(
@@ -93,19 +132,11 @@ pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last:
                         "segment {name} offset {offset}: damaged record (LSN {next_lsn}) with a valid record after it at offset {later}"
                     );
                 }
-                return Ok(ScannedSegment {
-                    records,
-                    valid_end: offset,
-                    torn: true,
-                });
+                return ended(records, offset, torn_end, None);
             }
         }
     }
-    Ok(ScannedSegment {
-        records,
-        valid_end: offset,
-        torn: false,
-    })
+    ended(records, offset, offset, None)
 }
 
 /// The offset of a valid frame after `damaged` whose LSN lies in
@@ -115,6 +146,6 @@ fn valid_record_after(bytes: &[u8], damaged: usize, expected_lsn: u64) -> Option
     (damaged + 1..=last_start).find(|&offset| {
         let lsn = u64::from_le_bytes(bytes[offset + 8..offset + 16].try_into().expect("8 bytes"));
         (expected_lsn..expected_lsn + LATER_LSN_WINDOW).contains(&lsn)
-            && matches!(read_frame(bytes, offset), Frame::Valid(..))
+            && matches!(read_frame(bytes, offset), Frame::Valid(..) | Frame::Seal(..))
     })
 }

@@ -4,25 +4,36 @@
 //! thread and covers every record appended before it was taken, so all
 //! writers waiting at that moment share one sync.
 //!
-//! The newest segment is preallocated: zeros are written ahead of the
-//! records, a few MiB at a time, so most syncs overwrite blocks the file
-//! already has and the file system need not commit a new size (measured
-//! about 1.4× faster syncs here than appending). Recovery reads an all-zero
-//! tail as the clean end of the log; a sealed segment is cut to its records.
+//! The newest segment is preallocated: fill bytes (segment.rs) are written
+//! ahead of the records, a few MiB at a time, so most syncs overwrite blocks
+//! the file already has and the file system need not commit a new size
+//! (measured about 1.4× faster syncs here than appending). Recovery reads a
+//! tail of fill as the clean end of the log. When the disk is nearly full the
+//! preallocation shrinks to what the record needs.
+//!
+//! Sealing a segment: cut it to its records and sync it, create and sync the
+//! next segment, then append a seal naming the next segment and sync again.
+//! A crash at any point leaves a log that recovers; a sealed newest segment
+//! can then only mean its successor was lost.
 //!
 //! Invariants:
 //! - LSNs are appended in order without gaps, starting at the segment's first LSN.
-//! - After any failed append or sync the writer is failed: it appends nothing
-//!   more and no later sync reports success, so nothing after a failure is
-//!   ever acknowledged (the bus must be reopened, which recovers what is durable).
+//! - A failed call either wrote nothing that recovery would read as a record
+//!   (`DISK_FULL`, `IO_ERROR`: not applied) or is a failed sync
+//!   (`DURABILITY_UNKNOWN`: the records were applied, their durability unknown).
+//! - After a failed sync, or an append that could not be undone, the writer is
+//!   failed: appends are refused (`LOG_FAILED`) and every later sync reports
+//!   `DURABILITY_UNKNOWN`, so nothing after a failure is ever acknowledged (the
+//!   bus must be reopened, which recovers what is durable). A full disk alone
+//!   does not fail the writer: the record is refused and the log stays whole.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::record::{header, RecordKind};
-use super::segment::{segment_header, segment_name};
-use crate::error::{Error, ErrorCode, Result};
+use super::record::{header, seal, RecordKind};
+use super::segment::{segment_header, segment_name, FILL_V2, SEGMENT_HEADER_BYTES};
+use crate::error::{is_disk_full, Error, ErrorCode, Result};
 use crate::storage::{AppendFile, FileSystem};
 
 /// What the appending and syncing sides share.
@@ -36,15 +47,37 @@ struct Shared {
 impl Shared {
     fn fail(&self, error: Error) -> Error {
         let mut failure = self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        failure.get_or_insert(error).clone()
+        failure.get_or_insert(error.clone());
+        error
     }
 
-    fn check(&self) -> Result<()> {
-        let failure = self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match &*failure {
+    fn failure(&self) -> Option<Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Refuses an append after a failure: the change is not applied.
+    fn check_append(&self) -> Result<()> {
+        match self.failure() {
             Some(error) => Err(Error::new(
                 ErrorCode::LogFailed,
-                format!("the log failed earlier and takes no more writes until reopened: {error}"),
+                format!("not applied: the log failed earlier and takes no more writes until reopened ({error})"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a sync after a failure: what was appended was applied, but
+    /// whether it is durable cannot be known.
+    fn check_sync(&self, lsn: u64) -> Result<()> {
+        match self.failure() {
+            Some(error) => Err(Error::new(
+                ErrorCode::DurabilityUnknown,
+                format!(
+                    "changes up to LSN {lsn} are applied, but their durability is unknown: the log failed ({error}); reopen the bus to see what is durable"
+                ),
             )),
             None => Ok(()),
         }
@@ -59,23 +92,30 @@ pub struct LogWriter {
     segment_first_lsn: u64,
     /// Where the records end.
     segment_len: u64,
-    /// The file's length: the records and the zeros written ahead of them.
+    /// The file's length: the records and the fill written ahead of them.
     allocated_len: u64,
+    /// The fill byte of the segment being appended to (segment.rs).
+    fill: u8,
     segment_bytes_max: u64,
     next_lsn: u64,
     shared: Arc<Shared>,
 }
 
+/// Fill written ahead of the records at a time.
+const PREALLOCATION_BYTES: u64 = 4 << 20;
+
 impl LogWriter {
     /// Continues the segment starting at `segment_first_lsn`, whose records
-    /// end at `segment_len` in a file of `allocated_len` bytes, with
-    /// `next_lsn`. Every record before it is durable.
+    /// end at `segment_len` in a file of `allocated_len` bytes preallocated
+    /// with `fill`, with `next_lsn`. Every record before it is durable.
+    #[allow(clippy::too_many_arguments)]
     pub fn resume(
         fs: Arc<dyn FileSystem>,
         log_dir: &Path,
         segment_first_lsn: u64,
         segment_len: u64,
         allocated_len: u64,
+        fill: u8,
         next_lsn: u64,
         segment_bytes_max: u64,
     ) -> Result<LogWriter> {
@@ -91,6 +131,7 @@ impl LogWriter {
             segment_first_lsn,
             segment_len,
             allocated_len: allocated_len.max(segment_len),
+            fill,
             segment_bytes_max,
             next_lsn,
             shared: Arc::new(Shared {
@@ -107,7 +148,8 @@ impl LogWriter {
             .open_append(&path)
             .map_err(|error| Error::io("creating log segment", &path, &error))?;
         segment
-            .append(&[&segment_header(first_lsn)])
+            .truncate(0)
+            .and_then(|()| segment.append(&[&segment_header(first_lsn)]))
             .and_then(|()| segment.sync())
             .and_then(|()| fs.sync_dir(log_dir))
             .map_err(|error| Error::io("writing log segment header", &path, &error))
@@ -121,6 +163,11 @@ impl LogWriter {
         self.shared.durable_lsn.load(Ordering::Acquire)
     }
 
+    /// The first failure of the writer, if it failed.
+    pub fn failure(&self) -> Option<Error> {
+        self.shared.failure()
+    }
+
     /// The first LSN of the segment being appended to.
     pub fn segment_first_lsn(&self) -> u64 {
         self.segment_first_lsn
@@ -128,11 +175,16 @@ impl LogWriter {
 
     /// Appends one record whose stored body is `body_parts` concatenated
     /// (`compressed`: one zstd frame); returns its LSN. The record is
-    /// written, not yet durable.
+    /// written, not yet durable. On an error nothing was appended.
     pub fn append(&mut self, kind: RecordKind, compressed: bool, body_parts: &[&[u8]]) -> Result<u64> {
-        self.shared.check()?;
+        self.shared.check_append()?;
         if self.segment_len >= self.segment_bytes_max {
-            self.roll()?;
+            self.roll().map_err(|error| {
+                Error::new(
+                    ErrorCode::IoError,
+                    format!("not applied: starting a new log segment failed: {error}"),
+                )
+            })?;
         }
         let lsn = self.next_lsn;
         let header = header(lsn, kind, compressed, body_parts)?;
@@ -142,30 +194,52 @@ impl LogWriter {
         let record_len: u64 = parts.iter().map(|part| part.len() as u64).sum();
         let end = self.segment_len + record_len;
         if end > self.allocated_len {
-            if let Err(error) = self.preallocate(end) {
-                return Err(self.shared.fail(Error::io("preallocating", &self.segment_path, &error)));
-            }
+            self.preallocate(end).map_err(|error| {
+                let error = Error::io("preallocating", &self.segment_path, &error);
+                // Fill past the records is never read as a record: only a failure
+                // other than a full disk leaves the file in doubt.
+                if error.code == ErrorCode::DiskFull {
+                    error
+                } else {
+                    self.shared.fail(error)
+                }
+            })?;
         }
         if let Err(error) = self.segment.write_at(self.segment_len, &parts) {
-            // Best effort: cut the partial record. Recovery would truncate
-            // it as a torn tail anyway, and the writer is failed either way.
-            let _ = self.segment.truncate(self.segment_len);
-            return Err(self.shared.fail(Error::io("appending to", &self.segment_path, &error)));
+            let error = Error::io("appending to", &self.segment_path, &error);
+            // Put the fill back over the partial record, so that nothing of it can be
+            // read as a record; when that fails too, the file is in doubt.
+            let undone = self.write_fill(self.segment_len, end).is_ok();
+            return Err(if undone && error.code == ErrorCode::DiskFull {
+                error
+            } else {
+                self.shared.fail(error)
+            });
         }
-        self.segment_len += record_len;
+        self.segment_len = end;
         self.next_lsn += 1;
         Ok(lsn)
     }
 
-    /// Writes zeros from the allocated end to at least `end`, a chunk ahead.
+    /// Writes fill from the allocated end to at least `end`: a chunk ahead
+    /// when the disk has room, else exactly to `end`.
     fn preallocate(&mut self, end: u64) -> std::io::Result<()> {
-        const CHUNK_BYTES: u64 = 4 << 20;
-        static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
-        let target = end.max(self.allocated_len + CHUNK_BYTES);
-        while self.allocated_len < target {
-            let len = (target - self.allocated_len).min(ZEROS.len() as u64) as usize;
-            self.segment.write_at(self.allocated_len, &[&ZEROS[..len]])?;
-            self.allocated_len += len as u64;
+        let ahead = end.max(self.allocated_len + PREALLOCATION_BYTES);
+        match self.write_fill(self.allocated_len, ahead) {
+            Err(error) if is_disk_full(&error) && end < ahead => self.write_fill(self.allocated_len, end),
+            result => result,
+        }
+    }
+
+    /// Writes fill over `from..to`, extending the allocated length as it goes.
+    fn write_fill(&mut self, from: u64, to: u64) -> std::io::Result<()> {
+        let chunk = [self.fill; 1 << 16];
+        let mut offset = from;
+        while offset < to {
+            let len = (to - offset).min(chunk.len() as u64) as usize;
+            self.segment.write_at(offset, &[&chunk[..len]])?;
+            offset += len as u64;
+            self.allocated_len = self.allocated_len.max(offset);
         }
         Ok(())
     }
@@ -180,13 +254,14 @@ impl LogWriter {
         }
     }
 
-    /// Seals the current segment (synced) and starts the next one; returns
-    /// false, doing nothing, when the current segment holds no record yet.
+    /// Seals the current segment and starts the next one (see the module
+    /// comment for the order); returns false, doing nothing, when the
+    /// current segment holds no record yet.
     pub fn roll(&mut self) -> Result<bool> {
-        if self.segment_len <= super::segment::SEGMENT_HEADER_BYTES as u64 {
+        if self.segment_len <= SEGMENT_HEADER_BYTES as u64 {
             return Ok(false);
         }
-        // A sealed segment ends at its last record: only the newest may have a zero tail.
+        // A sealed segment ends at its seal: only the newest may have fill.
         if let Err(error) = self.segment.truncate(self.segment_len) {
             return Err(self.shared.fail(Error::io("sealing", &self.segment_path, &error)));
         }
@@ -194,6 +269,14 @@ impl LogWriter {
         self.sync_job().run()?;
         LogWriter::create_segment(self.fs.as_ref(), &self.log_dir, self.next_lsn)
             .map_err(|error| self.shared.fail(error))?;
+        if let Err(error) = self.segment.write_at(self.segment_len, &[&seal(self.next_lsn)]) {
+            return Err(self.shared.fail(Error::io("sealing", &self.segment_path, &error)));
+        }
+        if let Err(error) = self.segment.sync() {
+            return Err(self
+                .shared
+                .fail(Error::io("syncing the seal of", &self.segment_path, &error)));
+        }
         let path = self.log_dir.join(segment_name(self.next_lsn));
         self.segment = self
             .fs
@@ -201,8 +284,9 @@ impl LogWriter {
             .map_err(|error| self.shared.fail(Error::io("opening log segment", &path, &error)))?;
         self.segment_path = path;
         self.segment_first_lsn = self.next_lsn;
-        self.segment_len = super::segment::SEGMENT_HEADER_BYTES as u64;
+        self.segment_len = SEGMENT_HEADER_BYTES as u64;
         self.allocated_len = self.segment_len;
+        self.fill = FILL_V2;
         Ok(true)
     }
 }
@@ -216,16 +300,25 @@ pub struct SyncJob {
 }
 
 impl SyncJob {
-    /// Syncs; returns the LSN now durable. A failure fails the writer.
+    /// Syncs; returns the LSN now durable. A failure fails the writer and is
+    /// `DURABILITY_UNKNOWN`, as is any sync after the writer failed.
     pub fn run(self) -> Result<u64> {
-        self.shared.check()?;
+        self.shared.check_sync(self.lsn)?;
         if self.shared.durable_lsn.load(Ordering::Acquire) >= self.lsn {
             return Ok(self.shared.durable_lsn.load(Ordering::Acquire));
         }
         if let Err(error) = self.segment.sync() {
-            return Err(self.shared.fail(Error::io("syncing", &self.segment_path, &error)));
+            let error = Error::new(
+                ErrorCode::DurabilityUnknown,
+                format!(
+                    "changes up to LSN {} are applied, but their durability is unknown: syncing {} failed: {error}; reopen the bus to see what is durable",
+                    self.lsn,
+                    self.segment_path.display()
+                ),
+            );
+            return Err(self.shared.fail(error));
         }
-        self.shared.check()?;
+        self.shared.check_sync(self.lsn)?;
         self.shared.durable_lsn.fetch_max(self.lsn, Ordering::AcqRel);
         Ok(self.lsn)
     }

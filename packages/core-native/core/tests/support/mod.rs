@@ -95,6 +95,9 @@ pub struct FaultyFileSystem {
     pub kind: io::ErrorKind,
     pub after: AtomicUsize,
     pub armed: std::sync::atomic::AtomicBool,
+    /// A simulated disk size: a write reaching past this offset of any file
+    /// fails with ENOSPC (`u64::MAX`: no limit).
+    pub capacity: std::sync::atomic::AtomicU64,
 }
 
 impl FaultyFileSystem {
@@ -104,7 +107,20 @@ impl FaultyFileSystem {
             kind,
             after: AtomicUsize::new(0),
             armed: false.into(),
+            capacity: u64::MAX.into(),
         })
+    }
+
+    pub fn set_capacity(&self, bytes: u64) {
+        self.capacity.store(bytes, Ordering::SeqCst);
+    }
+
+    fn check_room(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
+        let len: u64 = parts.iter().map(|part| part.len() as u64).sum();
+        if offset + len > self.capacity.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(28));
+        }
+        Ok(())
     }
 
     /// Starts counting: the `after`-th operation from now fails.
@@ -139,6 +155,7 @@ impl AppendFile for FaultyFile {
 
     fn write_at(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
         self.faults.hit(FaultPoint::Append)?;
+        self.faults.check_room(offset, parts)?;
         self.inner.write_at(offset, parts)
     }
 
