@@ -1,0 +1,254 @@
+//! Regressions of a hostile-disk review: damage to a closed data directory
+//! whose every write was acknowledged (synced). Each test names what broke.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use mmsb_core::inspect::{check_history, repair};
+use mmsb_core::recovery::RecoveryMode;
+use mmsb_core::storage::OsFileSystem;
+use mmsb_core::{ErrorCode, Location, StateHash, Store, StoreOptions};
+use support::{dense, Scratch};
+
+fn small_segments() -> StoreOptions {
+    StoreOptions {
+        segment_bytes_max: 512,
+        ..Default::default()
+    }
+}
+
+fn open(dir: &Path) -> mmsb_core::Result<Store> {
+    support::open_with(dir, small_segments())
+}
+
+fn open_strict(dir: &Path) -> mmsb_core::Result<Store> {
+    support::open_with(
+        dir,
+        StoreOptions {
+            recovery_mode: RecoveryMode::Strict,
+            ..small_segments()
+        },
+    )
+}
+
+/// Writes `deltas` acknowledged 64-byte deltas (checkpoints after the
+/// given counts); returns the final hash and LSN.
+fn acknowledged_writes(dir: &Path, deltas: u8, checkpoints_after: &[u8]) -> (StateHash, u64) {
+    let mut store = open(dir).unwrap();
+    let id = store.create_page(64, Location::Cpu, &[]).unwrap();
+    for value in 1..=deltas {
+        store.apply(&dense(id, vec![value; 64])).unwrap();
+        store.sync_job().unwrap().run().unwrap();
+        if checkpoints_after.contains(&value) {
+            store.checkpoint(false).unwrap();
+        }
+    }
+    store.sync_job().unwrap().run().unwrap();
+    (store.state_hash(), store.last_lsn())
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("log"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn last_record_offset(segment: &Path) -> (u64, u64) {
+    let first_lsn: u64 = segment.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    let scan = mmsb_core::inspect::scan(&OsFileSystem, segment, first_lsn, true).unwrap();
+    let last = scan.records.last().expect("a record");
+    (last.offset, scan.valid_end)
+}
+
+/// Deleting the newest segment opened at an earlier LSN with nothing cut and
+/// `mmsb verify` passed. The segment before it is sealed and names it now.
+#[test]
+fn a_deleted_newest_segment_is_seen_through_the_seal_before_it() {
+    let scratch = Scratch::new("deleted-newest");
+    acknowledged_writes(scratch.path(), 30, &[]);
+    let all = segments(scratch.path());
+    assert!(all.len() >= 3);
+    std::fs::remove_file(all.last().unwrap()).unwrap();
+    let error = open(scratch.path()).err().expect("must refuse");
+    assert_eq!(error.code, ErrorCode::LogCorrupt);
+    assert!(error.message.contains("is sealed and continues in segment"), "{error}");
+    let name = all.last().unwrap().file_name().unwrap().to_str().unwrap();
+    assert!(error.message.contains(name), "{error}");
+    assert!(
+        check_history(&OsFileSystem, scratch.path()).is_err(),
+        "verify reports it"
+    );
+}
+
+/// Zero-filling the last records of the newest segment to its end was taken
+/// for preallocated space: writes were gone, with nothing reported.
+#[test]
+fn zeroed_last_records_are_a_torn_tail_kept_in_a_salvage_file() {
+    let scratch = Scratch::new("zeroed-tail");
+    let (_, last_lsn) = acknowledged_writes(scratch.path(), 5, &[]);
+    let segment = segments(scratch.path()).pop().unwrap();
+    let (offset, _) = last_record_offset(&segment);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let original = bytes.clone();
+    bytes[offset as usize..].fill(0);
+    std::fs::write(&segment, &bytes).unwrap();
+    let history = check_history(&OsFileSystem, scratch.path()).unwrap();
+    assert!(history.torn_tail.is_some(), "verify reports the torn tail");
+    assert_eq!(
+        open_strict(scratch.path()).err().map(|error| error.code),
+        Some(ErrorCode::LogCorrupt)
+    );
+    assert_eq!(
+        std::fs::read(&segment).unwrap(),
+        bytes,
+        "strict recovery changes nothing"
+    );
+    let store = open(scratch.path()).unwrap();
+    assert_eq!(store.last_lsn(), last_lsn - 1);
+    let torn = store.recovery_report().unwrap().torn_tail.clone().expect("reported");
+    assert_eq!(torn.offset, offset);
+    assert!(std::fs::read(&torn.salvage_file).unwrap().iter().all(|&byte| byte == 0));
+    assert_ne!(original, bytes);
+}
+
+/// Deleting every log segment while checkpoints remained opened at the newest
+/// checkpoint, silently dropping the writes after it.
+#[test]
+fn checkpoints_without_any_log_segment_are_refused() {
+    let scratch = Scratch::new("no-segments");
+    acknowledged_writes(scratch.path(), 6, &[3]);
+    for segment in segments(scratch.path()) {
+        std::fs::remove_file(segment).unwrap();
+    }
+    let error = open(scratch.path()).err().expect("must refuse");
+    assert_eq!(error.code, ErrorCode::LogCorrupt);
+    assert!(error.message.contains("the log has no segments"), "{error}");
+}
+
+/// One flipped byte in the last record (its body or its length field) was
+/// cut as a torn write and the bytes were gone for good; `verify` said nothing.
+#[test]
+fn a_flipped_byte_in_the_last_record_is_salvaged_or_refused_never_lost() {
+    for (what, field_offset) in [("length", 4usize), ("body", 20)] {
+        let scratch = Scratch::new("flipped-last");
+        acknowledged_writes(scratch.path(), 5, &[]);
+        let segment = segments(scratch.path()).pop().unwrap();
+        let (offset, valid_end) = last_record_offset(&segment);
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes[offset as usize + field_offset] ^= 0x01;
+        std::fs::write(&segment, &bytes).unwrap();
+        let history = check_history(&OsFileSystem, scratch.path()).unwrap();
+        assert!(history.torn_tail.is_some(), "{what}: verify reports it");
+        assert!(open_strict(scratch.path()).is_err(), "{what}: strict refuses");
+        let store = open(scratch.path()).unwrap();
+        let torn = store.recovery_report().unwrap().torn_tail.clone().expect("reported");
+        let kept = std::fs::read(&torn.salvage_file).unwrap();
+        assert_eq!(
+            kept[..(valid_end - offset) as usize],
+            bytes[offset as usize..valid_end as usize],
+            "{what}: the damaged record is kept byte for byte"
+        );
+    }
+}
+
+/// With default options, once an incremental chain's base was older than the
+/// retained log, `verify` failed a healthy directory with LSN_OUT_OF_RANGE.
+#[test]
+fn verify_passes_a_healthy_directory_with_an_incremental_chain() {
+    let scratch = Scratch::new("verify-chain");
+    let mut store = support::open(scratch.path()).unwrap();
+    let big = store.create_page(4096, Location::Cpu, &[]).unwrap();
+    let small = store.create_page(8, Location::Cpu, &[]).unwrap();
+    store.apply(&dense(big, vec![1; 4096])).unwrap();
+    for round in 0..4u8 {
+        store.apply(&dense(small, vec![round; 8])).unwrap();
+        store.checkpoint(false).unwrap();
+    }
+    let hash = store.state_hash();
+    drop(store);
+    let history = check_history(&OsFileSystem, scratch.path()).unwrap();
+    assert!(!history.checks.is_empty());
+    for check in &history.checks {
+        assert_eq!(check.stored, check.replayed, "checkpoint at LSN {}", check.lsn);
+    }
+    assert_eq!(history.state.state_hash(), hash);
+    assert!(history.torn_tail.is_none());
+}
+
+/// After reopening with another `checkpoints_retained`, `oldest_lsn` named
+/// LSNs that `state_at` refused: it now follows the files, not the options.
+#[test]
+fn oldest_lsn_is_what_state_at_serves_whatever_the_options_at_reopening() {
+    let scratch = Scratch::new("oldest");
+    acknowledged_writes(scratch.path(), 12, &[2, 4, 6, 8, 10]);
+    for retained in [1, 2, 5] {
+        let store = support::open_with(
+            scratch.path(),
+            StoreOptions {
+                checkpoints_retained: retained,
+                ..small_segments()
+            },
+        )
+        .unwrap();
+        let oldest = store.oldest_lsn();
+        for lsn in oldest..=store.last_lsn() {
+            store
+                .state_at(lsn)
+                .unwrap_or_else(|error| panic!("retained {retained}: LSN {lsn} of {oldest}..: {error}"));
+        }
+        if oldest > 0 {
+            let error = store.state_at(oldest - 1).err().expect("before the oldest");
+            assert_eq!(error.code, ErrorCode::LsnOutOfRange);
+        }
+    }
+}
+
+/// `repair` said "the log now ends in …" on directories that still did not
+/// open, and "nothing was changed" on ones it could not mend.
+#[test]
+fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
+    let damages: [(&str, fn(&[PathBuf])); 3] = [
+        ("a middle segment deleted", |all| {
+            std::fs::remove_file(&all[all.len() / 2]).unwrap()
+        }),
+        ("a middle segment cut at a record boundary", |all| {
+            let segment = &all[all.len() / 2];
+            let first_lsn: u64 = segment.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+            let scan = mmsb_core::inspect::scan(&OsFileSystem, segment, first_lsn, false).unwrap();
+            let file = std::fs::OpenOptions::new().write(true).open(segment).unwrap();
+            file.set_len(scan.records[0].offset).unwrap();
+        }),
+        ("the newest segment deleted", |all| {
+            std::fs::remove_file(all.last().unwrap()).unwrap()
+        }),
+    ];
+    for (what, damage) in damages {
+        let scratch = Scratch::new("repair");
+        acknowledged_writes(scratch.path(), 30, &[]);
+        damage(&segments(scratch.path()));
+        assert!(open(scratch.path()).is_err(), "{what}: open refuses");
+        let report = repair(&OsFileSystem, scratch.path()).unwrap_or_else(|error| panic!("{what}: {error}"));
+        let store = open_strict(scratch.path()).unwrap_or_else(|error| panic!("{what}: {error}"));
+        assert_eq!(store.last_lsn(), report.last_lsn, "{what}");
+        assert!(!report.kept_aside.is_empty(), "{what}");
+        for name in &report.kept_aside {
+            assert!(
+                report.salvage_dir.as_ref().unwrap().join(name).exists(),
+                "{what}: {name}"
+            );
+        }
+    }
+    let scratch = Scratch::new("repair-first-missing");
+    acknowledged_writes(scratch.path(), 30, &[]);
+    std::fs::remove_file(&segments(scratch.path())[0]).unwrap();
+    let error = repair(&OsFileSystem, scratch.path()).err().expect("cannot");
+    assert!(error.message.contains("nothing was changed"), "{error}");
+    assert_eq!(
+        open(scratch.path()).err().map(|error| error.code),
+        Some(ErrorCode::LogCorrupt)
+    );
+}
