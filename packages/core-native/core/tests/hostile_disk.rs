@@ -211,7 +211,8 @@ fn oldest_lsn_is_what_state_at_serves_whatever_the_options_at_reopening() {
 /// open, and "nothing was changed" on ones it could not mend.
 #[test]
 fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
-    let damages: [(&str, fn(&[PathBuf])); 3] = [
+    type Damage = fn(&[PathBuf]);
+    let damages: [(&str, Damage); 3] = [
         ("a middle segment deleted", |all| {
             std::fs::remove_file(&all[all.len() / 2]).unwrap()
         }),

@@ -60,7 +60,11 @@ fn write_pristine(dir: &Path) -> Model {
     for round in 0..5 {
         for _ in 0..6 {
             value = value.wrapping_add(1);
-            let page = if round == 0 && value % 3 == 0 { big } else { small };
+            let page = if round == 0 && value.is_multiple_of(3) {
+                big
+            } else {
+                small
+            };
             let size = if page == big { 8192 } else { 64 };
             store.apply(&dense(page, vec![value; size])).unwrap();
             note(&store);
