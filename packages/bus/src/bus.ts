@@ -7,17 +7,17 @@
  * `fsync: 'always'` once its log record is synced (group commit), otherwise
  * once it is written. Reads are synchronous.
  */
-import { encodeBatch, sourceCode } from './delta-encoding.js';
-import { ErrorCode, type ErrorCode as Code, fromNative, MmsbError } from './errors.js';
+import { encodeDeltas, sourceCode } from './delta-encoding.js';
+import { ErrorCode, fromNative, MmsbError } from './errors.js';
 import { GroupCommit, type SyncOutcome } from './group-commit.js';
-import { encodeMetadataValue } from './metadata.js';
+import { checkMetadataKey, encodeMetadataValue } from './metadata.js';
 import { call, nativeAddon, type NativeState } from './native.js';
 import { type BusOptions, resolveOptions, type ResolvedOptions } from './options.js';
 import { closedError, StateReader, StateView } from './state-reader.js';
 import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
 import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
 import type { AppliedDelta, CreatePageOptions, Delta, DeltaSource, EdgeKind, Location, MetadataValue, PageId } from './types.js';
-import { checkBytes, checkCount, checkInteger, checkObject, checkString } from './validate.js';
+import { bufferUnder, checkBytes, checkCount, checkInteger, checkObject, checkString, isShared } from './validate.js';
 
 /** The directory name of a bus that keeps no files. */
 export const MEMORY = ':memory:';
@@ -51,14 +51,28 @@ export interface RecoveryInfo {
   readonly recordsReplayed: number;
   /** Bytes of an interrupted write at the log's end that were cut. */
   readonly tornBytesTruncated: number;
+  /**
+   * The torn tail recovery cut (mode `salvage-tail`), if there was one: bytes
+   * after the last valid record of `segment` from `offset` that were not a
+   * record (an interrupted write, or damaged last records), kept in `salvageFile`.
+   */
+  readonly tornTail?: TornTail | undefined;
+}
+
+/** A torn tail of the log that recovery cut and kept aside. */
+export interface TornTail {
+  readonly segment: string;
+  readonly offset: number;
+  readonly bytes: number;
+  readonly salvageFile: string;
 }
 
 export class Bus extends StateReader {
   readonly #state: NativeState;
-  readonly #options: ResolvedOptions | undefined;
+  readonly #options: ResolvedOptions;
   readonly #commits: GroupCommit | undefined;
   readonly #propagator: Propagator;
-  readonly #events = new CommitEvents();
+  readonly #events = new CommitEvents((error) => this.#report(error));
   readonly #timers: NodeJS.Timeout[] = [];
   #checkpointScheduled = false;
   #closed = false;
@@ -66,14 +80,15 @@ export class Bus extends StateReader {
   /** The data directory, or `':memory:'`. */
   readonly directory: string;
 
-  private constructor(state: NativeState, directory: string, options: ResolvedOptions | undefined, waveLimit: number) {
+  private constructor(state: NativeState, directory: string, options: ResolvedOptions) {
     super();
     this.#state = state;
     this.directory = directory;
     this.#options = options;
     // Waves read views on their hot path: the cache first, the checked call on a miss.
-    this.#propagator = new Propagator(state, (id) => this.views.get(id) ?? this.view(id), waveLimit);
-    if (options === undefined) return;
+    this.#propagator = new Propagator(state, (id) => this.views.get(id) ?? this.view(id), options.waveLimit);
+    // An in-memory bus has no log to sync or checkpoint.
+    if (directory === MEMORY) return;
     const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncJob().run();
     this.#commits = new GroupCommit(sync, state.durableLsn());
     if (options.fsync === 'interval') {
@@ -91,21 +106,30 @@ export class Bus extends StateReader {
    */
   static async open(directory: string, options: BusOptions = {}): Promise<Bus> {
     checkString(directory, 'directory');
+    // The core would open the process's working directory: say so with "." if that is meant.
+    if (directory === '') throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'directory must not be empty (":memory:" keeps no files)');
     const resolved = resolveOptions(options);
     const { NativeState } = call(nativeAddon);
-    if (directory === MEMORY) return new Bus(new NativeState(), MEMORY, undefined, resolved.waveLimit);
-    return new Bus(
+    if (directory === MEMORY) return new Bus(new NativeState(), MEMORY, resolved);
+    const bus = new Bus(
       call(() => NativeState.open(directory, resolved.native)),
       directory,
       resolved,
-      resolved.waveLimit,
     );
+    const torn = bus.recovery?.tornTail;
+    if (torn !== undefined) {
+      const message =
+        `${directory}: recovery cut a torn tail of ${torn.bytes} bytes from log segment ${torn.segment} at offset ` +
+        `${torn.offset} (an interrupted write, or damaged last records); the bytes are kept in ${torn.salvageFile}`;
+      process.emitWarning(message, { code: 'MMSB_TORN_TAIL' });
+    }
+    return bus;
   }
 
   /** A bus that keeps no files, with default options. */
   static memory(): Bus {
     const { NativeState } = call(nativeAddon);
-    return new Bus(new NativeState(), MEMORY, undefined, resolveOptions({}).waveLimit);
+    return new Bus(new NativeState(), MEMORY, resolveOptions({}));
   }
 
   protected native(): NativeState {
@@ -122,10 +146,28 @@ export class Bus extends StateReader {
     this.#timers.push(timer);
   }
 
+  /** Reports a failed background task; one that raced `close` is moot. */
   #reportBackground(error: unknown): void {
-    const report = this.#options?.onBackgroundError;
-    if (report === undefined || this.#closed) return;
-    report(error instanceof MmsbError ? error : new MmsbError(ErrorCode.IO_ERROR, String(error), { cause: error }));
+    if (this.#closed) return;
+    this.#report(error instanceof MmsbError ? error : new MmsbError(ErrorCode.IO_ERROR, String(error), { cause: error }));
+  }
+
+  /**
+   * Hands a failure that no caller awaits to onBackgroundError, or, without
+   * one (or when it throws), to a process warning: never swallowed, never
+   * thrown into the write that happened to trigger it.
+   */
+  #report(error: MmsbError): void {
+    const handler = this.#options.onBackgroundError;
+    if (handler === undefined) {
+      process.emitWarning(error);
+      return;
+    }
+    try {
+      handler(error);
+    } catch (failure) {
+      process.emitWarning(failure instanceof Error ? failure : String(failure));
+    }
   }
 
   /** Waits for the acknowledgement the fsync policy asks for; schedules a due checkpoint. */
@@ -138,7 +180,7 @@ export class Bus extends StateReader {
         if (!this.#closed) this.checkpoint().catch((error: unknown) => this.#reportBackground(error));
       });
     }
-    if (this.#options?.fsync === 'always') await this.#commits.waitFor(this.#state.lastLsn());
+    if (this.#options.fsync === 'always') await this.#commits.waitFor(this.#state.lastLsn());
   }
 
   /** Creates a zero-filled page at epoch 0 and returns its id. */
@@ -152,6 +194,7 @@ export class Bus extends StateReader {
     if (options.metadata !== undefined) {
       checkObject(options.metadata, 'metadata');
       for (const [key, value] of Object.entries(options.metadata)) {
+        checkMetadataKey(key);
         keys.push(key);
         values.push(encodeMetadataValue(key, value));
       }
@@ -188,6 +231,7 @@ export class Bus extends StateReader {
     const state = this.native();
     checkInteger(id, 'page id');
     checkString(key, 'metadata key');
+    checkMetadataKey(key);
     const encoded = value === undefined ? null : encodeMetadataValue(key, value);
     call(() => state.setMetadata(id, key, encoded));
     await this.#acknowledge();
@@ -220,48 +264,68 @@ export class Bus extends StateReader {
   async apply(delta: Delta): Promise<AppliedDelta> {
     const state = this.native();
     checkObject(delta, 'delta');
-    checkInteger(delta.pageId, 'pageId');
-    if (delta.expectEpoch !== undefined) checkInteger(delta.expectEpoch, 'expectEpoch');
-    const payload = delta.payload;
+    // Each property is read once: a getter cannot send napi other values than were checked.
+    const { pageId, payload, source, expectEpoch } = delta;
+    checkInteger(pageId, 'pageId');
+    if (expectEpoch !== undefined) checkInteger(expectEpoch, 'expectEpoch');
     checkObject(payload, 'payload');
-    const expect = delta.expectEpoch ?? null;
+    const code = sourceCode(source);
+    const expect = expectEpoch ?? null;
     let epoch: number;
-    if (payload.kind === 'dense') {
-      checkBytes(payload.bytes, 'bytes');
-      const source = sourceCode(delta.source);
-      epoch = call(() => state.applyDense(delta.pageId, payload.bytes, expect, source));
-    } else if (payload.kind === 'sparse') {
-      checkBytes(payload.mask, 'mask');
-      checkBytes(payload.bytes, 'bytes');
-      const source = sourceCode(delta.source);
-      epoch = call(() => state.applySparse(delta.pageId, payload.mask, payload.bytes, expect, source));
-    } else {
-      const encoded = encodeBatch([delta]);
-      epoch = call(() => state.applyEncodedOne(encoded));
+    switch (payload.kind) {
+      case 'dense': {
+        const bytes = payload.bytes;
+        checkBytes(bytes, 'bytes');
+        const settled = this.#settled(bytes, pageId);
+        epoch = call(() => state.applyDense(pageId, settled, expect, code));
+        break;
+      }
+      case 'sparse': {
+        const { mask, bytes } = payload;
+        checkBytes(mask, 'mask');
+        checkBytes(bytes, 'bytes');
+        const settledMask = this.#settled(mask, pageId);
+        const settledBytes = this.#settled(bytes, pageId);
+        epoch = call(() => state.applySparse(pageId, settledMask, settledBytes, expect, code));
+        break;
+      }
+      default: {
+        // Ranges (or an unknown kind, which the encoder names) are copied into the encoding, so the core reads no caller memory.
+        const encoded = encodeDeltas([{ pageId, payload, source, expectEpoch }]).bytes;
+        epoch = call(() => state.applyEncodedOne(encoded));
+      }
     }
     const lsn = state.lastLsn();
     // The common in-memory case skips the wave and acknowledgement calls altogether.
-    const waveFailure =
-      this.#propagator.active || this.#events.listening ? this.#afterCommit([delta.pageId], lsn, delta.source ?? 'user') : undefined;
+    const waveFailure = this.#propagator.active || this.#events.listening ? this.#afterCommit([pageId], lsn, source ?? 'user') : undefined;
     if (this.#commits !== undefined) await this.#acknowledge();
     if (waveFailure !== undefined) throw waveFailure;
-    return { pageId: delta.pageId, epoch, lsn };
+    return { pageId, epoch, lsn };
+  }
+
+  /**
+   * Dense and sparse payloads cross to the core borrowed, and it reads them
+   * more than once (check, log, apply), so bytes that can change in between
+   * are copied first: shared memory, which other threads write, and the live
+   * view of the page being written, which the apply itself writes.
+   */
+  #settled(bytes: Uint8Array, pageId: PageId): Uint8Array {
+    const changing = isShared(bytes) || bufferUnder(bytes) === this.views.get(pageId)?.buffer;
+    return changing ? new Uint8Array(bytes) : bytes;
   }
 
   /**
    * Applies many deltas in one native call and one log record, in order, all
    * or none: each is validated against the state the ones before it produce.
-   * Returns the count.
+   * Returns the count; an empty batch writes nothing and returns 0.
    */
   async applyBatch(deltas: readonly Delta[]): Promise<number> {
     const state = this.native();
-    const encoded = encodeBatch(deltas);
-    const count = call(() => state.applyBatch(encoded));
-    let waveFailure: MmsbError | undefined;
-    if (count > 0 && (this.#propagator.active || this.#events.listening)) {
-      const pageIds = [...new Set(deltas.map((delta) => delta.pageId))];
-      waveFailure = this.#afterCommit(pageIds, state.lastLsn(), deltas[0]!.source ?? 'user');
-    }
+    const announce = this.#propagator.active || this.#events.listening;
+    const batch = encodeDeltas(deltas, announce);
+    if (batch.count === 0) return 0;
+    const count = call(() => state.applyBatch(batch.bytes));
+    const waveFailure = announce ? this.#afterCommit([...new Set(batch.pageIds)], state.lastLsn(), batch.source) : undefined;
     await this.#acknowledge();
     if (waveFailure !== undefined) throw waveFailure;
     return count;
@@ -371,7 +435,9 @@ export class Bus extends StateReader {
 
   /** What recovery did on open; `undefined` for an in-memory bus. */
   get recovery(): RecoveryInfo | undefined {
-    return this.native().recovery() ?? undefined;
+    const recovery = this.native().recovery();
+    if (recovery === null || recovery === undefined) return undefined;
+    return { ...recovery, tornTail: recovery.tornTail ?? undefined };
   }
 
   /** Syncs every change so far, whatever the fsync policy; resolves to the durable LSN. */
@@ -379,13 +445,16 @@ export class Bus extends StateReader {
     const state = this.native();
     if (this.#commits === undefined) return state.lastLsn();
     const lsn = state.lastLsn();
-    await this.#commits.waitFor(lsn);
+    // Through a real sync even when nothing is new: after a failure it must reject.
+    await this.#commits.syncThrough(lsn);
     return lsn;
   }
 
   /**
    * Syncs what was written, stops background work and releases the data
    * directory; later calls fail with BUS_CLOSED. Closing twice is harmless.
+   * It rejects (DURABILITY_UNKNOWN) only when this final sync fails; a log
+   * that failed earlier was reported to the calls it failed, and closes quietly.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -393,16 +462,18 @@ export class Bus extends StateReader {
     let failure: MmsbError | undefined;
     if (this.#commits !== undefined) {
       await this.#commits.idle();
-      try {
-        call(() => this.#state.sync());
-      } catch (error) {
-        failure = error as MmsbError;
+      if (!this.#state.logFailed()) {
+        try {
+          call(() => this.#state.sync());
+        } catch (error) {
+          failure = error as MmsbError;
+        }
       }
     }
     this.#closed = true;
     this.views.clear();
     this.#state.close();
-    if (failure !== undefined && failure.code !== (ErrorCode.LOG_FAILED as Code)) throw failure;
+    if (failure !== undefined) throw failure;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { ErrorCode, MmsbError } from './errors.js';
 import type { DeltaSource, PageId } from './types.js';
+import { describe } from './validate.js';
 
 export interface CommitEvent {
   /** The pages the commit changed. */
@@ -15,10 +16,20 @@ export interface CommitEvent {
   readonly source: DeltaSource;
 }
 
+/**
+ * Called after each commit. A throw, or the rejection of a promise it
+ * returns, goes to the bus's onBackgroundError, never to the write.
+ */
 export type CommitListener = (event: CommitEvent) => void;
 
 export class CommitEvents {
   readonly #listeners = new Set<CommitListener>();
+  readonly #report: (error: MmsbError) => void;
+
+  /** `report` receives each listener failure as LISTENER_FAILED. */
+  constructor(report: (error: MmsbError) => void) {
+    this.#report = report;
+  }
 
   /** Calls `listener` for every commit; returns the function that stops it. */
   on(listener: CommitListener): () => void {
@@ -30,8 +41,25 @@ export class CommitEvents {
     return this.#listeners.size > 0;
   }
 
+  /**
+   * Calls every listener. The commit is already done, and the wave after it
+   * still has to run, so a listener's failure is reported, not thrown, and
+   * the listeners after it run too.
+   */
   emit(event: CommitEvent): void {
-    for (const listener of this.#listeners) listener(event);
+    for (const listener of this.#listeners) {
+      try {
+        const result: unknown = listener(event);
+        if (result instanceof Promise) result.catch((error: unknown) => this.#listenerFailed(error));
+      } catch (error) {
+        this.#listenerFailed(error);
+      }
+    }
+  }
+
+  #listenerFailed(error: unknown): void {
+    const message = error instanceof Error ? error.message : describe(error);
+    this.#report(new MmsbError(ErrorCode.LISTENER_FAILED, `a commit listener failed: ${message}`, { cause: error }));
   }
 
   /**

@@ -8,7 +8,7 @@
  * await bus.apply({ pageId: id, payload: dense(new Uint8Array(4096).fill(7)) });
  * ```
  */
-export { Bus, MEMORY, type CheckpointInfo, type RecoveryInfo } from './bus.js';
+export { Bus, MEMORY, type CheckpointInfo, type RecoveryInfo, type TornTail } from './bus.js';
 export { encodeBatch } from './delta-encoding.js';
 export { ErrorCode, isMmsbError, MmsbError } from './errors.js';
 export type { CommitEvent, CommitListener } from './events.js';

@@ -50,7 +50,11 @@ export interface BusOptions {
    * LOG_CORRUPT, leaving every file as it is (RocksDB's absolute consistency).
    */
   readonly recovery?: RecoveryMode;
-  /** Receives failures of background work (interval syncs, automatic checkpoints). */
+  /**
+   * Receives failures no caller awaits: interval syncs, automatic checkpoints,
+   * and commit listeners that threw (LISTENER_FAILED). Without it, each is a
+   * process warning (`process.emitWarning`), never silently dropped.
+   */
   readonly onBackgroundError?: (error: MmsbError) => void;
 }
 

@@ -1,6 +1,7 @@
 /** Builders for the three payload forms, so callers need not spell the masks. */
-import { checkCount, checkIndex } from './validate.js';
+import { ErrorCode, MmsbError } from './errors.js';
 import type { DensePayload, RangesPayload, RangeWrite, SparsePayload } from './types.js';
+import { checkArray, checkByteAt, checkCount, checkIndex, describe } from './validate.js';
 
 export function dense(bytes: Uint8Array): DensePayload {
   return { kind: 'dense', bytes };
@@ -16,14 +17,20 @@ export function ranges(writes: readonly RangeWrite[]): RangesPayload {
 
 /**
  * A sparse payload from `(offset, byte)` pairs in any order; a later pair for
- * an offset replaces an earlier one.
+ * an offset replaces an earlier one. Each byte is an integer 0..255.
  */
 export function sparseFromBytes(pageSize: number, writes: Iterable<readonly [offset: number, byte: number]>): SparsePayload {
   checkCount(pageSize, 'pageSize');
+  if (typeof (writes as Partial<Iterable<unknown>> | null)?.[Symbol.iterator] !== 'function') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `writes must be an iterable of [offset, byte] pairs, got ${describe(writes)}`);
+  }
   const mask = new Uint8Array(Math.ceil(pageSize / 8));
   const byOffset = new Map<number, number>();
-  for (const [offset, byte] of writes) {
+  for (const pair of writes) {
+    if (!Array.isArray(pair)) checkArray(pair, 'each write');
+    const [offset, byte] = pair;
     checkIndex(offset, pageSize, 'offset');
+    checkByteAt(byte, offset);
     mask[offset >> 3]! |= 1 << (offset & 7);
     byOffset.set(offset, byte);
   }

@@ -46,9 +46,9 @@ export interface Delta {
   readonly pageId: PageId;
   readonly payload: DeltaPayload;
   /** Defaults to `user`. */
-  readonly source?: DeltaSource;
+  readonly source?: DeltaSource | undefined;
   /** When set, the delta applies only if the page is at this epoch (else EPOCH_CONFLICT). */
-  readonly expectEpoch?: number;
+  readonly expectEpoch?: number | undefined;
 }
 
 export interface CreatePageOptions {

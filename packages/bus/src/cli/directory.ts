@@ -106,7 +106,9 @@ export function runVerify(directory: string, print: Print): number {
     const torn = history.tornTail;
     if (torn !== undefined && torn !== null) {
       problems.push(
-        `${torn.segment}: torn tail of ${formatBytes(torn.bytes)} at offset ${torn.offset} (an interrupted write or damaged last records): the next open cuts it into a salvage file; strict recovery refuses to open`,
+        `${torn.segment}: torn tail of ${formatBytes(torn.bytes)} at offset ${torn.offset} ` +
+          '(an interrupted write or damaged last records): the next open cuts it into a salvage file; ' +
+          'strict recovery refuses to open',
       );
     }
     for (const file of history.salvageFiles) print(`salvage file kept: ${file}`);

@@ -346,7 +346,9 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     let Some((_, run, last_lsn)) = best else {
         return fail!(
             LogCorrupt,
-            "repair cannot rebuild a consistent state of {}: the log starts at LSN {} and no checkpoint that loads covers the records before it; nothing was changed (restore the missing segments or checkpoints from a backup)",
+            "repair cannot rebuild a consistent state of {}: the log starts at LSN {} and no \
+             checkpoint that loads covers the records before it; nothing was changed (restore the \
+             missing segments or checkpoints from a backup)",
             dir.display(),
             files.log_first_lsn()
         );

@@ -109,7 +109,8 @@ pub fn load_base(
         )),
         None => fail!(
             LogCorrupt,
-            "no checkpoint covers the log, which starts at LSN {log_first_lsn}: the records before it are missing (segment {} is the oldest)",
+            "no checkpoint covers the log, which starts at LSN {log_first_lsn}: the records \
+             before it are missing (segment {} is the oldest)",
             segment_name(log_first_lsn)
         ),
     }
@@ -288,7 +289,9 @@ pub fn cut_torn_tail(fs: &dyn FileSystem, dir: &Path, tail: &LogTail, mode: Reco
     if mode == RecoveryMode::Strict {
         return fail!(
             LogCorrupt,
-            "strict recovery refuses to open: segment {segment} offset {}: {} bytes after the last valid record are not a record (an interrupted write, or damaged last records); open with recovery \"salvage-tail\" to cut them into a salvage file, or run `mmsb repair`",
+            "strict recovery refuses to open: segment {segment} offset {}: {} bytes after the last \
+             valid record are not a record (an interrupted write, or damaged last records); open \
+             with recovery \"salvage-tail\" to cut them into a salvage file, or run `mmsb repair`",
             tail.valid_len,
             tail.torn_bytes()
         );

@@ -111,7 +111,8 @@ pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last:
             Frame::Seal(named, end) => {
                 return fail!(
                     LogCorrupt,
-                    "segment {name} offset {offset}: seal names LSN {named} with {} bytes after it, expected LSN {next_lsn} at the end of the file",
+                    "segment {name} offset {offset}: seal names LSN {named} with {} bytes after it, \
+                     expected LSN {next_lsn} at the end of the file",
                     bytes.len() - end
                 )
             }

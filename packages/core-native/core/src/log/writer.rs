@@ -76,7 +76,8 @@ impl Shared {
             Some(error) => Err(Error::new(
                 ErrorCode::DurabilityUnknown,
                 format!(
-                    "changes up to LSN {lsn} are applied, but their durability is unknown: the log failed ({error}); reopen the bus to see what is durable"
+                    "changes up to LSN {lsn} are applied, but their durability is unknown: the log \
+                     failed ({error}); reopen the bus to see what is durable"
                 ),
             )),
             None => Ok(()),
@@ -311,7 +312,8 @@ impl SyncJob {
             let error = Error::new(
                 ErrorCode::DurabilityUnknown,
                 format!(
-                    "changes up to LSN {} are applied, but their durability is unknown: syncing {} failed: {error}; reopen the bus to see what is durable",
+                    "changes up to LSN {} are applied, but their durability is unknown: syncing {} \
+                     failed: {error}; reopen the bus to see what is durable",
                     self.lsn,
                     self.segment_path.display()
                 ),
