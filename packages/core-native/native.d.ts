@@ -151,6 +151,8 @@ export interface HistoryInfo {
   tornTail?: TornTailInfo
   /** Files kept aside by recovery and repair. */
   salvageFiles: Array<string>
+  /** Damage to history that opening does not need (a missing or unusable checkpoint). */
+  problems: Array<string>
 }
 
 /** Lists the segments and checkpoints of a data directory, without opening it. */
@@ -225,6 +227,8 @@ export interface RepairInfo {
   cutOffset?: number
   /** The LSN the directory now opens at. */
   lastLsn: number
+  /** The LSN of a full checkpoint written to stand in for a lost one. */
+  checkpointWritten?: number
 }
 
 /** Scans one segment, checking every record's checksum and LSN. */

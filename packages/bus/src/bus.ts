@@ -458,6 +458,8 @@ export class Bus extends StateReader {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // From here on every call fails with BUS_CLOSED; acknowledgements in flight still complete.
+    this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     let failure: MmsbError | undefined;
     if (this.#commits !== undefined) {
@@ -470,7 +472,6 @@ export class Bus extends StateReader {
         }
       }
     }
-    this.#closed = true;
     this.views.clear();
     this.#state.close();
     if (failure !== undefined) throw failure;

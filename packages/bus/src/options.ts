@@ -92,6 +92,7 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
     'checkpointEveryBytes',
     'checkpointEveryMs',
     'compressRecordsAbove',
+    'waveLimit',
   ] as const;
   for (const key of counts) {
     if (options[key] !== undefined) checkCount(options[key], key);

@@ -158,3 +158,27 @@ describe('group commit after a failed sync', () => {
     await expect(commits.waitFor(6)).rejects.toMatchObject({ code: ErrorCode.DURABILITY_UNKNOWN });
   });
 });
+
+describe('closing', () => {
+  // Before: a call made while close() was syncing was applied and made
+  // durable, although later calls are documented to fail with BUS_CLOSED.
+  it('a call made while close() runs fails with BUS_CLOSED and changes nothing', async () => {
+    const directory = scratchDirectory('closing');
+    const bus = await Bus.open(directory);
+    const page = await bus.createPage({ size: 8 });
+    const lsn = bus.lsn;
+    const closing = bus.close();
+    await expectMmsbError(() => bus.apply({ pageId: page, payload: dense(bytes(8, 1)) }), ErrorCode.BUS_CLOSED);
+    await closing;
+    const reopened = await Bus.open(directory);
+    expect(reopened.lsn).toBe(lsn);
+    await reopened.close();
+  });
+});
+
+describe('options', () => {
+  // Before: a negative, NaN, zero or string waveLimit was accepted.
+  it.each([-1, Number.NaN, 0, 1.5, '10'])('waveLimit %s is refused', async (waveLimit) => {
+    await expectMmsbError(() => Bus.open(':memory:', { waveLimit: waveLimit as never }), ErrorCode.INVALID_ARGUMENT);
+  });
+});

@@ -111,6 +111,7 @@ export function runVerify(directory: string, print: Print): number {
           'strict recovery refuses to open',
       );
     }
+    problems.push(...history.problems);
     for (const file of history.salvageFiles) print(`salvage file kept: ${file}`);
   } catch (error) {
     problems.push(`replay: ${(error as MmsbError).code}: ${(error as MmsbError).message}`);
@@ -134,6 +135,9 @@ export function runRepair(directory: string, print: Print): void {
   }
   if (report.cutSegment !== undefined && report.cutSegment !== null) {
     print(`repair: cut ${report.cutSegment} at offset ${report.cutOffset} (after its last valid record)`);
+  }
+  if (report.checkpointWritten !== undefined && report.checkpointWritten !== null) {
+    print(`repair: wrote a full checkpoint at LSN ${report.checkpointWritten} in place of a lost one`);
   }
   print(`repair: the directory now opens at LSN ${report.lastLsn}`);
   print(`repair: ${report.keptAside.length} file(s), as they were, are kept in ${report.salvageDirectory}: ${report.keptAside.join(', ')}`);

@@ -17,8 +17,8 @@ Usage:
   mmsb log <dir> [--records]     segments, checkpoints and records of a data directory
   mmsb checkpoint <dir>          write a checkpoint now
   mmsb replay <dir> --to <lsn>   show the state as it was after record <lsn>
-  mmsb verify <dir>              check every checksum, checkpoint hash and the replayed log
-  mmsb repair <dir>              cut a damaged log at its first bad record (the rest is kept aside)
+  mmsb verify <dir>              check every checksum, checkpoint hash, the replayed log and torn tails
+  mmsb repair <dir>              back to the longest consistent history (what is cut is kept aside)
   mmsb --version                 print the version
   mmsb --help                    print this help
 

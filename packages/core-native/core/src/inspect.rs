@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, read_header};
+use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, read_header, write_checkpoint};
 use crate::error::{fail, Error, Result};
 use crate::log::record::{read_frame, Frame};
 use crate::log::scan::scan_segment;
@@ -134,6 +134,9 @@ pub struct History {
     pub torn_tail: Option<(String, u64, u64)>,
     /// Files kept aside by recovery (`salvage/`) and repair (`salvage-<LSN>/`).
     pub salvage_files: Vec<PathBuf>,
+    /// Damage to history that opening does not need: a checkpoint the log
+    /// announces that is missing, a checkpoint the log no longer follows.
+    pub problems: Vec<String>,
 }
 
 /// Replays the log from a base below each checkpoint up to it and compares
@@ -166,6 +169,15 @@ pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<History> {
         });
     }
     let recovered = recover(fs, dir, &files)?;
+    let mut problems = unusable_checkpoints(fs, &checkpoint_dir, &files);
+    if let Some(&newest) = recovered.checkpoint_markers.last() {
+        if files.checkpoints.last().is_none_or(|&lsn| lsn < newest) {
+            problems.push(format!(
+                "checkpoint {} is missing: the log announces it (the newest checkpoint, always retained)",
+                checkpoint_name(newest)
+            ));
+        }
+    }
     let torn_tail = recovered
         .tail
         .as_ref()
@@ -177,7 +189,35 @@ pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<History> {
         last_lsn: recovered.last_lsn,
         torn_tail,
         salvage_files: salvage_files(fs, dir)?,
+        problems,
     })
+}
+
+/// The checkpoints nothing can use: neither followed by the log (records
+/// between them and the oldest segment are missing) nor a base of one that is.
+fn unusable_checkpoints(fs: &dyn FileSystem, checkpoint_dir: &Path, files: &DirectoryFiles) -> Vec<String> {
+    let log_first = files.log_first_lsn();
+    let mut needed: Vec<u64> = Vec::new();
+    for &lsn in files.checkpoints.iter().filter(|&&lsn| lsn + 1 >= log_first) {
+        let mut link = lsn;
+        while link != 0 && !needed.contains(&link) {
+            needed.push(link);
+            link = read_header(fs, &checkpoint_dir.join(checkpoint_name(link))).map_or(0, |header| header.base_lsn);
+        }
+    }
+    files
+        .checkpoints
+        .iter()
+        .filter(|lsn| !needed.contains(lsn))
+        .map(|&lsn| {
+            format!(
+                "checkpoint {} cannot be used: the log after it starts at LSN {log_first}, so records {} to {} are missing",
+                checkpoint_name(lsn),
+                lsn + 1,
+                log_first - 1
+            )
+        })
+        .collect()
 }
 
 /// The files under `<dir>/salvage/` and `<dir>/salvage-<LSN>/`, sorted.
@@ -205,6 +245,8 @@ pub struct RepairReport {
     pub cut_at: Option<(String, u64)>,
     /// The LSN the directory now opens at.
     pub last_lsn: u64,
+    /// The LSN of the full checkpoint repair wrote to stand in for a lost one.
+    pub checkpoint_written: Option<u64>,
 }
 
 /// The longest run of valid records a segment starts with.
@@ -264,10 +306,11 @@ struct Run {
 fn runs(prefixes: &[SegmentPrefix]) -> Vec<Run> {
     let mut runs: Vec<Run> = Vec::new();
     for (index, prefix) in prefixes.iter().enumerate() {
-        let continues = runs.last().is_some_and(|run| {
-            let previous = &prefixes[run.segments.end - 1];
-            previous.whole && run.last_lsn + 1 == prefix.first_lsn && run.segments.end == index
-        });
+        // Damaged bytes after a segment's records (a broken seal) break the
+        // run only when records are missing: the next segment must follow.
+        let continues = runs
+            .last()
+            .is_some_and(|run| run.last_lsn + 1 == prefix.first_lsn && run.segments.end == index && prefix.end > 0);
         if continues {
             let run = runs.last_mut().expect("a run to continue");
             run.segments.end = index + 1;
@@ -283,17 +326,20 @@ fn runs(prefixes: &[SegmentPrefix]) -> Vec<Run> {
     runs
 }
 
-/// Brings a directory that does not open (or has a torn tail) back to the
-/// longest consistent history it holds, keeping every byte it cuts.
+/// Brings a directory that does not open, or that `check_history` finds
+/// damaged, back to the longest consistent history it holds, keeping every
+/// byte it cuts.
 ///
 /// It looks for the base — the empty state when the log starts at LSN 1,
 /// or any checkpoint that loads — and the run of valid log records after it
-/// that reach the highest LSN. Then, into `<dir>/salvage-<LSN>/`, it moves
-/// the segments outside that run, the checkpoints that do not load or lie
-/// past its end, and a copy of the run's last segment before cutting it to
-/// its valid records (its seal too, when the successor is gone). When no
-/// base exists it changes nothing and says why. It takes the directory's
-/// lock, so it never runs under an open bus.
+/// that reach the highest LSN (the earliest such base, to keep the most
+/// history). Then, into `<dir>/salvage-<LSN>/`, it moves the segments
+/// outside that run and the checkpoints that do not load, lie past its end
+/// or that the kept log no longer follows; a segment of the run with
+/// damaged bytes after its records (a damaged seal, a torn tail), or the
+/// run's last segment when it is sealed, is copied there and cut to its
+/// records. When no base exists it changes nothing and says why. It takes
+/// the directory's lock, so it never runs under an open bus.
 pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     let _lock = crate::store::lock_directory(dir)?;
     let listing = list(fs, dir)?;
@@ -301,15 +347,14 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
         segments: listing.segments.iter().map(|file| file.number).collect(),
         checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
     };
-    if let Ok(recovered) = recover(fs, dir, &files) {
-        if recovered.tail.as_ref().is_none_or(|tail| tail.torn_bytes() == 0) {
-            return Ok(RepairReport {
-                salvage_dir: None,
-                kept_aside: Vec::new(),
-                cut_at: None,
-                last_lsn: recovered.last_lsn,
-            });
-        }
+    if let Some(last_lsn) = healthy(fs, dir, &listing) {
+        return Ok(RepairReport {
+            salvage_dir: None,
+            kept_aside: Vec::new(),
+            cut_at: None,
+            last_lsn,
+            checkpoint_written: None,
+        });
     }
     let mut prefixes = Vec::new();
     for file in &listing.segments {
@@ -326,8 +371,8 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
         .copied()
         .filter(|&lsn| load_checkpoint(fs, &checkpoint_dir, lsn).is_ok())
         .collect();
-    // Candidates: (base LSN, the run after it, the LSN the history reaches).
-    let mut best: Option<(u64, Option<&Run>, u64)> = None;
+    // Candidates: (the run after the base, the LSN the history reaches).
+    let mut best: Option<(Option<&Run>, u64)> = None;
     let bases = runs
         .iter()
         .any(|run| run.first_lsn == 1)
@@ -337,13 +382,13 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     for base in bases {
         let run = runs
             .iter()
-            .find(|run| run.first_lsn <= base + 1 && base < run.last_lsn + 1);
+            .find(|run| run.first_lsn <= base + 1 && base <= run.last_lsn);
         let reaches = run.map_or(base, |run| run.last_lsn.max(base));
-        if best.as_ref().is_none_or(|&(_, _, best_reach)| reaches > best_reach) {
-            best = Some((base, run, reaches));
+        if best.as_ref().is_none_or(|&(_, best_reach)| reaches > best_reach) {
+            best = Some((run, reaches));
         }
     }
-    let Some((_, run, last_lsn)) = best else {
+    let Some((run, last_lsn)) = best else {
         return fail!(
             LogCorrupt,
             "repair cannot rebuild a consistent state of {}: the log starts at LSN {} and no \
@@ -353,79 +398,125 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
             files.log_first_lsn()
         );
     };
+    let kept_segments = run.map_or(0..0, |run| run.segments.clone());
+    let log_first = run.map_or(last_lsn + 1, |run| run.first_lsn);
+    let usable = usable_checkpoints(fs, &checkpoint_dir, &loadable, log_first, last_lsn);
     let salvage_dir = free_salvage_dir(fs, dir, last_lsn + 1)?;
     let mut kept_aside = Vec::new();
-    let mut move_aside = |path: &Path| -> Result<()> {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-        let destination = salvage_dir.join(&name);
-        fs.rename(path, &destination)
-            .map_err(|error| Error::io("moving", path, &error))?;
-        kept_aside.push(name);
-        Ok(())
-    };
-    let kept_segments = run.map_or(0..0, |run| run.segments.clone());
-    for (index, file) in listing.segments.iter().enumerate() {
-        if !kept_segments.contains(&index) {
-            move_aside(&file.path)?;
-        }
-    }
-    for file in &listing.checkpoints {
-        if !loadable.contains(&file.number) || file.number > last_lsn {
-            move_aside(&file.path)?;
-        }
-    }
     let mut cut_at = None;
-    if let Some(last) = kept_segments.clone().last() {
-        let (file, prefix) = (&listing.segments[last], &prefixes[last]);
-        if !prefix.whole || prefix.sealed {
-            let name = segment_name(file.number);
-            let bytes = fs
-                .read_all(&file.path)
-                .map_err(|error| Error::io("reading", &file.path, &error))?;
-            let copy = salvage_dir.join(&name);
-            let target = fs
-                .open_append(&copy)
-                .map_err(|error| Error::io("creating", &copy, &error))?;
-            target
-                .append(&[&bytes])
-                .and_then(|()| target.sync())
-                .map_err(|error| Error::io("writing", &copy, &error))?;
+    for (index, file) in listing.segments.iter().enumerate() {
+        let prefix = &prefixes[index];
+        let name = segment_name(file.number);
+        if !kept_segments.contains(&index) {
+            move_aside(fs, &file.path, &salvage_dir)?;
+            kept_aside.push(name);
+        } else if !prefix.whole || (prefix.sealed && index + 1 == kept_segments.end) {
+            copy_aside(fs, &file.path, &salvage_dir)?;
             fs.truncate(&file.path, prefix.end)
                 .map_err(|error| Error::io("truncating", &file.path, &error))?;
-            kept_aside.push(name.clone());
-            cut_at = Some((name, prefix.end));
+            cut_at = Some((name.clone(), prefix.end));
+            kept_aside.push(name);
         }
-    } else {
+    }
+    for file in listing.checkpoints.iter().filter(|file| !usable.contains(&file.number)) {
+        move_aside(fs, &file.path, &salvage_dir)?;
+        kept_aside.push(checkpoint_name(file.number));
+    }
+    if kept_segments.is_empty() {
         crate::log::writer::LogWriter::create_segment(fs, &dir.join("log"), last_lsn + 1)?;
     }
     for sub in [salvage_dir.as_path(), &dir.join("log"), &checkpoint_dir] {
         fs.sync_dir(sub)
             .map_err(|error| Error::io("syncing directory", sub, &error))?;
     }
-    let listing = list(fs, dir)?;
-    let files = DirectoryFiles {
-        segments: listing.segments.iter().map(|file| file.number).collect(),
-        checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
-    };
-    recover(fs, dir, &files).map_err(|error| {
-        Error::new(
-            error.code,
-            format!(
-                "repair moved {} file(s) into {} but the directory still does not open: {}",
-                kept_aside.len(),
-                salvage_dir.display(),
-                error.message
-            ),
-        )
-    })?;
+    // What moving files cannot mend (a lost newest checkpoint): a full
+    // checkpoint of the recovered state stands in for it.
+    let mut checkpoint_written = None;
+    if healthy(fs, dir, &list(fs, dir)?).is_none() {
+        let listing = list(fs, dir)?;
+        let files = DirectoryFiles {
+            segments: listing.segments.iter().map(|file| file.number).collect(),
+            checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
+        };
+        if let Ok(recovered) = recover(fs, dir, &files) {
+            write_checkpoint(fs, &checkpoint_dir, &recovered.state, recovered.last_lsn, None)?;
+            checkpoint_written = Some(recovered.last_lsn);
+        }
+    }
+    if healthy(fs, dir, &list(fs, dir)?).is_none() {
+        return fail!(
+            LogCorrupt,
+            "repair moved {} file(s) into {} but the directory still does not check out; run `mmsb verify`",
+            kept_aside.len(),
+            salvage_dir.display()
+        );
+    }
     Ok(RepairReport {
         salvage_dir: Some(salvage_dir),
         kept_aside,
         cut_at,
         last_lsn,
+        checkpoint_written,
     })
+}
+
+/// The LSN a directory opens at when everything `mmsb verify` checks holds
+/// (every segment scans, every checkpoint loads to its stored hash, the
+/// history agrees and has no problem, no torn tail); `None` otherwise.
+fn healthy(fs: &dyn FileSystem, dir: &Path, listing: &Listing) -> Option<u64> {
+    let last = listing.segments.len().checked_sub(1);
+    let segments_scan = listing
+        .segments
+        .iter()
+        .enumerate()
+        .all(|(index, file)| scan(fs, &file.path, file.number, Some(index) == last).is_ok());
+    let checkpoints_load = listing.checkpoints.iter().all(|file| {
+        check_checkpoint(fs, &dir.join("checkpoints"), file.number).is_ok_and(|check| check.stored == check.computed)
+    });
+    let history = check_history(fs, dir).ok()?;
+    let agrees = history.checks.iter().all(|check| check.stored == check.replayed);
+    (segments_scan && checkpoints_load && agrees && history.problems.is_empty() && history.torn_tail.is_none())
+        .then_some(history.last_lsn)
+}
+
+/// The checkpoints (of those that load) a repaired directory keeps: at most
+/// `last_lsn`, and followed by the kept log (from `log_first`) or a base of one that is.
+fn usable_checkpoints(
+    fs: &dyn FileSystem,
+    checkpoint_dir: &Path,
+    loadable: &[u64],
+    log_first: u64,
+    last_lsn: u64,
+) -> Vec<u64> {
+    let mut usable = Vec::new();
+    for &lsn in loadable.iter().filter(|&&lsn| lsn <= last_lsn && lsn + 1 >= log_first) {
+        let mut link = lsn;
+        while link != 0 && !usable.contains(&link) {
+            usable.push(link);
+            link = read_header(fs, &checkpoint_dir.join(checkpoint_name(link))).map_or(0, |header| header.base_lsn);
+        }
+    }
+    usable
+}
+
+/// Moves `path` into `salvage_dir`, under its own name.
+fn move_aside(fs: &dyn FileSystem, path: &Path, salvage_dir: &Path) -> Result<()> {
+    let destination = salvage_dir.join(path.file_name().expect("data files have names"));
+    fs.rename(path, &destination)
+        .map_err(|error| Error::io("moving", path, &error))
+}
+
+/// Copies `path` into `salvage_dir` (synced), under its own name.
+fn copy_aside(fs: &dyn FileSystem, path: &Path, salvage_dir: &Path) -> Result<()> {
+    let bytes = fs.read_all(path).map_err(|error| Error::io("reading", path, &error))?;
+    let copy = salvage_dir.join(path.file_name().expect("data files have names"));
+    let target = fs
+        .open_append(&copy)
+        .map_err(|error| Error::io("creating", &copy, &error))?;
+    target
+        .append(&[&bytes])
+        .and_then(|()| target.sync())
+        .map_err(|error| Error::io("writing", &copy, &error))
 }
 
 /// A new directory `<dir>/salvage-<lsn>/` (with a suffix when that name is taken).

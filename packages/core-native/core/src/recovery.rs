@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{checkpoint_name, load_checkpoint};
 use crate::error::{fail, Error, ErrorCode, Result};
-use crate::log::body::decode;
+use crate::log::body::{decode, Change};
 use crate::log::scan::scan_segment;
 use crate::log::segment::{read_segment_header, segment_name};
 use crate::state::State;
@@ -71,6 +71,8 @@ pub struct Replayed {
     pub state: State,
     /// The LSN of the checkpoint the replay started from (0: none).
     pub base_lsn: u64,
+    /// The checkpoints the replayed records announce (checkpoint markers), ascending.
+    pub checkpoint_markers: Vec<u64>,
     pub last_lsn: u64,
     /// Present when the replay went to the end of the log.
     pub tail: Option<LogTail>,
@@ -128,6 +130,7 @@ pub fn replay(
 ) -> Result<Replayed> {
     let mut last_lsn = base_lsn;
     let mut tail = None;
+    let mut checkpoint_markers = Vec::new();
     let mut bytes: Vec<u8> = Vec::new();
     for (index, &first_lsn) in segments.iter().enumerate() {
         let next_first = segments.get(index + 1).copied();
@@ -157,6 +160,7 @@ pub fn replay(
                 return Ok(Replayed {
                     state,
                     base_lsn,
+                    checkpoint_markers,
                     last_lsn,
                     tail: None,
                 });
@@ -169,6 +173,9 @@ pub fn replay(
             };
             let body = record.body().map_err(corrupt)?;
             let change = decode(record.kind, &body).map_err(corrupt)?;
+            if let Change::Checkpoint { lsn } = change {
+                checkpoint_markers.push(lsn);
+            }
             state.apply_change(&change).map_err(|error| {
                 Error::new(
                     ErrorCode::LogCorrupt,
@@ -211,6 +218,7 @@ pub fn replay(
     Ok(Replayed {
         state,
         base_lsn,
+        checkpoint_markers,
         last_lsn,
         tail,
     })
@@ -308,9 +316,20 @@ pub fn cut_torn_tail(fs: &dyn FileSystem, dir: &Path, tail: &LogTail, mode: Reco
             )
         })?;
     let salvage_dir = dir.join("salvage");
-    let salvage_file = salvage_dir.join(format!("{segment}.{}.torn", tail.valid_len));
     fs.create_dir_all(&salvage_dir)
         .map_err(|error| Error::io("creating", &salvage_dir, &error))?;
+    // A later crash may tear the log at the same offset again: never overwrite a kept tail.
+    let taken = fs
+        .list(&salvage_dir)
+        .map_err(|error| Error::io("listing", &salvage_dir, &error))?;
+    let salvage_name = (1..)
+        .map(|attempt| match attempt {
+            1 => format!("{segment}.{}.torn", tail.valid_len),
+            _ => format!("{segment}.{}.{attempt}.torn", tail.valid_len),
+        })
+        .find(|name| !taken.contains(name))
+        .expect("an unused name");
+    let salvage_file = salvage_dir.join(salvage_name);
     let file = fs
         .open_append(&salvage_file)
         .map_err(|error| Error::io("creating salvage file", &salvage_file, &error))?;

@@ -253,3 +253,111 @@ fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
         Some(ErrorCode::LogCorrupt)
     );
 }
+
+/// A second torn tail at the same offset (after a cut, new records are
+/// written where the torn ones were) overwrote the first salvage file.
+#[test]
+fn a_second_torn_tail_at_the_same_offset_keeps_both_salvage_files() {
+    let scratch = Scratch::new("torn-twice");
+    acknowledged_writes(scratch.path(), 3, &[]);
+    let segment = segments(scratch.path()).pop().unwrap();
+    let (_, valid_end) = last_record_offset(&segment);
+    let mut salvaged = Vec::new();
+    for garbage in [&b"FIRST-GARBAGE"[..], b"SECOND-GARB"] {
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes.truncate(valid_end as usize);
+        bytes.extend_from_slice(garbage);
+        std::fs::write(&segment, &bytes).unwrap();
+        let store = open(scratch.path()).unwrap();
+        let torn = store.recovery_report().unwrap().torn_tail.clone().expect("reported");
+        assert_eq!(std::fs::read(&torn.salvage_file).unwrap(), garbage);
+        salvaged.push(torn.salvage_file);
+    }
+    assert_ne!(salvaged[0], salvaged[1]);
+    assert_eq!(
+        std::fs::read(&salvaged[0]).unwrap(),
+        b"FIRST-GARBAGE",
+        "the first is kept"
+    );
+}
+
+/// A flipped bit in the seal of a sealed segment made repair cut every record
+/// after it, although the next segments follow without a gap.
+#[test]
+fn repair_of_a_damaged_seal_keeps_every_record() {
+    let scratch = Scratch::new("seal");
+    let (hash, last_lsn) = acknowledged_writes(scratch.path(), 30, &[]);
+    let all = segments(scratch.path());
+    let sealed = &all[all.len() / 2];
+    let mut bytes = std::fs::read(sealed).unwrap();
+    let seal_kind = bytes.len() - 2;
+    bytes[seal_kind] ^= 0x01;
+    std::fs::write(sealed, &bytes).unwrap();
+    assert_eq!(
+        open(scratch.path()).err().map(|error| error.code),
+        Some(ErrorCode::LogCorrupt)
+    );
+    let report = repair(&OsFileSystem, scratch.path()).unwrap();
+    assert_eq!(report.last_lsn, last_lsn);
+    let store = open_strict(scratch.path()).unwrap();
+    assert_eq!(store.state_hash(), hash);
+}
+
+/// Deleting the newest checkpoint, or the oldest segment (so the fallback
+/// checkpoint has no log after it), passed `verify`; `repair` then mends it.
+#[test]
+fn verify_reports_missing_and_unusable_checkpoints_and_repair_mends_them() {
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 2] = [
+        ("the newest checkpoint deleted", |dir| {
+            let mut checkpoints: Vec<PathBuf> = std::fs::read_dir(dir.join("checkpoints"))
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .collect();
+            checkpoints.sort();
+            std::fs::remove_file(checkpoints.last().unwrap()).unwrap();
+        }),
+        ("the oldest segment deleted", |dir| {
+            std::fs::remove_file(&segments(dir)[0]).unwrap()
+        }),
+    ];
+    for (what, damage) in damages {
+        let scratch = Scratch::new("verify-history");
+        let options = StoreOptions {
+            segment_bytes_max: 512,
+            checkpoints_retained: 1,
+            ..Default::default()
+        };
+        let (hash, last_lsn) = {
+            let mut store = support::open_with(scratch.path(), options.clone()).unwrap();
+            let id = store.create_page(64, Location::Cpu, &[]).unwrap();
+            for value in 1..=40u8 {
+                store.apply(&dense(id, vec![value; 64])).unwrap();
+                if value % 10 == 0 {
+                    store.checkpoint(true).unwrap();
+                }
+            }
+            store.sync_job().unwrap().run().unwrap();
+            (store.state_hash(), store.last_lsn())
+        };
+        assert!(
+            check_history(&OsFileSystem, scratch.path())
+                .unwrap()
+                .problems
+                .is_empty(),
+            "{what}"
+        );
+        damage(scratch.path());
+        let store = open(scratch.path()).unwrap();
+        assert_eq!(store.state_hash(), hash, "{what}: opening needs none of it");
+        drop(store);
+        let problems = check_history(&OsFileSystem, scratch.path()).unwrap().problems;
+        assert!(!problems.is_empty(), "{what}: verify must report it");
+        let report = repair(&OsFileSystem, scratch.path()).unwrap();
+        assert!(report.salvage_dir.is_some(), "{what}");
+        assert_eq!(report.last_lsn, last_lsn, "{what}");
+        let history = check_history(&OsFileSystem, scratch.path()).unwrap();
+        assert!(history.problems.is_empty(), "{what}: {:?}", history.problems);
+        assert_eq!(history.state.state_hash(), hash, "{what}");
+    }
+}

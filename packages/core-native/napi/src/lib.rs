@@ -845,6 +845,8 @@ pub struct HistoryInfo {
     pub torn_tail: Option<TornTailInfo>,
     /// Files kept aside by recovery and repair.
     pub salvage_files: Vec<String>,
+    /// Damage to history that opening does not need (a missing or unusable checkpoint).
+    pub problems: Vec<String>,
 }
 
 /// Replays the retained history and compares it with every checkpoint's stored hash.
@@ -875,6 +877,7 @@ pub fn check_history(directory: String) -> Result<HistoryInfo> {
             .iter()
             .map(|path| path.display().to_string())
             .collect(),
+        problems: history.problems,
     })
 }
 
@@ -887,6 +890,8 @@ pub struct RepairInfo {
     pub cut_offset: Option<f64>,
     /// The LSN the directory now opens at.
     pub last_lsn: f64,
+    /// The LSN of a full checkpoint written to stand in for a lost one.
+    pub checkpoint_written: Option<f64>,
 }
 
 /// Brings a damaged directory back to its longest consistent history,
@@ -900,5 +905,6 @@ pub fn repair_directory(directory: String) -> Result<RepairInfo> {
         cut_segment: report.cut_at.as_ref().map(|(name, _)| name.clone()),
         cut_offset: report.cut_at.map(|(_, offset)| offset as f64),
         last_lsn: report.last_lsn as f64,
+        checkpoint_written: report.checkpoint_written.map(|lsn| lsn as f64),
     })
 }
