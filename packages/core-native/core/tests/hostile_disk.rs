@@ -252,6 +252,16 @@ fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
         open(scratch.path()).err().map(|error| error.code),
         Some(ErrorCode::LogCorrupt)
     );
+
+    let scratch = Scratch::new("repair-checkpoints-missing");
+    acknowledged_writes(scratch.path(), 30, &[5, 10, 15, 20, 25]);
+    assert!(!segments(scratch.path())[0].ends_with("00000000000000000001.log"));
+    for entry in std::fs::read_dir(scratch.path().join("checkpoints")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let error = repair(&OsFileSystem, scratch.path()).err().expect("cannot");
+    assert!(error.message.contains("nothing was changed"), "{error}");
+    assert!(open(scratch.path()).is_err());
 }
 
 /// A second torn tail at the same offset (after a cut, new records are
