@@ -6,36 +6,20 @@
  * detached copy from time travel.
  */
 export declare class NativeState {
-  /** An in-memory state. */
-  constructor()
-  /** Opens (creating when missing) a data directory and recovers its state. */
-  static open(directory: string, options: OpenOptions): NativeState
-  /** Releases the data directory (its lock and files); the state becomes empty. */
-  close(): void
-  lastLsn(): number
-  durableLsn(): number
-  oldestLsn(): number
-  isDurable(): boolean
-  recovery(): RecoveryInfo | null
-  /**
-   * True once the log failed (a failed sync, or an append that could not
-   * be undone): it takes no more writes until reopened.
-   */
-  logFailed(): boolean
-  /**
-   * A sync of every change so far, to run off the JS thread (group
-   * commit: one sync covers all writers waiting on it). It is an object of
-   * its own because a pending task keeps its receiver borrowed, and the
-   * state must stay writable while the sync runs.
-   */
-  syncJob(): NativeSyncJob
-  /** Syncs every change so far on this thread; returns the durable LSN. */
-  sync(): number
-  checkpointDue(): boolean
-  /** Writes a checkpoint: incremental when that pays, full when `full`. */
-  checkpoint(full: boolean): CheckpointResult
-  /** A detached, in-memory copy of the state after record `lsn`. */
-  stateAt(lsn: number): NativeState
+  applyDense(id: number, bytes: Uint8Array, expectEpoch: number | undefined | null, source: number): number
+  applySparse(id: number, mask: Uint8Array, packed: Uint8Array, expectEpoch: number | undefined | null, source: number): number
+  /** Applies one encoded delta and returns the page's new epoch. */
+  applyEncodedOne(batch: Uint8Array): number
+  /** Applies an encoded batch, all or none; returns how many deltas it held. */
+  applyBatch(batch: Uint8Array): number
+  /** Adds the edge `parent → child` of `kind`; a cycle is refused with GRAPH_CYCLE. */
+  addEdge(parent: number, child: number, kind: string): void
+  removeEdge(parent: number, child: number): void
+  /** A page's parents, in the order their edges were added. */
+  parents(child: number): Array<ParentEdge>
+  children(parent: number): Array<number>
+  edgeCount(): number
+  height(page: number): number
   createPage(size: number, location: string, metadataKeys: Array<string>, metadataValues: Array<Uint8Array>): number
   createPages(count: number, size: number, location: string): number
   releasePage(id: number): void
@@ -51,19 +35,6 @@ export declare class NativeState {
    * after the page is released; it must be treated as read-only.
    */
   view(id: number): Uint8Array
-  applyDense(id: number, bytes: Uint8Array, expectEpoch: number | undefined | null, source: number): number
-  applySparse(id: number, mask: Uint8Array, packed: Uint8Array, expectEpoch: number | undefined | null, source: number): number
-  /** Applies one encoded delta and returns the page's new epoch. */
-  applyEncodedOne(batch: Uint8Array): number
-  /** Applies an encoded batch, all or none; returns how many deltas it held. */
-  applyBatch(batch: Uint8Array): number
-  /** Adds the edge `parent → child` of `kind`; a cycle is refused with GRAPH_CYCLE. */
-  addEdge(parent: number, child: number, kind: string): void
-  removeEdge(parent: number, child: number): void
-  /** A page's parents, in the order their edges were added. */
-  parents(child: number): Array<ParentEdge>
-  children(parent: number): Array<number>
-  edgeCount(): number
   /** Sets a page's built-in recompute (`copy`, `concat`, `xor`), or removes it with `null`. */
   setTransform(child: number, transform?: string | undefined | null): void
   /**
@@ -82,10 +53,39 @@ export declare class NativeState {
   planWave(changed: Float64Array): Float64Array
   /** Computes a page's built-in recompute from the given parent bytes. */
   computeTransform(child: number, inputs: Array<Uint8Array>): Uint8Array
-  height(page: number): number
+  /** An in-memory state. */
+  constructor()
+  /** Opens (creating when missing) a data directory and recovers its state. */
+  static open(directory: string, options: OpenOptions): NativeState
+  /** Releases the data directory (its lock and files); the state becomes empty. */
+  close(): void
+  lastLsn(): number
+  durableLsn(): number
+  oldestLsn(): number
+  isDurable(): boolean
+  recovery(): RecoveryInfo | null
+  /**
+   * True once the log failed (a failed sync, or an append that could not
+   * be undone): it takes no more writes until reopened.
+   */
+  logFailed(): boolean
+  checkpointDue(): boolean
+  /** Writes a checkpoint: incremental when that pays, full when `full`. */
+  checkpoint(full: boolean): CheckpointResult
+  /** A detached, in-memory copy of the state after record `lsn`. */
+  stateAt(lsn: number): NativeState
   stateHash(): string
   nextPageId(): number
   livePageCount(): number
+  /**
+   * A sync of every change so far, to run off the JS thread (group
+   * commit: one sync covers all writers waiting on it). It is an object of
+   * its own because a pending task keeps its receiver borrowed, and the
+   * state must stay writable while the sync runs.
+   */
+  syncJob(): NativeSyncJob
+  /** Syncs every change so far on this thread; returns the durable LSN. */
+  sync(): number
 }
 
 /** One sync of the log, taken from a `NativeState`. */

@@ -1,0 +1,101 @@
+//! Deltas: single applies (dense and sparse borrow the caller's bytes, which
+//! the bus guarantees do not change during the call), encoded batches, merge.
+
+use mmsb_core::delta::encoding::decode_batch;
+use mmsb_core::delta::merge;
+use mmsb_core::{Delta, Payload};
+use napi::bindgen_prelude::{Uint8Array, Uint8ArraySlice};
+use napi_derive::napi;
+
+use crate::convert::{fail, invalid, to_expect_epoch, to_source, to_u64, Result};
+use crate::state::NativeState;
+
+/// The result of `merge_payloads`: dense (`mask` absent) or sparse.
+#[napi(object)]
+pub struct MergedPayload {
+    pub kind: String,
+    pub mask: Option<Uint8Array>,
+    pub bytes: Uint8Array,
+}
+
+/// Merges two encoded deltas for a page of `size` bytes into one payload
+/// equal in effect to applying the first, then the second.
+#[napi]
+pub fn merge_payloads(size: f64, encoded: Uint8ArraySlice) -> Result<MergedPayload> {
+    let size = to_u64(size, "size")?;
+    mmsb_core::page::validate_size(size).map_err(fail)?;
+    let deltas = decode_batch(encoded.as_ref()).map_err(fail)?;
+    let [first, second] = deltas.as_slice() else {
+        return Err(invalid(format!("merge takes two encoded deltas, got {}", deltas.len())));
+    };
+    match merge(first.page_id, size, &first.payload, &second.payload).map_err(fail)? {
+        Payload::Dense(bytes) => Ok(MergedPayload {
+            kind: "dense".to_owned(),
+            mask: None,
+            bytes: bytes.into(),
+        }),
+        Payload::Sparse { mask, packed } => Ok(MergedPayload {
+            kind: "sparse".to_owned(),
+            mask: Some(mask.into()),
+            bytes: packed.into(),
+        }),
+        Payload::Ranges(_) => unreachable!("merge yields dense or sparse payloads"),
+    }
+}
+
+#[napi]
+impl NativeState {
+    #[napi]
+    pub fn apply_dense(
+        &mut self,
+        id: f64,
+        bytes: Uint8ArraySlice,
+        expect_epoch: Option<f64>,
+        source: u32,
+    ) -> Result<f64> {
+        let delta = Delta {
+            page_id: to_u64(id, "page id")?,
+            payload: Payload::Dense(bytes.as_ref()),
+            source: to_source(source)?,
+            expect_epoch: to_expect_epoch(expect_epoch)?,
+        };
+        Ok(self.store.apply(&delta).map_err(fail)? as f64)
+    }
+
+    #[napi]
+    pub fn apply_sparse(
+        &mut self,
+        id: f64,
+        mask: Uint8ArraySlice,
+        packed: Uint8ArraySlice,
+        expect_epoch: Option<f64>,
+        source: u32,
+    ) -> Result<f64> {
+        let delta = Delta {
+            page_id: to_u64(id, "page id")?,
+            payload: Payload::Sparse {
+                mask: mask.as_ref(),
+                packed: packed.as_ref(),
+            },
+            source: to_source(source)?,
+            expect_epoch: to_expect_epoch(expect_epoch)?,
+        };
+        Ok(self.store.apply(&delta).map_err(fail)? as f64)
+    }
+
+    /// Applies one encoded delta and returns the page's new epoch.
+    #[napi]
+    pub fn apply_encoded_one(&mut self, batch: Uint8ArraySlice) -> Result<f64> {
+        let deltas = decode_batch(batch.as_ref()).map_err(fail)?;
+        let [delta] = deltas.as_slice() else {
+            return Err(invalid(format!("expected one encoded delta, got {}", deltas.len())));
+        };
+        Ok(self.store.apply(delta).map_err(fail)? as f64)
+    }
+
+    /// Applies an encoded batch, all or none; returns how many deltas it held.
+    #[napi]
+    pub fn apply_batch(&mut self, batch: Uint8ArraySlice) -> Result<u32> {
+        Ok(self.store.apply_encoded(batch.as_ref()).map_err(fail)? as u32)
+    }
+}

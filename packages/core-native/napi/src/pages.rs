@@ -1,0 +1,138 @@
+//! Pages: creating, releasing, metadata, and reading (copies and live views).
+
+use mmsb_core::Location;
+use napi::bindgen_prelude::Uint8ArraySlice;
+use napi::Env;
+use napi_derive::napi;
+
+use crate::convert::{fail, invalid, napi_failure, to_u64, Result};
+use crate::state::NativeState;
+
+#[napi(object)]
+pub struct PageInfo {
+    pub size: f64,
+    pub epoch: f64,
+    pub location: String,
+}
+
+#[napi(object)]
+pub struct MetadataEntry {
+    pub key: String,
+    pub value: napi::bindgen_prelude::Buffer,
+}
+
+#[napi]
+impl NativeState {
+    #[napi]
+    pub fn create_page(
+        &mut self,
+        size: f64,
+        location: String,
+        metadata_keys: Vec<String>,
+        metadata_values: Vec<Uint8ArraySlice>,
+    ) -> Result<f64> {
+        let size = to_u64(size, "size")?;
+        let location = Location::parse(&location).map_err(fail)?;
+        if metadata_keys.len() != metadata_values.len() {
+            return Err(invalid("metadata keys and values differ in count".to_owned()));
+        }
+        let metadata: Vec<(&str, &[u8])> = metadata_keys
+            .iter()
+            .zip(metadata_values.iter())
+            .map(|(key, value)| (key.as_str(), value.as_ref()))
+            .collect();
+        let id = self.store.create_page(size, location, &metadata).map_err(fail)?;
+        Ok(id as f64)
+    }
+
+    #[napi]
+    pub fn create_pages(&mut self, count: f64, size: f64, location: String) -> Result<f64> {
+        let count = to_u64(count, "count")?;
+        let size = to_u64(size, "size")?;
+        let location = Location::parse(&location).map_err(fail)?;
+        Ok(self.store.create_pages(count, size, location).map_err(fail)? as f64)
+    }
+
+    #[napi]
+    pub fn release_page(&mut self, id: f64) -> Result<()> {
+        let id = to_u64(id, "page id")?;
+        self.store.release_page(id).map_err(fail)?;
+        self.viewed_pages.remove(&id);
+        Ok(())
+    }
+
+    #[napi]
+    pub fn page_info(&self, id: f64) -> Result<PageInfo> {
+        let page = self.store.page(to_u64(id, "page id")?).map_err(fail)?;
+        Ok(PageInfo {
+            size: page.size() as f64,
+            epoch: page.epoch() as f64,
+            location: page.location().as_str().to_owned(),
+        })
+    }
+
+    #[napi]
+    pub fn metadata(&self, id: f64) -> Result<Vec<MetadataEntry>> {
+        let page = self.store.page(to_u64(id, "page id")?).map_err(fail)?;
+        Ok(page
+            .metadata()
+            .iter()
+            .map(|(key, value)| MetadataEntry {
+                key: key.to_owned(),
+                value: value.to_vec().into(),
+            })
+            .collect())
+    }
+
+    #[napi]
+    pub fn set_metadata(&mut self, id: f64, key: String, value: Option<Uint8ArraySlice>) -> Result<()> {
+        let id = to_u64(id, "page id")?;
+        self.store
+            .set_metadata(id, &key, value.as_ref().map(|value| value.as_ref()))
+            .map_err(fail)
+    }
+
+    /// Copies `length` bytes of a page from `offset`.
+    #[napi]
+    pub fn read<'env>(&self, env: &'env Env, id: f64, offset: f64, length: f64) -> Result<Uint8ArraySlice<'env>> {
+        let bytes = self
+            .store
+            .read(
+                to_u64(id, "page id")?,
+                to_u64(offset, "offset")?,
+                to_u64(length, "length")?,
+            )
+            .map_err(fail)?;
+        Uint8ArraySlice::copy_from(env, bytes).map_err(napi_failure)
+    }
+
+    /// Copies whole pages, one buffer each, in one crossing.
+    #[napi]
+    pub fn read_many<'env>(&self, env: &'env Env, ids: Vec<f64>) -> Result<Vec<Uint8ArraySlice<'env>>> {
+        let mut pages = Vec::with_capacity(ids.len());
+        for id in ids {
+            pages.push(self.store.page(to_u64(id, "page id")?).map_err(fail)?.data());
+        }
+        pages
+            .into_iter()
+            .map(|bytes| Uint8ArraySlice::copy_from(env, bytes).map_err(napi_failure))
+            .collect()
+    }
+
+    /// A zero-copy, live view of a page's bytes. It keeps the memory alive
+    /// after the page is released; it must be treated as read-only.
+    #[napi]
+    pub fn view<'env>(&mut self, env: &'env Env, id: f64) -> Result<Uint8ArraySlice<'env>> {
+        let id = to_u64(id, "page id")?;
+        let bytes = self.store.page(id).map_err(fail)?.shared_bytes().clone();
+        if !self.viewed_pages.insert(id) {
+            return Err(invalid(format!("page {id} already has a view; the bus caches it")));
+        }
+        let pointer = bytes.as_ptr();
+        let len = bytes.len();
+        // Safety: `bytes` keeps the allocation alive until the finalizer
+        // drops it, and the core writes it only between JS turns.
+        unsafe { Uint8ArraySlice::from_external(env, pointer, len, bytes, |_, bytes| drop(bytes)) }
+            .map_err(napi_failure)
+    }
+}
