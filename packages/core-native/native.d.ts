@@ -78,6 +78,13 @@ export declare class NativeState {
   nextPageId(): number
   livePageCount(): number
   /**
+   * The store's counters as one buffer of little-endian `f64`s over the
+   * core's own cells (mmsb-core counters.rs, names in `counterNames()`):
+   * the bus reads a mutation's LSN and every statistic from it without a
+   * call. Handed out once per state; it stays readable after `close`.
+   */
+  counters(): Uint8Array
+  /**
    * A sync of every change so far, to run off the JS thread (group
    * commit: one sync covers all writers waiting on it). It is an object of
    * its own because a pending task keeps its receiver borrowed, and the
@@ -118,6 +125,9 @@ export interface CheckpointResult {
   pages: number
   stateHash: string
 }
+
+/** The names of the store's counters, in the order of `NativeState.counters()`'s cells. */
+export declare function counterNames(): Array<string>
 
 /** A segment or checkpoint file of a data directory. */
 export interface DirectoryFile {

@@ -16,6 +16,7 @@ import { type BusOptions, resolveOptions, type ResolvedOptions } from './options
 import { closedError, StateReader, StateView } from './state-reader.js';
 import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
 import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
+import { type BusStats, Counters } from './stats.js';
 import type { AppliedDelta, CreatePageOptions, Delta, DeltaSource, EdgeKind, Location, MetadataValue, PageId } from './types.js';
 import { bufferUnder, checkBytes, checkCount, checkInteger, checkObject, checkString, isShared } from './validate.js';
 
@@ -69,6 +70,7 @@ export interface TornTail {
 
 export class Bus extends StateReader {
   readonly #state: NativeState;
+  readonly #counters: Counters;
   readonly #options: ResolvedOptions;
   readonly #commits: GroupCommit | undefined;
   readonly #propagator: Propagator;
@@ -83,6 +85,7 @@ export class Bus extends StateReader {
   private constructor(state: NativeState, directory: string, options: ResolvedOptions) {
     super();
     this.#state = state;
+    this.#counters = new Counters(state);
     this.directory = directory;
     this.#options = options;
     // Waves read views on their hot path: the cache first, the checked call on a miss.
@@ -92,7 +95,7 @@ export class Bus extends StateReader {
     const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncJob().run();
     this.#commits = new GroupCommit(sync, state.durableLsn());
     if (options.fsync === 'interval') {
-      this.#every(options.fsyncIntervalMs, () => this.#commits!.waitFor(state.lastLsn()));
+      this.#every(options.fsyncIntervalMs, () => this.#commits!.waitFor(this.#lsn));
     }
     if (options.checkpointEveryMs !== undefined) {
       this.#every(options.checkpointEveryMs, () => this.checkpoint());
@@ -170,17 +173,22 @@ export class Bus extends StateReader {
     }
   }
 
+  /** The LSN of the last change, read from the core's counters without a call. */
+  get #lsn(): number {
+    return this.#counters.get(this.#counters.lsn);
+  }
+
   /** Waits for the acknowledgement the fsync policy asks for; schedules a due checkpoint. */
   async #acknowledge(): Promise<void> {
     if (this.#commits === undefined) return;
-    if (!this.#checkpointScheduled && this.#state.checkpointDue()) {
+    if (!this.#checkpointScheduled && this.#counters.get(this.#counters.checkpointDue) === 1) {
       this.#checkpointScheduled = true;
       setImmediate(() => {
         this.#checkpointScheduled = false;
         if (!this.#closed) this.checkpoint().catch((error: unknown) => this.#reportBackground(error));
       });
     }
-    if (this.#options.fsync === 'always') await this.#commits.waitFor(this.#state.lastLsn());
+    if (this.#options.fsync === 'always') await this.#commits.waitFor(this.#lsn);
   }
 
   /** Creates a zero-filled page at epoch 0 and returns its id. */
@@ -295,7 +303,7 @@ export class Bus extends StateReader {
         epoch = call(() => state.applyEncodedOne(encoded));
       }
     }
-    const lsn = state.lastLsn();
+    const lsn = this.#lsn;
     // The common in-memory case skips the wave and acknowledgement calls altogether.
     const waveFailure = this.#propagator.active || this.#events.listening ? this.#afterCommit([pageId], lsn, source ?? 'user') : undefined;
     if (this.#commits !== undefined) await this.#acknowledge();
@@ -325,7 +333,7 @@ export class Bus extends StateReader {
     const batch = encodeDeltas(deltas, announce);
     if (batch.count === 0) return 0;
     const count = call(() => state.applyBatch(batch.bytes));
-    const waveFailure = announce ? this.#afterCommit([...new Set(batch.pageIds)], state.lastLsn(), batch.source) : undefined;
+    const waveFailure = announce ? this.#afterCommit([...new Set(batch.pageIds)], this.#lsn, batch.source) : undefined;
     await this.#acknowledge();
     if (waveFailure !== undefined) throw waveFailure;
     return count;
@@ -415,7 +423,8 @@ export class Bus extends StateReader {
 
   /** The LSN of the last change (0 before any). */
   get lsn(): number {
-    return this.native().lastLsn();
+    this.native();
+    return this.#lsn;
   }
 
   /** The highest LSN known durable (in memory: the last LSN). */
@@ -433,6 +442,17 @@ export class Bus extends StateReader {
     return this.#commits?.syncs ?? 0;
   }
 
+  /**
+   * One snapshot of the store's counters (pages, deltas by form, the log's
+   * appends, bytes and syncs, checkpoints, recovery), read from the core's
+   * memory without a call, with the propagation engine's counters. Cheap
+   * enough to scrape often.
+   */
+  stats(): BusStats & { readonly propagation: Readonly<PropagationStats> } {
+    this.native();
+    return { ...this.#counters.snapshot(), propagation: this.propagationStats };
+  }
+
   /** What recovery did on open; `undefined` for an in-memory bus. */
   get recovery(): RecoveryInfo | undefined {
     const recovery = this.native().recovery();
@@ -442,9 +462,9 @@ export class Bus extends StateReader {
 
   /** Syncs every change so far, whatever the fsync policy; resolves to the durable LSN. */
   async sync(): Promise<number> {
-    const state = this.native();
-    if (this.#commits === undefined) return state.lastLsn();
-    const lsn = state.lastLsn();
+    this.native();
+    if (this.#commits === undefined) return this.#lsn;
+    const lsn = this.#lsn;
     // Through a real sync even when nothing is new: after a failure it must reject.
     await this.#commits.syncThrough(lsn);
     return lsn;

@@ -35,3 +35,4 @@ export type {
   SparsePayload,
 } from './types.js';
 export { VERSION } from './version.js';
+export type { BusStats } from './stats.js';

@@ -8,9 +8,11 @@
 //! - [`state_hash`]: the canonical hash of a state;
 //! - [`store`]: a state with its transaction log ([`log`]) and
 //!   [`checkpoint`]s, [`recovery`] and time travel, over [`storage`];
+//! - [`counters`]: the store's statistics, one block readers take without a call;
 //! - [`error`]: the stable error codes shared with TypeScript.
 
 pub mod checkpoint;
+pub mod counters;
 pub mod delta;
 pub mod error;
 pub mod graph;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use crate::checkpoint::{
     checkpoint_name, parse_checkpoint_name, read_header, write_checkpoint, CheckpointInfo, Increment,
 };
+use crate::counters::{Counter, Counters};
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
 use crate::delta::{Payload, Source};
@@ -93,6 +94,8 @@ pub struct RecoveryReport {
 pub struct Store {
     state: State,
     last_lsn: u64,
+    /// The statistics, and what a binding reads after each change (counters.rs).
+    counters: Counters,
     durable: Option<Durable>,
     /// Built-in recomputes of children. Like JavaScript callbacks they are
     /// registered at run time and not persisted: derived deltas are logged.
@@ -124,22 +127,40 @@ struct Durable {
 impl Store {
     /// A store with no files.
     pub fn memory() -> Store {
-        Store {
-            state: State::new(),
-            last_lsn: 0,
-            durable: None,
-            transforms: Transforms::default(),
-        }
+        Store::assemble(State::new(), 0, None, Counters::default())
     }
 
     /// A store with no files holding `state` as of `lsn` (time travel's result).
     pub fn detached(state: State, lsn: u64) -> Store {
+        Store::assemble(state, lsn, None, Counters::default())
+    }
+
+    /// A store over `state` as of `last_lsn`, its counters set to match.
+    fn assemble(state: State, last_lsn: u64, durable: Option<Durable>, counters: Counters) -> Store {
+        counters.set(Counter::Lsn, last_lsn as f64);
+        counters.raise(Counter::DurableLsn, last_lsn as f64);
+        counters.set(Counter::PagesLive, state.live_page_count() as f64);
+        counters.set(
+            Counter::PageBytes,
+            state.pages().map(|(_, page)| page.size() as f64).sum(),
+        );
         Store {
             state,
-            last_lsn: lsn,
-            durable: None,
+            last_lsn,
+            counters,
+            durable,
             transforms: Transforms::default(),
         }
+    }
+
+    /// The counters (counters.rs): shared cells, updated as the store works.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// A snapshot of every counter, by name.
+    pub fn stats(&self) -> Vec<(&'static str, f64)> {
+        self.counters.snapshot()
     }
 
     /// Opens (creating when missing) the data directory `dir` and recovers
@@ -156,6 +177,8 @@ impl Store {
                 .map_err(|error| Error::io("creating", path, &error))?;
         }
         let lock = lock_directory(dir)?;
+        let started = std::time::Instant::now();
+        let counters = Counters::default();
         let files = DirectoryFiles {
             segments: list_numbered(fs.as_ref(), &log_dir, parse_segment_name)?,
             checkpoints: list_numbered(fs.as_ref(), &checkpoint_dir, parse_checkpoint_name)?,
@@ -181,6 +204,8 @@ impl Store {
             torn_bytes_truncated: torn_tail.as_ref().map_or(0, |torn| torn.bytes),
             torn_tail,
         };
+        counters.set(Counter::RecoveryRecords, recovery.records_replayed as f64);
+        counters.set(Counter::RecoveryNanos, started.elapsed().as_nanos() as f64);
         let next_lsn = replayed.last_lsn + 1;
         let writer = match (replayed.tail, recovery.torn_tail.is_some()) {
             (Some(tail), torn) if tail.valid_len >= SEGMENT_HEADER_BYTES as u64 => LogWriter::resume(
@@ -192,6 +217,7 @@ impl Store {
                 tail.fill.unwrap_or(FILL_V2),
                 next_lsn,
                 options.segment_bytes_max,
+                counters.clone(),
             )?,
             (tail, _) => {
                 // No segment yet, or the newest one lost its header to a torn write.
@@ -211,14 +237,14 @@ impl Store {
                     FILL_V2,
                     next_lsn,
                     options.segment_bytes_max,
+                    counters.clone(),
                 )?
             }
         };
-        Ok(Store {
-            transforms: Transforms::default(),
-            state: replayed.state,
-            last_lsn: replayed.last_lsn,
-            durable: Some(Durable {
+        Ok(Store::assemble(
+            replayed.state,
+            replayed.last_lsn,
+            Some(Durable {
                 fs,
                 log_dir,
                 checkpoint_dir,
@@ -232,7 +258,8 @@ impl Store {
                 recovery,
                 _lock: lock,
             }),
-        })
+            counters,
+        ))
     }
 
     pub fn state(&self) -> &State {
@@ -282,13 +309,17 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
-        state.create_page(size, location, metadata, || {
-            log(durable, last_lsn, RecordKind::PageCreate, || {
+        let id = state.create_page(size, location, metadata, || {
+            log(durable, last_lsn, counters, RecordKind::PageCreate, || {
                 Cow::Owned(body::encode_page_create(next_id, size, location, metadata))
             })
-        })
+        })?;
+        counters.add(Counter::PagesLive, 1.0);
+        counters.add(Counter::PageBytes, size as f64);
+        Ok(id)
     }
 
     pub fn create_pages(&mut self, count: u64, size: u64, location: Location) -> Result<PageId> {
@@ -297,27 +328,35 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
-        state.create_pages(count, size, location, || {
-            log(durable, last_lsn, RecordKind::PagesCreate, || {
+        let first = state.create_pages(count, size, location, || {
+            log(durable, last_lsn, counters, RecordKind::PagesCreate, || {
                 Cow::Owned(body::encode_pages_create(next_id, count, size, location))
             })
-        })
+        })?;
+        counters.add(Counter::PagesLive, count as f64);
+        counters.add(Counter::PageBytes, (count * size) as f64);
+        Ok(first)
     }
 
     pub fn release_page(&mut self, id: PageId) -> Result<()> {
+        let size = self.state.page(id)?.size();
         let Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
         state.release_page(id, || {
-            log(durable, last_lsn, RecordKind::PageRelease, || {
+            log(durable, last_lsn, counters, RecordKind::PageRelease, || {
                 Cow::Owned(body::encode_page_release(id))
             })
         })?;
+        counters.add(Counter::PagesLive, -1.0);
+        counters.add(Counter::PageBytes, -(size as f64));
         self.note(|durable| durable.note_released(id));
         self.transforms.set(id, None);
         Ok(())
@@ -328,10 +367,11 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
         state.set_metadata(id, key, value, || {
-            log(durable, last_lsn, RecordKind::MetadataSet, || {
+            log(durable, last_lsn, counters, RecordKind::MetadataSet, || {
                 Cow::Owned(body::encode_metadata_set(id, key, value))
             })
         })?;
@@ -345,10 +385,11 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
         state.add_edge(edge, || {
-            log(durable, last_lsn, RecordKind::EdgeAdd, || {
+            log(durable, last_lsn, counters, RecordKind::EdgeAdd, || {
                 Cow::Owned(body::encode_edge_add(edge))
             })
         })
@@ -359,10 +400,11 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
         state.remove_edge(parent, child, || {
-            log(durable, last_lsn, RecordKind::EdgeRemove, || {
+            log(durable, last_lsn, counters, RecordKind::EdgeRemove, || {
                 Cow::Owned(body::encode_edge_remove(parent, child))
             })
         })
@@ -406,13 +448,15 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
         let epoch = state.apply(delta, || {
-            log(durable, last_lsn, RecordKind::Deltas, || {
+            log(durable, last_lsn, counters, RecordKind::Deltas, || {
                 Cow::Owned(encode_for_log(std::slice::from_ref(delta)))
             })
         })?;
+        count_forms(counters, std::slice::from_ref(delta));
         self.note(|durable| durable.note_changed(delta.page_id));
         Ok(epoch)
     }
@@ -423,13 +467,15 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
         state.apply_batch(deltas, || {
-            log(durable, last_lsn, RecordKind::Deltas, || {
+            log(durable, last_lsn, counters, RecordKind::Deltas, || {
                 Cow::Owned(encode_for_log(deltas))
             })
         })?;
+        count_forms(counters, deltas);
         self.note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
         Ok(())
     }
@@ -442,10 +488,11 @@ impl Store {
             state,
             last_lsn,
             durable,
+            counters,
             ..
         } = self;
         state.apply_batch(&deltas, || {
-            log(durable, last_lsn, RecordKind::Deltas, || {
+            log(durable, last_lsn, counters, RecordKind::Deltas, || {
                 if has_runs_worth_coding(&deltas) {
                     Cow::Owned(encode_for_log(&deltas))
                 } else {
@@ -453,6 +500,7 @@ impl Store {
                 }
             })
         })?;
+        count_forms(counters, &deltas);
         self.note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
         Ok(deltas.len())
     }
@@ -476,6 +524,7 @@ impl Store {
         let Some(durable) = self.durable.as_mut() else {
             return fail!(InvalidArgument, "an in-memory bus has no checkpoints");
         };
+        let started = std::time::Instant::now();
         durable.writer.sync_job().run()?;
         let since = durable.since.as_ref().filter(|since| {
             !full
@@ -511,6 +560,12 @@ impl Store {
         durable.checkpoints.retain(|&(lsn, _)| lsn != info.lsn);
         durable.checkpoints.push((info.lsn, info.base_lsn));
         durable.bytes_since_checkpoint = 0;
+        let counters = &self.counters;
+        counters.set(Counter::Lsn, self.last_lsn as f64);
+        counters.set(Counter::CheckpointDue, 0.0);
+        counters.add(Counter::Checkpoints, 1.0);
+        counters.set(Counter::CheckpointLastBytes, info.bytes as f64);
+        counters.add(Counter::CheckpointNanos, started.elapsed().as_nanos() as f64);
         if info.base_lsn == 0 {
             durable.bytes_since_full = 0;
         }
@@ -686,11 +741,33 @@ fn increment_pays(state: &State, since: &ChangesSince, log_bytes_since_full: u64
     changed_bytes * 2 <= total_bytes && log_bytes_since_full < total_bytes
 }
 
+/// Counts applied deltas by payload form.
+fn count_forms<B>(counters: &Counters, deltas: &[Delta<B>]) {
+    let (mut dense, mut sparse, mut ranges) = (0u32, 0u32, 0u32);
+    for delta in deltas {
+        match delta.payload {
+            Payload::Dense(_) => dense += 1,
+            Payload::Sparse { .. } => sparse += 1,
+            Payload::Ranges(_) => ranges += 1,
+        }
+    }
+    for (counter, count) in [
+        (Counter::DeltasDense, dense),
+        (Counter::DeltasSparse, sparse),
+        (Counter::DeltasRanges, ranges),
+    ] {
+        if count > 0 {
+            counters.add(counter, f64::from(count));
+        }
+    }
+}
+
 /// Appends a record for a validated change (durable store), or just counts
 /// its LSN (in memory). `body` is only built when there is a log.
 fn log<'a>(
     durable: &mut Option<Durable>,
     last_lsn: &mut u64,
+    counters: &Counters,
     kind: RecordKind,
     body: impl FnOnce() -> Cow<'a, [u8]>,
 ) -> Result<()> {
@@ -708,9 +785,12 @@ fn log<'a>(
             durable.note_new_segment();
             durable.bytes_since_checkpoint += stored.len() as u64;
             durable.bytes_since_full += stored.len() as u64;
+            let due = durable.bytes_since_checkpoint >= durable.options.checkpoint_every_bytes;
+            counters.set(Counter::CheckpointDue, f64::from(u8::from(due)));
         }
         None => *last_lsn += 1,
     }
+    counters.set(Counter::Lsn, *last_lsn as f64);
     Ok(())
 }
 

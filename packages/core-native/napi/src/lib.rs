@@ -12,6 +12,7 @@ mod propagation;
 mod state;
 mod sync;
 
+use mmsb_core::counters::Counter;
 use mmsb_core::ErrorCode;
 use napi_derive::napi;
 
@@ -19,4 +20,10 @@ use napi_derive::napi;
 #[napi]
 pub fn error_codes() -> Vec<String> {
     ErrorCode::ALL.iter().map(|code| code.as_str().to_owned()).collect()
+}
+
+/// The names of the store's counters, in the order of `NativeState.counters()`'s cells.
+#[napi]
+pub fn counter_names() -> Vec<String> {
+    Counter::ALL.iter().map(|counter| counter.name().to_owned()).collect()
 }

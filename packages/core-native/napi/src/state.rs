@@ -5,12 +5,15 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use mmsb_core::counters::Counters;
 use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{PageId, Store, StoreOptions};
+use napi::bindgen_prelude::Uint8ArraySlice;
+use napi::Env;
 use napi_derive::napi;
 
-use crate::convert::{fail, invalid, option_u64, to_u64, Result};
+use crate::convert::{fail, invalid, napi_failure, option_u64, to_u64, Result};
 
 /// Options of `NativeState.open`; absent fields take the core's defaults.
 #[napi(object)]
@@ -61,6 +64,8 @@ pub struct NativeState {
     /// Pages that have a zero-copy view. V8 refuses two external buffers over
     /// one pointer, so each page exports at most one view (the bus caches it).
     pub(crate) viewed_pages: HashSet<PageId>,
+    /// Whether the counters' buffer was handed out (V8 takes one external buffer per pointer).
+    counters_exported: bool,
 }
 
 impl NativeState {
@@ -68,6 +73,7 @@ impl NativeState {
         NativeState {
             store,
             viewed_pages: HashSet::new(),
+            counters_exported: false,
         }
     }
 }
@@ -205,5 +211,24 @@ impl NativeState {
     #[napi]
     pub fn live_page_count(&self) -> f64 {
         self.store.live_page_count() as f64
+    }
+
+    /// The store's counters as one buffer of little-endian `f64`s over the
+    /// core's own cells (mmsb-core counters.rs, names in `counterNames()`):
+    /// the bus reads a mutation's LSN and every statistic from it without a
+    /// call. Handed out once per state; it stays readable after `close`.
+    #[napi]
+    pub fn counters<'env>(&mut self, env: &'env Env) -> Result<Uint8ArraySlice<'env>> {
+        if std::mem::replace(&mut self.counters_exported, true) {
+            return Err(invalid(
+                "the counters were handed out already; the bus keeps them".to_owned(),
+            ));
+        }
+        let counters = self.store.counters().clone();
+        let pointer = counters.as_ptr();
+        // Safety: the clone keeps the cells alive until the finalizer drops it;
+        // JavaScript only reads them, and each cell is written whole.
+        unsafe { Uint8ArraySlice::from_external(env, pointer, Counters::BYTES, counters, |_, counters| drop(counters)) }
+            .map_err(napi_failure)
     }
 }

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use super::record::{header, seal, RecordKind};
 use super::segment::{segment_header, segment_name, FILL_V2, SEGMENT_HEADER_BYTES};
+use crate::counters::{Counter, Counters};
 use crate::error::{is_disk_full, Error, ErrorCode, Result};
 use crate::storage::{AppendFile, FileSystem};
 
@@ -42,6 +43,8 @@ struct Shared {
     durable_lsn: AtomicU64,
     /// The first failure, after which nothing is acknowledged.
     failure: Mutex<Option<Error>>,
+    /// The store's counters: appends on the appending side, syncs on the syncing side.
+    counters: Counters,
 }
 
 impl Shared {
@@ -119,6 +122,7 @@ impl LogWriter {
         fill: u8,
         next_lsn: u64,
         segment_bytes_max: u64,
+        counters: Counters,
     ) -> Result<LogWriter> {
         let segment_path = log_dir.join(segment_name(segment_first_lsn));
         let segment = fs
@@ -138,6 +142,7 @@ impl LogWriter {
             shared: Arc::new(Shared {
                 durable_lsn: AtomicU64::new(next_lsn - 1),
                 failure: Mutex::new(None),
+                counters,
             }),
         })
     }
@@ -219,6 +224,8 @@ impl LogWriter {
         }
         self.segment_len = end;
         self.next_lsn += 1;
+        self.shared.counters.add(Counter::LogAppends, 1.0);
+        self.shared.counters.add(Counter::LogBytes, record_len as f64);
         Ok(lsn)
     }
 
@@ -308,6 +315,7 @@ impl SyncJob {
         if self.shared.durable_lsn.load(Ordering::Acquire) >= self.lsn {
             return Ok(self.shared.durable_lsn.load(Ordering::Acquire));
         }
+        let started = std::time::Instant::now();
         if let Err(error) = self.segment.sync() {
             let error = Error::new(
                 ErrorCode::DurabilityUnknown,
@@ -320,8 +328,12 @@ impl SyncJob {
             );
             return Err(self.shared.fail(error));
         }
+        let counters = &self.shared.counters;
+        counters.add(Counter::LogSyncs, 1.0);
+        counters.add(Counter::LogSyncNanos, started.elapsed().as_nanos() as f64);
         self.shared.check_sync(self.lsn)?;
         self.shared.durable_lsn.fetch_max(self.lsn, Ordering::AcqRel);
+        counters.raise(Counter::DurableLsn, self.lsn as f64);
         Ok(self.lsn)
     }
 }
