@@ -92,7 +92,7 @@ export class Bus extends StateReader {
     this.#propagator = new Propagator(state, (id) => this.views.get(id) ?? this.view(id), options.waveLimit);
     // An in-memory bus has no log to sync or checkpoint.
     if (directory === MEMORY) return;
-    const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncJob().run();
+    const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncAsync();
     this.#commits = new GroupCommit(sync, state.durableLsn());
     if (options.fsync === 'interval') {
       this.#every(options.fsyncIntervalMs, () => this.#commits!.waitFor(this.#lsn));
