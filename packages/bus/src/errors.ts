@@ -43,6 +43,7 @@ export const ErrorCode = {
   WAVE_LIMIT: 'WAVE_LIMIT',
   EVENTS_OVERFLOW: 'EVENTS_OVERFLOW',
   LISTENER_FAILED: 'LISTENER_FAILED',
+  INTERNAL: 'INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -66,8 +67,9 @@ export function isMmsbError(value: unknown): value is MmsbError {
 
 /**
  * Converts an error thrown by the addon. Core errors carry a known `code`;
- * anything else is an argument napi itself refused, or a bug, and is reported
- * as INVALID_ARGUMENT with the original as `cause`.
+ * anything else (napi refusing an argument the bus should have checked, or
+ * a panic) is a bug in MMSB, reported as INTERNAL with the original as
+ * `cause`, never passed off as the caller's mistake.
  */
 export function fromNative(error: unknown): MmsbError {
   if (error instanceof MmsbError) return error;
@@ -76,5 +78,5 @@ export function fromNative(error: unknown): MmsbError {
   if (typeof code === 'string' && knownCodes.has(code)) {
     return new MmsbError(code as ErrorCode, message, { cause: error });
   }
-  return new MmsbError(ErrorCode.INVALID_ARGUMENT, message, { cause: error });
+  return new MmsbError(ErrorCode.INTERNAL, `internal error in the native core (please report it): ${message}`, { cause: error });
 }

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 
 import { native } from '@mmsb/core-native';
 
-import { ErrorCode } from '../src/index.js';
+import { call } from '../src/native.js';
+import { ErrorCode, MmsbError } from '../src/index.js';
 
 describe('native boundary', () => {
   it('every core error code exists in TypeScript with the same spelling', () => {
@@ -18,8 +19,24 @@ describe('native boundary', () => {
       ErrorCode.WAVE_LIMIT,
       ErrorCode.EVENTS_OVERFLOW,
       ErrorCode.LISTENER_FAILED,
+      ErrorCode.INTERNAL,
     ];
     expect(native.errorCodes()).toEqual(Object.values(ErrorCode).filter((code) => !tsOnly.includes(code as never)));
+  });
+
+  // Before: an error napi raised itself (an argument of a type the bus should
+  // have refused) was reported as the caller's INVALID_ARGUMENT.
+  it('an error that is not a core error surfaces as INTERNAL, with the original as cause', () => {
+    const state = new native.NativeState();
+    let thrown: unknown;
+    try {
+      call(() => state.pageInfo('not a number' as never));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(MmsbError);
+    expect((thrown as MmsbError).code).toBe(ErrorCode.INTERNAL);
+    expect((thrown as MmsbError).cause).toBeInstanceOf(Error);
   });
 
   it('a missing addon gives NATIVE_UNAVAILABLE on first use, naming the path', () => {
