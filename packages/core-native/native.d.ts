@@ -119,9 +119,6 @@ export interface CheckpointResult {
   stateHash: string
 }
 
-/** The names of the store's counters, in the order of `NativeState.counters()`'s cells. */
-export declare function counterNames(): Array<string>
-
 /** A segment or checkpoint file of a data directory. */
 export interface DirectoryFile {
   name: string
@@ -177,6 +174,20 @@ export declare function mergePayloads(size: number, encoded: Uint8Array): Merged
 export interface MetadataEntry {
   key: string
   value: Buffer
+}
+
+export declare function names(): Names
+
+/**
+ * The wire names of the core's enums, each list in declaration order: the
+ * bus validates strings against these before they cross, so a name is
+ * defined once, in the core.
+ */
+export interface Names {
+  sources: Array<string>
+  recoveryModes: Array<string>
+  /** The counters, in the order of `NativeState.counters()`'s cells. */
+  counters: Array<string>
 }
 
 /** Options of `NativeState.open`; absent fields take the core's defaults. */

@@ -40,7 +40,7 @@ let names: readonly string[] | undefined;
 
 /** The counters' names in layout order, asked of the addon once. */
 function counterNames(): readonly string[] {
-  names ??= call(() => nativeAddon().counterNames());
+  names ??= call(() => nativeAddon().names().counters);
   return names;
 }
 

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { native } from '@mmsb/core-native';
 
 import { call } from '../src/native.js';
-import { ErrorCode, MmsbError } from '../src/index.js';
+import { sourceCodes } from '../src/delta-encoding.js';
+import { Bus, ErrorCode, MmsbError, type DeltaSource, type RecoveryMode } from '../src/index.js';
 
 describe('native boundary', () => {
   it('every core error code exists in TypeScript with the same spelling', () => {
@@ -22,6 +23,14 @@ describe('native boundary', () => {
       ErrorCode.INTERNAL,
     ];
     expect(native.errorCodes()).toEqual(Object.values(ErrorCode).filter((code) => !tsOnly.includes(code as never)));
+  });
+
+  it("the names the bus accepts are the core's, in the core's order", () => {
+    const names = native.names();
+    expect(names.sources).toEqual(Object.keys(sourceCodes));
+    expect(names.sources.map((name) => sourceCodes[name as DeltaSource])).toEqual([0, 1, 2]);
+    expect(names.recoveryModes).toEqual(['salvage-tail', 'strict'] satisfies RecoveryMode[]);
+    expect(names.counters).toEqual(Object.keys(Bus.memory().stats()).filter((name) => name !== 'propagation'));
   });
 
   // Before: an error napi raised itself (an argument of a type the bus should

@@ -151,3 +151,12 @@ impl Counters {
 
     pub const BYTES: usize = Counter::ALL.len() * 8;
 }
+
+impl crate::names::Named for Counter {
+    const ALL: &'static [Counter] = &Counter::ALL;
+    const WHAT: &'static str = "counter";
+
+    fn name(self) -> &'static str {
+        Counter::name(self)
+    }
+}

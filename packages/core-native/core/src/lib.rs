@@ -9,7 +9,8 @@
 //! - [`store`]: a state with its transaction log ([`log`]) and
 //!   [`checkpoint`]s, [`recovery`] and time travel, over [`storage`];
 //! - [`counters`]: the store's statistics, one block readers take without a call;
-//! - [`error`]: the stable error codes shared with TypeScript.
+//! - [`error`]: the stable error codes shared with TypeScript;
+//! - [`names`]: the wire names of every enum a caller spells as a string.
 
 pub mod checkpoint;
 pub mod counters;
@@ -21,6 +22,7 @@ pub mod inspect;
 pub mod log;
 pub mod metadata;
 mod msgpack;
+pub mod names;
 pub mod page;
 pub mod page_bytes;
 pub mod page_table;

@@ -22,6 +22,7 @@ use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::{decode, Change};
 use crate::log::scan::scan_segment;
 use crate::log::segment::{read_segment_header, segment_name};
+use crate::names::Named;
 use crate::state::State;
 use crate::storage::FileSystem;
 
@@ -35,12 +36,14 @@ pub enum RecoveryMode {
     Strict,
 }
 
-impl RecoveryMode {
-    pub fn from_name(name: &str) -> Option<RecoveryMode> {
-        match name {
-            "salvage-tail" => Some(RecoveryMode::SalvageTail),
-            "strict" => Some(RecoveryMode::Strict),
-            _ => None,
+impl Named for RecoveryMode {
+    const ALL: &'static [RecoveryMode] = &[RecoveryMode::SalvageTail, RecoveryMode::Strict];
+    const WHAT: &'static str = "recovery mode";
+
+    fn name(self) -> &'static str {
+        match self {
+            RecoveryMode::SalvageTail => "salvage-tail",
+            RecoveryMode::Strict => "strict",
         }
     }
 }

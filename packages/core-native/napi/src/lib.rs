@@ -13,7 +13,10 @@ pub mod state;
 pub mod sync;
 
 use mmsb_core::counters::Counter;
+use mmsb_core::names::Named;
+use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::ErrorCode;
+use mmsb_core::Source;
 use napi_derive::napi;
 
 /// The stable error codes of the core, in declaration order.
@@ -22,8 +25,25 @@ pub fn error_codes() -> Vec<String> {
     ErrorCode::ALL.iter().map(|code| code.as_str().to_owned()).collect()
 }
 
-/// The names of the store's counters, in the order of `NativeState.counters()`'s cells.
+/// The wire names of the core's enums, each list in declaration order: the
+/// bus validates strings against these before they cross, so a name is
+/// defined once, in the core.
+#[napi(object)]
+pub struct Names {
+    pub sources: Vec<String>,
+    pub recovery_modes: Vec<String>,
+    /// The counters, in the order of `NativeState.counters()`'s cells.
+    pub counters: Vec<String>,
+}
+
 #[napi]
-pub fn counter_names() -> Vec<String> {
-    Counter::ALL.iter().map(|counter| counter.name().to_owned()).collect()
+pub fn names() -> Names {
+    fn owned<T: Named>() -> Vec<String> {
+        T::names().into_iter().map(str::to_owned).collect()
+    }
+    Names {
+        sources: owned::<Source>(),
+        recovery_modes: owned::<RecoveryMode>(),
+        counters: owned::<Counter>(),
+    }
 }

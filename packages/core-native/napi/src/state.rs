@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mmsb_core::counters::Counters;
+use mmsb_core::names;
 use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::storage::OsFileSystem;
-use mmsb_core::{PageId, Store, StoreOptions};
+use mmsb_core::{ErrorCode, PageId, Store, StoreOptions};
 use napi::bindgen_prelude::Uint8ArraySlice;
 use napi::Env;
 use napi_derive::napi;
@@ -114,8 +115,7 @@ impl NativeState {
                 .transpose()?,
             recovery_mode: match options.recovery_mode.as_deref() {
                 None => defaults.recovery_mode,
-                Some(name) => RecoveryMode::from_name(name)
-                    .ok_or_else(|| invalid(format!("recovery must be \"salvage-tail\" or \"strict\", got {name:?}")))?,
+                Some(name) => names::parse::<RecoveryMode>(name, ErrorCode::InvalidArgument).map_err(fail)?,
             },
         };
         let store = Store::open(Arc::new(OsFileSystem), Path::new(&directory), options).map_err(fail)?;

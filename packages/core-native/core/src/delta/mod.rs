@@ -19,6 +19,7 @@ pub use apply::apply_payload;
 pub use merge::merge;
 
 use crate::error::{fail, Result};
+use crate::names::Named;
 use crate::page::PageId;
 
 /// Who produced a delta; recorded with it so replay can tell them apart.
@@ -33,26 +34,32 @@ pub enum Source {
     Bridge = 2,
 }
 
-impl Source {
-    pub fn from_u8(value: u8) -> Option<Source> {
-        match value {
-            0 => Some(Source::User),
-            1 => Some(Source::Propagation),
-            2 => Some(Source::Bridge),
-            _ => None,
+impl Named for Source {
+    const ALL: &'static [Source] = &[Source::User, Source::Propagation, Source::Bridge];
+    const WHAT: &'static str = "delta source";
+
+    fn name(self) -> &'static str {
+        match self {
+            Source::User => "user",
+            Source::Propagation => "propagation",
+            Source::Bridge => "bridge",
         }
+    }
+}
+
+const _: () = assert!(
+    Source::User as usize == 0 && Source::Propagation as usize == 1 && Source::Bridge as usize == 2,
+    "Source::ALL is indexed by code"
+);
+
+impl Source {
+    /// The source whose code (its discriminant, as logged) is `value`.
+    pub fn from_u8(value: u8) -> Option<Source> {
+        Source::ALL.get(usize::from(value)).copied()
     }
 
     pub fn parse(name: &str) -> Result<Source> {
-        match name {
-            "user" => Ok(Source::User),
-            "propagation" => Ok(Source::Propagation),
-            "bridge" => Ok(Source::Bridge),
-            _ => fail!(
-                InvalidArgument,
-                "unknown delta source {name:?}: expected \"user\", \"propagation\" or \"bridge\""
-            ),
-        }
+        crate::names::parse(name, crate::ErrorCode::InvalidArgument)
     }
 }
 
