@@ -429,10 +429,7 @@ fn load_file(
             return Err(reading(error));
         }
         data_crc = crc32c::crc32c_append(data_crc, data.as_slice());
-        pages.push((
-            entry.id,
-            Page::new(data, entry.epoch, entry.location, entry.metadata),
-        ));
+        pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
     }
     if data_crc != header.data_crc {
         return Err(corrupt(path, "page data checksum mismatch"));

@@ -178,3 +178,63 @@ impl PageTable {
 fn released<T>(id: PageId) -> Result<T> {
     fail!(PageReleased, "page {id} was released")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::Metadata;
+    use crate::page::Location;
+    use crate::page_memory::{Memory, MemoryConfig, MemoryKind};
+    use crate::ErrorCode;
+
+    fn page(memory: &mut Memory, epoch: u64) -> Page {
+        let data = memory.allocate(MemoryKind::Heap, 1, 8).unwrap();
+        Page::new(data, epoch, Location::Cpu, Metadata::default())
+    }
+
+    #[test]
+    fn cycles_beside_one_long_lived_page_keep_two_blocks() {
+        let mut memory = Memory::new(&MemoryConfig::Private);
+        let mut table = PageTable::default();
+        let kept = table.insert(page(&mut memory, 7));
+        for _ in 0..100_000 {
+            let id = table.insert(page(&mut memory, 0));
+            table.remove(id).unwrap();
+            assert!(table.block_count() <= 2);
+        }
+        assert_eq!(table.get(kept).unwrap().epoch(), 7);
+        assert_eq!(table.get(5_000).err().unwrap().code, ErrorCode::PageReleased);
+        assert_eq!(table.get(100_002).err().unwrap().code, ErrorCode::PageNotFound);
+        assert_eq!(table.live_count(), 1);
+    }
+
+    #[test]
+    fn lookups_find_pages_across_freed_blocks() {
+        let mut memory = Memory::new(&MemoryConfig::Private);
+        let mut table = PageTable::default();
+        for epoch in 1..=2000 {
+            table.insert(page(&mut memory, epoch));
+        }
+        let released = |id: u64| (200..1400).contains(&id) || id.is_multiple_of(7);
+        for id in (1..=2000).filter(|&id| released(id)) {
+            table.remove(id).unwrap();
+        }
+        assert!(table.block_count() < 2000 / BLOCK_PAGES as usize);
+        for id in 1..=2000 {
+            match table.get(id) {
+                Ok(page) => assert!(!released(id) && page.epoch() == id, "page {id}"),
+                Err(error) => assert!(released(id) && error.code == ErrorCode::PageReleased, "page {id}"),
+            }
+        }
+        let live: Vec<u64> = table.iter().map(|(id, _)| id).collect();
+        let expected: Vec<u64> = (1..=2000).filter(|&id| !released(id)).collect();
+        assert_eq!(live, expected);
+        assert_eq!(table.live_count(), expected.len());
+        let restored = PageTable::restore(
+            live.iter().map(|&id| (id, page(&mut memory, id))).collect(),
+            table.next_page_id(),
+        );
+        assert_eq!(restored.iter().map(|(id, _)| id).collect::<Vec<_>>(), expected);
+        assert_eq!(restored.get(300).err().unwrap().code, ErrorCode::PageReleased);
+    }
+}

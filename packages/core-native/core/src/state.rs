@@ -118,7 +118,13 @@ impl State {
         location: Location,
         before_change: impl BeforeChange,
     ) -> Result<PageId> {
-        self.create_pages_in(MemoryKind::default_for_pages(size), count, size, location, before_change)
+        self.create_pages_in(
+            MemoryKind::default_for_pages(size),
+            count,
+            size,
+            location,
+            before_change,
+        )
     }
 
     /// Creates `count` zeroed pages of one size in `memory`; returns the first id.

@@ -250,7 +250,9 @@ mod tests {
         assert_eq!(reused.as_slice().as_ptr(), address, "an unviewed slot is reused");
         assert_eq!(reused.as_slice(), &[0u8; 64][..], "and zeroed");
         reused.bytes_mut().fill(5);
-        let Repr::Arena { chunk, offset, .. } = &reused.0 else { panic!() };
+        let Repr::Arena { chunk, offset, .. } = &reused.0 else {
+            panic!()
+        };
         arena.mark_exported(&chunk.clone(), *offset);
         let view = reused.view();
         arena.free(reused);
@@ -265,7 +267,9 @@ mod tests {
         let mut arena = Arena::default();
         let mut page = arena.allocate(1, 100).unwrap();
         page.bytes_mut()[0] = 1;
-        let Repr::Arena { chunk, offset, .. } = &page.0 else { panic!() };
+        let Repr::Arena { chunk, offset, .. } = &page.0 else {
+            panic!()
+        };
         arena.mark_exported(&chunk.clone(), *offset);
         let view = page.view();
         arena.free(page);

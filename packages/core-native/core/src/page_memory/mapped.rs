@@ -92,13 +92,14 @@ impl MappedFiles {
         if self.dir.is_none() {
             let dir = match &self.config {
                 MemoryConfig::Directory(dir) => {
-                    make_private_dir(dir).or_else(|error| match error.kind() {
-                        io::ErrorKind::AlreadyExists => {
-                            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                        }
-                        _ => Err(error),
-                    })
-                    .map_err(|error| Error::io("creating page directory", dir, &error))?;
+                    make_private_dir(dir)
+                        .or_else(|error| match error.kind() {
+                            io::ErrorKind::AlreadyExists => {
+                                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                            }
+                            _ => Err(error),
+                        })
+                        .map_err(|error| Error::io("creating page directory", dir, &error))?;
                     dir.clone()
                 }
                 MemoryConfig::Private => private_temp_dir()?,
@@ -188,7 +189,11 @@ fn private_temp_dir() -> Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let base = std::env::temp_dir();
     loop {
-        let name = format!("mmsb-pages-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "mmsb-pages-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let dir = base.join(name);
         match make_private_dir(&dir) {
             Ok(()) => return Ok(dir),

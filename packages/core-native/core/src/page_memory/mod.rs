@@ -199,9 +199,16 @@ pub struct PageMemory(Repr);
 enum Repr {
     /// The data of an `Arc<[SharedByte]>` of `len` bytes, held as a thin
     /// pointer (the `Arc` is rebuilt to clone or drop it).
-    Heap { first: NonNull<SharedByte>, len: u32 },
+    Heap {
+        first: NonNull<SharedByte>,
+        len: u32,
+    },
     /// `len` bytes at `offset` of a chunk.
-    Arena { chunk: Arc<Chunk>, offset: u32, len: u16 },
+    Arena {
+        chunk: Arc<Chunk>,
+        offset: u32,
+        len: u16,
+    },
     Mapped(Box<MappedPage>),
 }
 
@@ -343,7 +350,10 @@ mod tests {
             assert_eq!(MemoryKind::from_u8(kind as u8), Some(kind));
         }
         assert_eq!(MemoryKind::from_u8(3), None);
-        assert_eq!(MemoryKind::parse("device").unwrap_err().code, crate::ErrorCode::InvalidArgument);
+        assert_eq!(
+            MemoryKind::parse("device").unwrap_err().code,
+            crate::ErrorCode::InvalidArgument
+        );
     }
 
     #[test]
