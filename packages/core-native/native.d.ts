@@ -20,7 +20,11 @@ export declare class NativeState {
   children(parent: number): Array<number>
   edgeCount(): number
   height(page: number): number
-  createPage(size: number, location: string, metadataKeys: Array<string>, metadataValues: Array<Uint8Array>, memory?: string | undefined | null): number
+  /**
+   * Creates a page with metadata `keys[i]` → `values[i]` (msgpack) in the
+   * memory named (`None`: the default for one page).
+   */
+  createPage(size: number, location: string, keys: Array<string>, values: Array<Uint8Array>, memory?: string | undefined | null): number
   createPages(count: number, size: number, location: string, memory?: string | undefined | null): number
   /**
    * Moves a page's bytes to another page memory (a logged change); false

@@ -31,24 +31,26 @@ pub struct MetadataEntry {
 
 #[napi]
 impl NativeState {
+    /// Creates a page with metadata `keys[i]` → `values[i]` (msgpack) in the
+    /// memory named (`None`: the default for one page).
     #[napi]
     pub fn create_page(
         &mut self,
         size: f64,
         location: String,
-        metadata_keys: Vec<String>,
-        metadata_values: Vec<Uint8ArraySlice>,
+        keys: Vec<String>,
+        values: Vec<Uint8ArraySlice>,
         memory: Option<String>,
     ) -> Result<f64> {
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
         let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_page(size));
-        if metadata_keys.len() != metadata_values.len() {
+        if keys.len() != values.len() {
             return Err(invalid("metadata keys and values differ in count".to_owned()));
         }
-        let metadata: Vec<(&str, &[u8])> = metadata_keys
+        let metadata: Vec<(&str, &[u8])> = keys
             .iter()
-            .zip(metadata_values.iter())
+            .zip(values.iter())
             .map(|(key, value)| (key.as_str(), value.as_ref()))
             .collect();
         let id = self
