@@ -429,3 +429,27 @@ fn new_checkpoints_are_version_2_and_keep_the_memory() {
     .unwrap();
     assert_eq!(loaded.page(1).unwrap().memory(), MemoryKind::Mapped);
 }
+
+#[test]
+fn memory_follows_the_live_pages_through_create_release_cycles() {
+    let mut store = Store::memory();
+    let kept = store.create_page(64, Location::Cpu, &[]).unwrap();
+    let view_kept = store.create_pages(1, 64, Location::Cpu).unwrap();
+    drop(store.export_view(view_kept).unwrap());
+    for cycle in 0..50_000u64 {
+        let id = store.create_page(64, Location::Cpu, &[]).unwrap();
+        store.apply(&dense(id, vec![cycle as u8; 64])).unwrap();
+        store.release_page(id).unwrap();
+        let bulk = store.create_pages(2, 48, Location::Cpu).unwrap();
+        store.release_page(bulk).unwrap();
+        store.release_page(bulk + 1).unwrap();
+    }
+    assert!(store.page_table_blocks() <= 2, "{} blocks", store.page_table_blocks());
+    assert!(
+        store.page_memory().arena_chunks() <= 2,
+        "{} chunks",
+        store.page_memory().arena_chunks()
+    );
+    assert_eq!(store.live_page_count(), 2);
+    assert_eq!(store.page(kept).unwrap().epoch(), 0);
+}

@@ -4,9 +4,12 @@
 //! `NativeState`'s methods are spread over them by what they touch.
 
 mod convert;
-mod deltas;
+// Public: their free `#[napi]` functions are reached only through napi's
+// registration, which the lib test build leaves out, so private modules
+// would read as dead code there.
+pub mod deltas;
 mod graph;
-mod inspect;
+pub mod inspect;
 mod pages;
 mod propagation;
 mod state;
