@@ -20,8 +20,20 @@ export declare class NativeState {
   children(parent: number): Array<number>
   edgeCount(): number
   height(page: number): number
-  createPage(size: number, location: string, metadataKeys: Array<string>, metadataValues: Array<Uint8Array>): number
-  createPages(count: number, size: number, location: string): number
+  /**
+   * Creates a page with metadata `keys[i]` → `values[i]` (msgpack) in the
+   * memory named (`None`: the default for one page).
+   */
+  createPage(size: number, location: string, keys: Array<string>, values: Array<Uint8Array>, memory?: string | undefined | null): number
+  createPages(count: number, size: number, location: string, memory?: string | undefined | null): number
+  /**
+   * Moves a page's bytes to another page memory (a logged change); false
+   * when it is there already. Its old view no longer sees deltas, so the
+   * page may export a new one.
+   */
+  movePage(id: number, memory: string): boolean
+  /** The file of a `mapped` page; `None` for a page in other memory. */
+  mappedPath(id: number): string | null
   releasePage(id: number): void
   pageInfo(id: number): PageInfo
   metadata(id: number): Array<MetadataEntry>
@@ -32,7 +44,7 @@ export declare class NativeState {
   readMany(ids: Array<number>): Array<Uint8Array>
   /**
    * A zero-copy, live view of a page's bytes. It keeps the memory alive
-   * after the page is released; it must be treated as read-only.
+   * after the page is released or moved; it must be treated as read-only.
    */
   view(id: number): Uint8Array
   /** Sets a page's built-in recompute (`copy`, `concat`, `xor`), or removes it with `null`. */
@@ -204,6 +216,8 @@ export interface PageInfo {
   size: number
   epoch: number
   location: string
+  /** The page memory: `heap`, `arena` or `mapped`. */
+  memory: string
 }
 
 /** An edge seen from its child. */

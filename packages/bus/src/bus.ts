@@ -17,8 +17,18 @@ import { closedError, StateReader, StateView } from './state-reader.js';
 import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
 import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
 import { type BusStats, Counters } from './stats.js';
-import type { AppliedDelta, CreatePageOptions, Delta, DeltaSource, EdgeKind, Location, MetadataValue, PageId } from './types.js';
-import { bufferUnder, checkBytes, checkCount, checkInteger, checkObject, checkString, isShared } from './validate.js';
+import type {
+  AppliedDelta,
+  CreatePageOptions,
+  Delta,
+  DeltaSource,
+  EdgeKind,
+  Location,
+  MetadataValue,
+  PageId,
+  PageMemory,
+} from './types.js';
+import { bufferUnder, checkBytes, checkCount, checkInteger, checkObject, checkString, describe, isShared } from './validate.js';
 
 /** The directory name of a bus that keeps no files. */
 export const MEMORY = ':memory:';
@@ -32,6 +42,17 @@ function checkLocation(location: unknown): Location {
     throw new MmsbError(ErrorCode.LOCATION_UNKNOWN, `unknown location ${JSON.stringify(location)}: expected "cpu", "gpu" or "unified"`);
   }
   return location as Location;
+}
+
+const memories: ReadonlySet<string> = new Set<PageMemory>(['heap', 'arena', 'mapped']);
+
+/** A page memory name; `undefined` (not given) leaves the choice to the default. */
+function checkMemory(memory: unknown): PageMemory | undefined {
+  if (memory === undefined) return undefined;
+  if (typeof memory !== 'string' || !memories.has(memory)) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `memory must be "heap", "arena" or "mapped", got ${describe(memory)}`);
+  }
+  return memory as PageMemory;
 }
 
 /** A written checkpoint. */
@@ -191,12 +212,17 @@ export class Bus extends StateReader {
     if (this.#options.fsync === 'always') await this.#commits.waitFor(this.#lsn);
   }
 
-  /** Creates a zero-filled page at epoch 0 and returns its id. */
+  /**
+   * Creates a zero-filled page at epoch 0 and returns its id; its bytes live
+   * in `options.memory` (default `heap`; an `arena` page above 4096 bytes is
+   * refused with MEMORY_UNSUITABLE).
+   */
   async createPage(options: CreatePageOptions): Promise<PageId> {
     const state = this.native();
     checkObject(options, 'options');
     checkInteger(options.size, 'size');
     const location = checkLocation(options.location);
+    const memory = checkMemory(options.memory);
     const keys: string[] = [];
     const values: Uint8Array[] = [];
     if (options.metadata !== undefined) {
@@ -207,19 +233,23 @@ export class Bus extends StateReader {
         values.push(encodeMetadataValue(key, value));
       }
     }
-    const id = call(() => state.createPage(options.size, location, keys, values));
+    const id = call(() => state.createPage(options.size, location, keys, values, memory));
     await this.#acknowledge();
     return id;
   }
 
-  /** Creates `count` pages of one size in one call; returns their ids in order. */
+  /**
+   * Creates `count` pages of one size in one call; returns their ids in order.
+   * Their memory defaults to `arena` up to 4096 bytes, `heap` above.
+   */
   async createPages(count: number, options: Omit<CreatePageOptions, 'metadata'>): Promise<PageId[]> {
     const state = this.native();
     checkCount(count, 'count');
     checkObject(options, 'options');
     checkInteger(options.size, 'size');
     const location = checkLocation(options.location);
-    const first = call(() => state.createPages(count, options.size, location));
+    const memory = checkMemory(options.memory);
+    const first = call(() => state.createPages(count, options.size, location, memory));
     await this.#acknowledge();
     return Array.from({ length: count }, (_, index) => first + index);
   }
@@ -232,6 +262,24 @@ export class Bus extends StateReader {
     this.views.delete(id);
     this.#propagator.forget(id);
     await this.#acknowledge();
+  }
+
+  /**
+   * Moves a page's bytes to another page memory, as a logged change
+   * (acknowledged like any other); bytes, epoch and the state hash stay as
+   * they are. Resolves to false, logging nothing, when the page is in that
+   * memory already. A view of the page taken before keeps the bytes it had
+   * and no longer sees deltas: `view(id)` gives the live one again.
+   */
+  async movePage(id: PageId, memory: PageMemory): Promise<boolean> {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    const target = checkMemory(memory);
+    if (target === undefined) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'memory must be "heap", "arena" or "mapped"');
+    const moved = call(() => state.movePage(id, target));
+    if (moved) this.views.delete(id);
+    await this.#acknowledge();
+    return moved;
   }
 
   /** Sets one metadata entry; `undefined` removes it. */

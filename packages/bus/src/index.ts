@@ -29,6 +29,7 @@ export type {
   MetadataValue,
   PageId,
   PageInfo,
+  PageMemory,
   ParentEdge,
   RangesPayload,
   RangeWrite,

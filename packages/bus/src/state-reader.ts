@@ -5,7 +5,7 @@
 import { ErrorCode, MmsbError } from './errors.js';
 import { decodeMetadataValue } from './metadata.js';
 import { call, type NativeState } from './native.js';
-import type { Location, MetadataValue, PageId, PageInfo, ParentEdge } from './types.js';
+import type { Location, MetadataValue, PageId, PageInfo, PageMemory, ParentEdge } from './types.js';
 import { checkArray, checkInteger, checkObject } from './validate.js';
 
 export abstract class StateReader {
@@ -19,7 +19,24 @@ export abstract class StateReader {
     const state = this.native();
     checkInteger(id, 'page id');
     const info = call(() => state.pageInfo(id));
-    return { id, size: info.size, location: info.location as Location, epoch: info.epoch };
+    return { id, size: info.size, location: info.location as Location, memory: info.memory as PageMemory, epoch: info.epoch };
+  }
+
+  /**
+   * The file behind a `mapped` page (`undefined` for a page in other memory),
+   * for another process to map (read-only by contract, like a view). The file
+   * holds the page's live bytes: a delta is in it when its call returns, with
+   * no synchronisation with readers (compare the page's epoch before and after
+   * reading). Mode 0600, in `<dir>/pages/` (a private temp directory for an
+   * in-memory bus or a past state); never synced, so not durable: the log is.
+   * It is removed when the page is released or moved to other memory and when
+   * the bus closes (a process that mapped it keeps the last bytes); files a
+   * crash left are removed on open, and the pages are mapped anew.
+   */
+  mappedFile(id: PageId): string | undefined {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    return call(() => state.mappedPath(id)) ?? undefined;
   }
 
   metadata(id: PageId): Record<string, MetadataValue> {

@@ -4,6 +4,16 @@ export type PageId = number;
 /** Where a page's bytes live. `gpu` and `unified` need a CUDA device. */
 export type Location = 'cpu' | 'gpu' | 'unified';
 
+/**
+ * Where a page's bytes live; not part of the state (hash, epochs), but logged
+ * and checkpointed so that recovery puts every page back. `heap`: one
+ * allocation per page. `arena`: small pages (at most 4096 bytes) packed in
+ * shared chunks. `mapped`: a file another process can map (`Bus.mappedFile`).
+ * By default a page made by `createPage` is `heap`, and pages made by
+ * `createPages` are `arena` up to 4096 bytes, `heap` above.
+ */
+export type PageMemory = 'heap' | 'arena' | 'mapped';
+
 /** Who produced a delta; logged with it. */
 export type DeltaSource = 'user' | 'propagation' | 'bridge';
 
@@ -56,6 +66,8 @@ export interface CreatePageOptions {
   readonly size: number;
   /** Defaults to `cpu`. */
   readonly location?: Location;
+  /** Defaults to `heap` for one page, `arena` for pages of at most 4096 bytes made by `createPages`. */
+  readonly memory?: PageMemory;
   readonly metadata?: Readonly<Record<string, MetadataValue>>;
 }
 
@@ -63,6 +75,7 @@ export interface PageInfo {
   readonly id: PageId;
   readonly size: number;
   readonly location: Location;
+  readonly memory: PageMemory;
   /** 0 at creation, +1 for every applied delta. */
   readonly epoch: number;
 }

@@ -8,7 +8,7 @@ describe('pages', () => {
   it('are zero at creation, at epoch 0, with their metadata', async () => {
     const bus = await Bus.open(MEMORY);
     const id = await bus.createPage({ size: 10, metadata: { name: 'a', shape: [2, 5], raw: Uint8Array.of(1, 2) } });
-    expect(bus.page(id)).toEqual({ id, size: 10, location: 'cpu', epoch: 0 });
+    expect(bus.page(id)).toEqual({ id, size: 10, location: 'cpu', memory: 'heap', epoch: 0 });
     expect(bus.read(id)).toEqual(bytes(10));
     const { raw, ...rest } = bus.metadata(id);
     expect(rest).toEqual({ name: 'a', shape: [2, 5] });

@@ -9,10 +9,14 @@
 //! they cover can be deleted at a cost that follows the changed pages, not the
 //! whole state.
 //!
+//! Version 2 (`MMSBCKP2`, written) adds each page's memory backend to its
+//! directory entry; version 1 (`MMSBCKP1`) is still read, its pages taking the
+//! default memory of pages created in bulk (page_memory/).
+//!
 //! ```text
 //! header, 108 bytes:
 //! offset  size  field
-//! 0       8     magic "MMSBCKP1"
+//! 0       8     magic "MMSBCKP2" (or "MMSBCKP1")
 //! 8       8     lsn u64: the state after every record up to this LSN
 //! 16      8     base_lsn u64: 0 for a full checkpoint, else the checkpoint this one extends
 //! 24      8     next_page_id u64
@@ -25,7 +29,8 @@
 //! 100     4     data_crc (crc32c)
 //! 104     4     header_crc (crc32c of bytes 0..104)
 //! directory: released ids (u64 × released_count), then per page in id order:
-//!   id u64 | size u32 | location u8 | epoch u64 | metadata_count u32
+//!   id u64 | size u32 | location u8 | memory u8 (version 2 only: 0 heap,
+//!   1 arena, 2 mapped) | epoch u64 | metadata_count u32
 //!   | (key_len u32 | key | value_len u32 | value) × metadata_count,
 //!   then the whole graph (also in an incremental checkpoint): edge_count u64
 //!   | (parent u64 | child u64 | kind u8) × edge_count, children in id order,
@@ -35,6 +40,9 @@
 //!
 //! Page data is one sequential region, so loading is a streaming read
 //! straight into each page's memory with no per-byte work but the checksum.
+//! A chain of checkpoints is loaded newest first: a page that a newer link
+//! holds, or released, is read past in older links (for their checksums)
+//! without being allocated.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -44,11 +52,12 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::graph::{Edge, EdgeKind, Graph};
 use crate::metadata::Metadata;
 use crate::page::{validate_size, Location, Page, PageId};
-use crate::page_bytes::PageBytes;
+use crate::page_memory::{Memory, MemoryConfig, MemoryKind};
 use crate::state::State;
 use crate::storage::{numbered_name, parse_numbered_name, FileSystem};
 
-const MAGIC: &[u8; 8] = b"MMSBCKP1";
+const MAGIC: &[u8; 8] = b"MMSBCKP2";
+const MAGIC_V1: &[u8; 8] = b"MMSBCKP1";
 const HEADER_BYTES: usize = 108;
 const SUFFIX: &str = ".ckpt";
 /// The longest chain of incremental checkpoints a load follows.
@@ -97,6 +106,8 @@ pub struct CheckpointHeader {
     pub directory_len: u64,
     pub data_len: u64,
     pub state_hash: [u8; 32],
+    /// 1 or 2: whether directory entries carry the page memory.
+    pub version: u8,
     directory_crc: u32,
     data_crc: u32,
 }
@@ -125,6 +136,7 @@ pub fn write_checkpoint(
         directory.extend_from_slice(&id.to_le_bytes());
         directory.extend_from_slice(&(page.size() as u32).to_le_bytes());
         directory.push(page.location() as u8);
+        directory.push(page.memory() as u8);
         directory.extend_from_slice(&page.epoch().to_le_bytes());
         directory.extend_from_slice(&(page.metadata().len() as u32).to_le_bytes());
         for (key, value) in page.metadata().iter() {
@@ -251,9 +263,11 @@ fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, B
         .map_err(|_| corrupt(path, format!("shorter than its {HEADER_BYTES}-byte header")))?;
     let field = |offset: usize| u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("8 bytes"));
     let crc_at = |offset: usize| u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"));
-    if &bytes[0..8] != MAGIC {
-        return Err(corrupt(path, "wrong magic (not a version 1 checkpoint)"));
-    }
+    let version = match &bytes[0..8] {
+        magic if magic == MAGIC => 2,
+        magic if magic == MAGIC_V1 => 1,
+        _ => return Err(corrupt(path, "wrong magic (not a version 1 or 2 checkpoint)")),
+    };
     if crc32c::crc32c(&bytes[..104]) != crc_at(104) {
         return Err(corrupt(path, "header checksum mismatch"));
     }
@@ -266,6 +280,7 @@ fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, B
         directory_len: field(48),
         data_len: field(56),
         state_hash: bytes[64..96].try_into().expect("32 bytes"),
+        version,
         directory_crc: crc_at(96),
         data_crc: crc_at(100),
     };
@@ -290,10 +305,17 @@ fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, B
     Ok((header, reader))
 }
 
-/// Loads the checkpoint at `lsn` in `dir`, following incremental ones back
-/// to their full base, checking every checksum and length. Returns the
-/// state, or `CHECKPOINT_CORRUPT` naming the file and the fault.
+/// Loads the checkpoint at `lsn` in `dir` into a state with private page
+/// memory (`load_checkpoint_with`).
 pub fn load_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<State> {
+    load_checkpoint_with(fs, dir, lsn, &MemoryConfig::Private)
+}
+
+/// Loads the checkpoint at `lsn` in `dir`, following incremental ones back
+/// to their full base, checking every checksum and length, into a state
+/// whose page memory follows `memory`. Returns the state, or
+/// `CHECKPOINT_CORRUPT` naming the file and the fault.
+pub fn load_checkpoint_with(fs: &dyn FileSystem, dir: &Path, lsn: u64, memory: &MemoryConfig) -> Result<State> {
     let mut chain = vec![lsn];
     let mut base = read_header(fs, &dir.join(checkpoint_name(lsn)))?.base_lsn;
     while base != 0 {
@@ -318,22 +340,26 @@ pub fn load_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<Stat
             })?
             .base_lsn;
     }
+    let mut memory = Memory::new(memory);
     let mut pages: Vec<(PageId, Page)> = Vec::new();
-    let mut next_page_id = 1;
-    let mut edges = Vec::new();
-    for &link in chain.iter().rev() {
+    // Ids a newer link holds or released: older links' copies are read past.
+    let mut decided: HashSet<PageId> = HashSet::new();
+    let mut newest: Option<(PageId, Vec<Edge>)> = None;
+    for &link in &chain {
         let path = dir.join(checkpoint_name(link));
-        let (header, loaded, released, link_edges) = load_file(fs, &path)?;
-        if header.lsn != link {
+        let loaded = load_file(fs, &path, &mut memory, &decided, &mut pages)?;
+        if loaded.header.lsn != link {
             return Err(corrupt(
                 &path,
-                format!("holds LSN {}, its name says {link}", header.lsn),
+                format!("holds LSN {}, its name says {link}", loaded.header.lsn),
             ));
         }
-        pages = overlay(pages, loaded, &released);
-        next_page_id = header.next_page_id;
-        edges = link_edges;
+        decided.extend(loaded.ids);
+        decided.extend(loaded.released);
+        newest.get_or_insert((loaded.header.next_page_id, loaded.edges));
     }
+    let (next_page_id, edges) = newest.expect("a chain has a link");
+    pages.sort_unstable_by_key(|(id, _)| *id);
     let path = dir.join(checkpoint_name(lsn));
     if pages.last().is_some_and(|(id, _)| *id >= next_page_id) {
         return Err(corrupt(&path, "a page id is not below the next id"));
@@ -350,26 +376,27 @@ pub fn load_checkpoint(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<Stat
             .map_err(|error| corrupt(&path, error.message))?;
         graph.add(edge);
     }
-    Ok(State::restore(pages, next_page_id, graph))
+    Ok(State::restore(pages, next_page_id, graph, memory))
 }
 
-/// `base` with `released` ids removed and `changed` pages put in (both in id order).
-fn overlay(base: Vec<(PageId, Page)>, changed: Vec<(PageId, Page)>, released: &[PageId]) -> Vec<(PageId, Page)> {
-    let released: HashSet<PageId> = released.iter().copied().collect();
-    let replaced: HashSet<PageId> = changed.iter().map(|(id, _)| *id).collect();
-    let mut pages: Vec<(PageId, Page)> = base
-        .into_iter()
-        .filter(|(id, _)| !released.contains(id) && !replaced.contains(id))
-        .chain(changed)
-        .collect();
-    pages.sort_by_key(|(id, _)| *id);
-    pages
+/// One checkpoint file read back.
+struct LoadedFile {
+    header: CheckpointHeader,
+    /// Every page id the file holds, loaded or read past.
+    ids: Vec<PageId>,
+    released: Vec<PageId>,
+    edges: Vec<Edge>,
 }
 
-/// One checkpoint file read back: its header, its pages, its released ids and its edges.
-type LoadedFile = (CheckpointHeader, Vec<(PageId, Page)>, Vec<PageId>, Vec<Edge>);
-
-fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<LoadedFile> {
+/// Reads and checks one checkpoint file, appending to `pages` the pages it
+/// holds that are not in `skip`, their bytes in `memory`.
+fn load_file(
+    fs: &dyn FileSystem,
+    path: &Path,
+    memory: &mut Memory,
+    skip: &HashSet<PageId>,
+    pages: &mut Vec<(PageId, Page)>,
+) -> Result<LoadedFile> {
     let (header, mut reader) = open_checked(fs, path)?;
     let mut directory = vec![0u8; header.directory_len as usize];
     reader
@@ -387,28 +414,53 @@ fn load_file(fs: &dyn FileSystem, path: &Path) -> Result<LoadedFile> {
         ));
     }
     let mut data_crc = 0u32;
-    let mut pages = Vec::with_capacity(entries.len());
+    let mut ids = Vec::with_capacity(entries.len());
+    let mut scratch = Vec::new();
     for entry in entries {
-        let mut data = PageBytes::zeroed(entry.size as usize);
-        reader
-            .read_exact(data.bytes_mut())
-            .map_err(|error| corrupt(path, format!("reading page {}: {error}", entry.id)))?;
+        let reading = |error: std::io::Error| corrupt(path, format!("reading page {}: {error}", entry.id));
+        ids.push(entry.id);
+        if skip.contains(&entry.id) {
+            data_crc = read_past(&mut reader, entry.size, data_crc, &mut scratch).map_err(reading)?;
+            continue;
+        }
+        let mut data = memory.allocate(entry.memory, entry.id, entry.size)?;
+        if let Err(error) = reader.read_exact(data.bytes_mut()) {
+            memory.free(data);
+            return Err(reading(error));
+        }
         data_crc = crc32c::crc32c_append(data_crc, data.as_slice());
-        pages.push((
-            entry.id,
-            Page::restore(data, entry.epoch, entry.location, entry.metadata),
-        ));
+        pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
     }
     if data_crc != header.data_crc {
         return Err(corrupt(path, "page data checksum mismatch"));
     }
-    Ok((header, pages, released, edges))
+    Ok(LoadedFile {
+        header,
+        ids,
+        released,
+        edges,
+    })
+}
+
+/// Reads `len` bytes that no page needs, for the checksum they extend.
+fn read_past(reader: &mut dyn Read, len: u64, mut crc: u32, scratch: &mut Vec<u8>) -> std::io::Result<u32> {
+    const PIECE_BYTES: u64 = 64 << 10;
+    let mut left = len;
+    while left > 0 {
+        let piece = left.min(PIECE_BYTES) as usize;
+        scratch.resize(piece, 0);
+        reader.read_exact(scratch)?;
+        crc = crc32c::crc32c_append(crc, scratch);
+        left -= piece as u64;
+    }
+    Ok(crc)
 }
 
 struct Entry {
     id: PageId,
     size: u64,
     location: Location,
+    memory: MemoryKind,
     epoch: u64,
     metadata: Metadata,
 }
@@ -445,12 +497,20 @@ fn parse_directory(bytes: &[u8], header: &CheckpointHeader) -> std::result::Resu
             2 => Location::Unified,
             other => return Err(format!("page {id} has unknown location {other}")),
         };
+        let memory = match header.version {
+            1 => MemoryKind::default_for_pages(size),
+            _ => {
+                let value = take(1)?[0];
+                MemoryKind::from_u8(value).ok_or_else(|| format!("page {id} has unknown memory {value}"))?
+            }
+        };
         let epoch = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
         let metadata_count = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes"));
         if id <= previous_id || id >= next_page_id {
             return Err(format!("page id {id} out of order or not below next id {next_page_id}"));
         }
         validate_size(size).map_err(|error| error.message)?;
+        memory.check_fits(size).map_err(|error| error.message)?;
         let mut metadata = Metadata::default();
         for _ in 0..metadata_count {
             let key_len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
@@ -465,6 +525,7 @@ fn parse_directory(bytes: &[u8], header: &CheckpointHeader) -> std::result::Resu
             id,
             size,
             location,
+            memory,
             epoch,
             metadata,
         });

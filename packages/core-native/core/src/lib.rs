@@ -1,6 +1,7 @@
 //! mmsb-core: the deterministic heart of MMSB, with no JavaScript in it.
 //!
 //! - [`page`] and [`page_table`]: pages, their ids and invariants;
+//! - [`page_memory`]: where page bytes live (heap, arena, mapped files);
 //! - [`delta`]: the three delta forms, validation, apply, merge, and the
 //!   batch encoding;
 //! - [`graph`]: the ShadowPageGraph of dependency edges;
@@ -24,7 +25,7 @@ pub mod metadata;
 mod msgpack;
 pub mod names;
 pub mod page;
-pub mod page_bytes;
+pub mod page_memory;
 pub mod page_table;
 pub mod propagation;
 pub mod recovery;
@@ -36,6 +37,7 @@ pub mod store;
 pub use delta::{Delta, Payload, RangeWrite, Source};
 pub use error::{Error, ErrorCode, Result};
 pub use page::{Location, PageId};
+pub use page_memory::MemoryKind;
 pub use state::State;
 pub use state_hash::StateHash;
 pub use store::{Store, StoreOptions};

@@ -5,11 +5,12 @@
 //!   page and is never reused, even after release.
 //! - `size` is fixed at creation and lies in `1..=PAGE_SIZE_MAX`.
 //! - `epoch` is 0 at creation and grows by exactly one per applied delta.
-//! - `data` is exactly `size` bytes, all zero at creation.
+//! - `data` is exactly `size` bytes, all zero at creation, in the backend
+//!   the page was created in or last moved to (page_memory/).
 
 use crate::error::{fail, Result};
 use crate::metadata::{Metadata, EMPTY_METADATA};
-use crate::page_bytes::PageBytes;
+use crate::page_memory::{MemoryKind, PageMemory};
 
 /// Page ids are plain integers; 0 is never assigned.
 pub type PageId = u64;
@@ -27,6 +28,7 @@ pub enum Location {
 }
 
 impl Location {
+    /// The location named `name`; `LOCATION_UNKNOWN` for any other name.
     pub fn parse(name: &str) -> Result<Location> {
         match name {
             "cpu" => Ok(Location::Cpu),
@@ -39,6 +41,7 @@ impl Location {
         }
     }
 
+    /// The wire name of the location.
     pub const fn as_str(self) -> &'static str {
         match self {
             Location::Cpu => "cpu",
@@ -48,8 +51,9 @@ impl Location {
     }
 }
 
+/// One page: its bytes, epoch, location and metadata.
 pub struct Page {
-    pub(crate) data: PageBytes,
+    pub(crate) data: PageMemory,
     pub(crate) epoch: u64,
     /// Location and metadata, out of line: `None` means a `cpu` page with no
     /// metadata, the common case, and keeps a page's entry at 32 bytes.
@@ -62,18 +66,9 @@ struct PageExtras {
 }
 
 impl Page {
-    pub(crate) fn new(size: u64, location: Location, metadata: Metadata) -> Page {
-        let extras =
-            (location != Location::Cpu || !metadata.is_empty()).then(|| Box::new(PageExtras { location, metadata }));
-        Page {
-            data: PageBytes::zeroed(size as usize),
-            epoch: 0,
-            extras,
-        }
-    }
-
-    /// A page as a checkpoint stored it.
-    pub(crate) fn restore(data: PageBytes, epoch: u64, location: Location, metadata: Metadata) -> Page {
+    /// A page at `epoch` over `data` (zeroed memory for a new page, a
+    /// checkpoint's bytes for a restored one).
+    pub(crate) fn new(data: PageMemory, epoch: u64, location: Location, metadata: Metadata) -> Page {
         let extras =
             (location != Location::Cpu || !metadata.is_empty()).then(|| Box::new(PageExtras { location, metadata }));
         Page { data, epoch, extras }
@@ -115,11 +110,19 @@ impl Page {
         result
     }
 
-    /// The shared buffer, for exporting a zero-copy view.
-    pub fn shared_bytes(&self) -> &PageBytes {
-        &self.data
+    /// The backend holding the page's bytes.
+    pub fn memory(&self) -> MemoryKind {
+        self.data.kind()
+    }
+
+    /// The file behind a `mapped` page (page_memory/mapped.rs has its lifetime rules).
+    pub fn mapped_path(&self) -> Option<&std::path::Path> {
+        self.data.mapped_path()
     }
 }
+
+// A page costs 32 bytes in the page table, plus its bytes.
+const _: () = assert!(std::mem::size_of::<Option<Page>>() == 32);
 
 /// Checks a requested page size before anything is allocated.
 pub fn validate_size(size: u64) -> Result<()> {

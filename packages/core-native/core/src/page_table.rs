@@ -1,29 +1,59 @@
 //! The page table: id → page, with ids assigned in order and never reused.
 //!
+//! Ids are grouped in blocks of `BLOCK_PAGES` consecutive ids (block number
+//! `id / BLOCK_PAGES`); a block is an array of slots, allocated when its
+//! first id is assigned and freed when every id of it was assigned and every
+//! page in it released. The blocks present are kept in a deque sorted by
+//! number, with gaps where blocks were freed.
+//!
 //! Invariants:
-//! - `slots[i]` holds the page with id `first_slot_id + i`, or `None` once
-//!   that page is released.
-//! - The front slot, when there is one, is live: released pages at the front
-//!   are dropped, so a workload that releases its oldest pages keeps the
-//!   table as small as its live set. A released page in the middle costs one
-//!   empty slot until everything before it is released too.
-//! - Every id below `first_slot_id` was created and released.
+//! - Memory follows the live pages, not the ids issued: each block present
+//!   holds a live page, except the block of the next id. One long-lived page
+//!   beside a million created-and-released ones keeps two blocks.
+//! - Lookup is O(1) while no block before the wanted one was freed out of
+//!   order (the deque index is the block number minus the first one), and
+//!   falls back to a binary search over the blocks present (O(log live
+//!   blocks)) when some were.
+//! - An id at or above `next_page_id` (or 0) was never assigned; an id below
+//!   it without a page was released.
 
 use std::collections::VecDeque;
 
 use crate::error::{fail, Result};
 use crate::page::{Page, PageId};
 
+/// Ids per block: a block of 32-byte slots is 4 KiB.
+const BLOCK_PAGES: u64 = 128;
+
+struct Block {
+    number: u64,
+    live: u32,
+    slots: [Option<Page>; BLOCK_PAGES as usize],
+}
+
+impl Block {
+    fn new(number: u64) -> Box<Block> {
+        Box::new(Block {
+            number,
+            live: 0,
+            slots: std::array::from_fn(|_| None),
+        })
+    }
+}
+
+/// The table of live pages, by id.
 pub struct PageTable {
-    slots: VecDeque<Option<Page>>,
-    first_slot_id: PageId,
+    blocks: VecDeque<Box<Block>>,
+    next_page_id: PageId,
+    live: usize,
 }
 
 impl Default for PageTable {
     fn default() -> PageTable {
         PageTable {
-            slots: VecDeque::new(),
-            first_slot_id: 1,
+            blocks: VecDeque::new(),
+            next_page_id: 1,
+            live: 0,
         }
     }
 }
@@ -31,89 +61,180 @@ impl Default for PageTable {
 impl PageTable {
     /// The id the next created page will get.
     pub fn next_page_id(&self) -> PageId {
-        self.first_slot_id + self.slots.len() as u64
+        self.next_page_id
     }
 
+    /// Adds `page` under the next id and returns that id.
     pub fn insert(&mut self, page: Page) -> PageId {
-        let id = self.next_page_id();
-        self.slots.push_back(Some(page));
+        let id = self.next_page_id;
+        self.put(id, page);
+        self.next_page_id += 1;
         id
     }
 
-    /// A table holding `pages` (in increasing id order) with every other id
-    /// below `next_page_id` released.
+    /// A table holding `pages` (in increasing id order, all below
+    /// `next_page_id`) with every other id below `next_page_id` released.
     pub fn restore(pages: Vec<(PageId, Page)>, next_page_id: PageId) -> PageTable {
-        let Some(&(first_slot_id, _)) = pages.first() else {
-            return PageTable {
-                slots: VecDeque::new(),
-                first_slot_id: next_page_id,
-            };
-        };
-        let mut slots = VecDeque::with_capacity((next_page_id - first_slot_id) as usize);
+        let mut table = PageTable::default();
         for (id, page) in pages {
-            while first_slot_id + (slots.len() as u64) < id {
-                slots.push_back(None);
-            }
-            slots.push_back(Some(page));
+            table.put(id, page);
         }
-        while first_slot_id + (slots.len() as u64) < next_page_id {
-            slots.push_back(None);
-        }
-        PageTable { slots, first_slot_id }
+        table.next_page_id = next_page_id;
+        table
     }
 
-    /// Reserves room for `additional` more pages, so bulk creation grows once.
-    pub fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional);
+    /// Puts `page` under `id`, at or after every block present.
+    fn put(&mut self, id: PageId, page: Page) {
+        let number = id / BLOCK_PAGES;
+        if self.blocks.back().is_none_or(|block| block.number != number) {
+            self.blocks.push_back(Block::new(number));
+        }
+        let block = self.blocks.back_mut().expect("pushed above");
+        block.slots[(id % BLOCK_PAGES) as usize] = Some(page);
+        block.live += 1;
+        self.live += 1;
     }
 
+    /// The live page `id`.
     pub fn get(&self, id: PageId) -> Result<&Page> {
-        let slot = self.slot(id)?;
-        slot.and_then(|index| self.slots[index].as_ref())
+        let (index, slot) = self.find(id)?;
+        index
+            .and_then(|index| self.blocks[index].slots[slot].as_ref())
             .map_or_else(|| released(id), Ok)
     }
 
+    /// The live page `id`, for changing it.
     pub fn get_mut(&mut self, id: PageId) -> Result<&mut Page> {
-        let slot = self.slot(id)?;
-        slot.and_then(|index| self.slots[index].as_mut())
+        let (index, slot) = self.find(id)?;
+        index
+            .and_then(|index| self.blocks[index].slots[slot].as_mut())
             .map_or_else(|| released(id), Ok)
     }
 
+    /// Takes the live page `id` out; its id stays assigned.
     pub fn remove(&mut self, id: PageId) -> Result<Page> {
-        let slot = self.slot(id)?;
-        let Some(page) = slot.and_then(|index| self.slots[index].take()) else {
+        let (index, slot) = self.find(id)?;
+        let Some(index) = index else {
             return released(id);
         };
-        while let Some(None) = self.slots.front() {
-            self.slots.pop_front();
-            self.first_slot_id += 1;
+        let block = &mut self.blocks[index];
+        let Some(page) = block.slots[slot].take() else {
+            return released(id);
+        };
+        block.live -= 1;
+        self.live -= 1;
+        let complete = (block.number + 1) * BLOCK_PAGES <= self.next_page_id;
+        if block.live == 0 && complete {
+            self.blocks.remove(index);
         }
         Ok(page)
     }
 
     /// Live pages in id order.
     pub fn iter(&self) -> impl Iterator<Item = (PageId, &Page)> {
-        let first = self.first_slot_id;
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(move |(index, slot)| slot.as_ref().map(|page| (first + index as u64, page)))
+        self.blocks.iter().flat_map(|block| {
+            let first = block.number * BLOCK_PAGES;
+            block
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(move |(slot, page)| page.as_ref().map(|page| (first + slot as u64, page)))
+        })
     }
 
     pub fn live_count(&self) -> usize {
-        self.slots.iter().filter(|slot| slot.is_some()).count()
+        self.live
     }
 
-    /// The slot index of `id`: `Ok(None)` for an id released before the
-    /// first slot, an error for an id never assigned.
-    fn slot(&self, id: PageId) -> Result<Option<usize>> {
-        if id == 0 || id >= self.next_page_id() {
+    /// Blocks allocated (for tests of the memory bound).
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The deque index of `id`'s block (`None`: freed, so released) and its
+    /// slot; an error for an id never assigned.
+    fn find(&self, id: PageId) -> Result<(Option<usize>, usize)> {
+        if id == 0 || id >= self.next_page_id {
             return fail!(PageNotFound, "page {id} does not exist");
         }
-        Ok(id.checked_sub(self.first_slot_id).map(|index| index as usize))
+        let number = id / BLOCK_PAGES;
+        let slot = (id % BLOCK_PAGES) as usize;
+        let Some(first) = self.blocks.front().map(|block| block.number) else {
+            return Ok((None, slot));
+        };
+        let Some(offset) = number.checked_sub(first) else {
+            return Ok((None, slot));
+        };
+        // Blocks are sorted with gaps, so `number` sits at index `offset` or before.
+        let guess = (offset as usize).min(self.blocks.len() - 1);
+        if self.blocks[guess].number == number {
+            return Ok((Some(guess), slot));
+        }
+        let index = self.blocks.binary_search_by_key(&number, |block| block.number).ok();
+        Ok((index, slot))
     }
 }
 
 fn released<T>(id: PageId) -> Result<T> {
     fail!(PageReleased, "page {id} was released")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::Metadata;
+    use crate::page::Location;
+    use crate::page_memory::{Memory, MemoryConfig, MemoryKind};
+    use crate::ErrorCode;
+
+    fn page(memory: &mut Memory, epoch: u64) -> Page {
+        let data = memory.allocate(MemoryKind::Heap, 1, 8).unwrap();
+        Page::new(data, epoch, Location::Cpu, Metadata::default())
+    }
+
+    #[test]
+    fn cycles_beside_one_long_lived_page_keep_two_blocks() {
+        let mut memory = Memory::new(&MemoryConfig::Private);
+        let mut table = PageTable::default();
+        let kept = table.insert(page(&mut memory, 7));
+        for _ in 0..100_000 {
+            let id = table.insert(page(&mut memory, 0));
+            table.remove(id).unwrap();
+            assert!(table.block_count() <= 2);
+        }
+        assert_eq!(table.get(kept).unwrap().epoch(), 7);
+        assert_eq!(table.get(5_000).err().unwrap().code, ErrorCode::PageReleased);
+        assert_eq!(table.get(100_002).err().unwrap().code, ErrorCode::PageNotFound);
+        assert_eq!(table.live_count(), 1);
+    }
+
+    #[test]
+    fn lookups_find_pages_across_freed_blocks() {
+        let mut memory = Memory::new(&MemoryConfig::Private);
+        let mut table = PageTable::default();
+        for epoch in 1..=2000 {
+            table.insert(page(&mut memory, epoch));
+        }
+        let released = |id: u64| (200..1400).contains(&id) || id.is_multiple_of(7);
+        for id in (1..=2000).filter(|&id| released(id)) {
+            table.remove(id).unwrap();
+        }
+        assert!(table.block_count() < 2000 / BLOCK_PAGES as usize);
+        for id in 1..=2000 {
+            match table.get(id) {
+                Ok(page) => assert!(!released(id) && page.epoch() == id, "page {id}"),
+                Err(error) => assert!(released(id) && error.code == ErrorCode::PageReleased, "page {id}"),
+            }
+        }
+        let live: Vec<u64> = table.iter().map(|(id, _)| id).collect();
+        let expected: Vec<u64> = (1..=2000).filter(|&id| !released(id)).collect();
+        assert_eq!(live, expected);
+        assert_eq!(table.live_count(), expected.len());
+        let restored = PageTable::restore(
+            live.iter().map(|&id| (id, page(&mut memory, id))).collect(),
+            table.next_page_id(),
+        );
+        assert_eq!(restored.iter().map(|(id, _)| id).collect::<Vec<_>>(), expected);
+        assert_eq!(restored.get(300).err().unwrap().code, ErrorCode::PageReleased);
+    }
 }

@@ -17,12 +17,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{checkpoint_name, load_checkpoint};
+use crate::checkpoint::{checkpoint_name, load_checkpoint_with};
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::{decode, Change};
 use crate::log::scan::scan_segment;
 use crate::log::segment::{read_segment_header, segment_name};
 use crate::names::Named;
+use crate::page_memory::MemoryConfig;
 use crate::state::State;
 use crate::storage::FileSystem;
 
@@ -85,24 +86,26 @@ pub struct Replayed {
 /// has the log after it (`log_first_lsn`: the first LSN of the oldest
 /// segment), falling back to older ones. Returns the state and its LSN; with
 /// no usable checkpoint, an empty state at LSN 0 when the log starts at LSN 1.
+/// The state's page memory follows `memory`.
 pub fn load_base(
     fs: &dyn FileSystem,
     checkpoint_dir: &Path,
     checkpoints: &[u64],
     at_most_lsn: u64,
     log_first_lsn: u64,
+    memory: &MemoryConfig,
 ) -> Result<(State, u64)> {
     let mut failures: Vec<Error> = Vec::new();
     let reachable = |lsn: u64| lsn <= at_most_lsn && lsn + 1 >= log_first_lsn;
     for &lsn in checkpoints.iter().rev().filter(|&&lsn| reachable(lsn)) {
-        match load_checkpoint(fs, checkpoint_dir, lsn) {
+        match load_checkpoint_with(fs, checkpoint_dir, lsn, memory) {
             Ok(state) => return Ok((state, lsn)),
             Err(error) if error.code == ErrorCode::CheckpointCorrupt => failures.push(error),
             Err(error) => return Err(error),
         }
     }
     if log_first_lsn == 1 {
-        return Ok((State::new(), 0));
+        return Ok((State::with_memory(memory), 0));
     }
     match failures.into_iter().next() {
         Some(error) => Err(Error::new(
@@ -244,8 +247,8 @@ impl DirectoryFiles {
 
 /// Replays a data directory to the end of its log and checks that its files
 /// agree (module comment). The torn tail, if any, is reported in the tail,
-/// not cut: that is the caller's decision.
-pub fn recover(fs: &dyn FileSystem, dir: &Path, files: &DirectoryFiles) -> Result<Replayed> {
+/// not cut: that is the caller's decision. The state's page memory follows `memory`.
+pub fn recover(fs: &dyn FileSystem, dir: &Path, files: &DirectoryFiles, memory: &MemoryConfig) -> Result<Replayed> {
     let checkpoint_dir = dir.join("checkpoints");
     if let (None, Some(&newest)) = (files.segments.first(), files.checkpoints.last()) {
         return fail!(
@@ -254,7 +257,8 @@ pub fn recover(fs: &dyn FileSystem, dir: &Path, files: &DirectoryFiles) -> Resul
             checkpoint_name(newest)
         );
     }
-    let (base, base_lsn) = load_base(fs, &checkpoint_dir, &files.checkpoints, u64::MAX, files.log_first_lsn())?;
+    let log_first_lsn = files.log_first_lsn();
+    let (base, base_lsn) = load_base(fs, &checkpoint_dir, &files.checkpoints, u64::MAX, log_first_lsn, memory)?;
     let replayed = replay(fs, &dir.join("log"), &files.segments, base, base_lsn, None)?;
     if let Some(tail) = &replayed.tail {
         if let Some(next) = tail.sealed {

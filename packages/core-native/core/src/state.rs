@@ -13,6 +13,7 @@ use crate::id_map::IdMap;
 use crate::log::body::Change;
 use crate::metadata::{validate_entry, Metadata};
 use crate::page::{validate_size, Location, Page, PageId};
+use crate::page_memory::{Memory, MemoryConfig, MemoryKind, ViewBytes};
 use crate::page_table::PageTable;
 use crate::state_hash::{hash_state, StateHash};
 
@@ -28,26 +29,46 @@ pub fn nothing() -> Result<()> {
     Ok(())
 }
 
-#[derive(Default)]
+/// The pages, their graph, and the page memory their bytes live in.
 pub struct State {
+    // Declared before `memory`, so that pages (and their mapped files) go first.
     pages: PageTable,
     graph: Graph,
+    memory: Memory,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State::with_memory(&MemoryConfig::Private)
+    }
 }
 
 impl State {
+    /// An empty state whose mapped pages live in a private temp directory.
     pub fn new() -> State {
         State::default()
     }
 
-    /// Rebuilds a state from its pages (in id order), next id and graph, as a checkpoint holds them.
-    pub(crate) fn restore(pages: Vec<(PageId, Page)>, next_page_id: PageId, graph: Graph) -> State {
+    /// An empty state whose page memory follows `config`.
+    pub fn with_memory(config: &MemoryConfig) -> State {
         State {
-            pages: PageTable::restore(pages, next_page_id),
-            graph,
+            pages: PageTable::default(),
+            graph: Graph::default(),
+            memory: Memory::new(config),
         }
     }
 
-    /// Creates a zeroed page and returns its id.
+    /// Rebuilds a state from its pages (in id order, their bytes in `memory`),
+    /// next id and graph, as a checkpoint holds them.
+    pub(crate) fn restore(pages: Vec<(PageId, Page)>, next_page_id: PageId, graph: Graph, memory: Memory) -> State {
+        State {
+            pages: PageTable::restore(pages, next_page_id),
+            graph,
+            memory,
+        }
+    }
+
+    /// Creates a zeroed page in the default memory for one page and returns its id.
     pub fn create_page(
         &mut self,
         size: u64,
@@ -55,8 +76,24 @@ impl State {
         metadata: &[(&str, &[u8])],
         before_change: impl BeforeChange,
     ) -> Result<PageId> {
+        let memory = MemoryKind::default_for_page(size);
+        self.create_page_in(memory, size, location, metadata, before_change)
+    }
+
+    /// Creates a zeroed page in `memory` and returns its id. The memory is
+    /// allocated before `before_change`, so a backend that fails (a mapped
+    /// file on a full disk) leaves no record behind.
+    pub fn create_page_in(
+        &mut self,
+        memory: MemoryKind,
+        size: u64,
+        location: Location,
+        metadata: &[(&str, &[u8])],
+        before_change: impl BeforeChange,
+    ) -> Result<PageId> {
         validate_size(size)?;
         check_location(location)?;
+        memory.check_fits(size)?;
         let mut map = Metadata::default();
         for (key, value) in metadata {
             validate_entry(key, Some(value))?;
@@ -64,14 +101,36 @@ impl State {
         for (key, value) in metadata {
             map.set(key, Some(value))?;
         }
-        before_change()?;
-        Ok(self.pages.insert(Page::new(size, location, map)))
+        let data = self.memory.allocate(memory, self.pages.next_page_id(), size)?;
+        if let Err(error) = before_change() {
+            self.memory.free(data);
+            return Err(error);
+        }
+        Ok(self.pages.insert(Page::new(data, 0, location, map)))
     }
 
-    /// Creates `count` zeroed pages of one size; returns the first id (the
-    /// rest follow consecutively).
+    /// Creates `count` zeroed pages of one size in the default memory for
+    /// pages made in bulk; returns the first id (the rest follow consecutively).
     pub fn create_pages(
         &mut self,
+        count: u64,
+        size: u64,
+        location: Location,
+        before_change: impl BeforeChange,
+    ) -> Result<PageId> {
+        self.create_pages_in(
+            MemoryKind::default_for_pages(size),
+            count,
+            size,
+            location,
+            before_change,
+        )
+    }
+
+    /// Creates `count` zeroed pages of one size in `memory`; returns the first id.
+    pub fn create_pages_in(
+        &mut self,
+        memory: MemoryKind,
         count: u64,
         size: u64,
         location: Location,
@@ -82,13 +141,48 @@ impl State {
         }
         validate_size(size)?;
         check_location(location)?;
-        before_change()?;
-        self.pages.reserve(count as usize);
+        memory.check_fits(size)?;
         let first = self.pages.next_page_id();
-        for _ in 0..count {
-            self.pages.insert(Page::new(size, location, Metadata::default()));
+        let mut allocated = Vec::with_capacity(count as usize);
+        for id in first..first + count {
+            match self.memory.allocate(memory, id, size) {
+                Ok(data) => allocated.push(data),
+                Err(error) => {
+                    allocated.into_iter().for_each(|data| self.memory.free(data));
+                    return Err(error);
+                }
+            }
+        }
+        if let Err(error) = before_change() {
+            allocated.into_iter().for_each(|data| self.memory.free(data));
+            return Err(error);
+        }
+        for data in allocated {
+            self.pages.insert(Page::new(data, 0, location, Metadata::default()));
         }
         Ok(first)
+    }
+
+    /// Moves a page's bytes to another backend; its bytes, epoch and every
+    /// other part of the state stay as they are. Returns false, changing
+    /// nothing and calling nothing, when the page is in `memory` already.
+    /// Views of the page keep the bytes they had (they no longer see deltas).
+    pub fn move_page(&mut self, id: PageId, memory: MemoryKind, before_change: impl BeforeChange) -> Result<bool> {
+        let page = self.pages.get(id)?;
+        if page.memory() == memory {
+            return Ok(false);
+        }
+        memory.check_fits(page.size())?;
+        let mut data = self.memory.allocate(memory, id, page.size())?;
+        data.bytes_mut().copy_from_slice(page.data());
+        if let Err(error) = before_change() {
+            self.memory.free(data);
+            return Err(error);
+        }
+        let page = self.pages.get_mut(id).expect("looked up above");
+        let old = std::mem::replace(&mut page.data, data);
+        self.memory.free(old);
+        Ok(true)
     }
 
     /// Releases a page and its edges. Its id stays taken; views of it keep their memory.
@@ -96,7 +190,26 @@ impl State {
         self.pages.get(id)?;
         before_change()?;
         self.graph.remove_page(id);
-        self.pages.remove(id).map(drop)
+        let page = self.pages.remove(id)?;
+        self.memory.free(page.data);
+        Ok(())
+    }
+
+    /// The bytes of a page for a zero-copy view, kept alive by the result
+    /// (page_memory/ has the rules that keep views from aliasing).
+    pub fn export_view(&mut self, id: PageId) -> Result<ViewBytes> {
+        let page = self.pages.get(id)?;
+        Ok(self.memory.export_view(&page.data))
+    }
+
+    /// The page memory (for tests and statistics).
+    pub fn page_memory(&self) -> &Memory {
+        &self.memory
+    }
+
+    /// Blocks of the page table (for tests of its memory bound).
+    pub fn page_table_blocks(&self) -> usize {
+        self.pages.block_count()
     }
 
     /// Adds the edge `parent → child` between live pages; refuses a cycle.
@@ -201,20 +314,25 @@ impl State {
                 id,
                 size,
                 location,
+                memory,
                 metadata,
             } => {
                 expect_next_id(self, *id)?;
-                self.create_page(*size, *location, metadata, nothing).map(drop)
+                self.create_page_in(*memory, *size, *location, metadata, nothing)
+                    .map(drop)
             }
             Change::PagesCreate {
                 first_id,
                 count,
                 size,
                 location,
+                memory,
             } => {
                 expect_next_id(self, *first_id)?;
-                self.create_pages(*count, *size, *location, nothing).map(drop)
+                self.create_pages_in(*memory, *count, *size, *location, nothing)
+                    .map(drop)
             }
+            Change::PageMove { id, memory } => self.move_page(*id, *memory, nothing).map(drop),
             Change::PageRelease { id } => self.release_page(*id, nothing),
             Change::Deltas(deltas) => self.apply_batch(deltas, nothing),
             Change::MetadataSet { id, key, value } => self.set_metadata(*id, key, *value, nothing),

@@ -11,6 +11,8 @@
 //! <dir>/LOCK                         held (flock) while a store has it open
 //! <dir>/log/<first lsn>.log          segments (log/segment.rs)
 //! <dir>/checkpoints/<lsn>.ckpt       checkpoints (checkpoint.rs)
+//! <dir>/pages/<page id>.page         files of mapped pages (page_memory/mapped.rs),
+//!                                    no durable state: leftovers are removed on open
 //! ```
 
 use std::borrow::Cow;
@@ -33,6 +35,7 @@ use crate::log::record::RecordKind;
 use crate::log::segment::{parse_segment_name, segment_name, FILL_V2, SEGMENT_HEADER_BYTES};
 use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
+use crate::page_memory::{remove_leftovers, MemoryConfig, MemoryKind, ViewBytes};
 use crate::propagation::{run_native, Transform, Transforms, WaveOutcome};
 use crate::recovery::{cut_torn_tail, load_base, recover, replay, DirectoryFiles, RecoveryMode, TornTail};
 use crate::state::State;
@@ -192,7 +195,10 @@ impl Store {
                 (lsn, header.map_or(0, |header| header.base_lsn))
             })
             .collect();
-        let replayed = recover(fs.as_ref(), dir, &files)?;
+        // Page files are memory, not state: the replay below makes them anew.
+        let pages_dir = dir.join("pages");
+        remove_leftovers(&pages_dir)?;
+        let replayed = recover(fs.as_ref(), dir, &files, &MemoryConfig::Directory(pages_dir))?;
         let mut segments = files.segments;
         let torn_tail = match &replayed.tail {
             Some(tail) if tail.torn_bytes() > 0 => Some(cut_torn_tail(fs.as_ref(), dir, tail, options.recovery_mode)?),
@@ -303,7 +309,19 @@ impl Store {
             .is_some_and(|durable| durable.bytes_since_checkpoint >= durable.options.checkpoint_every_bytes)
     }
 
+    /// Creates a zeroed page in the default memory for one page (heap).
     pub fn create_page(&mut self, size: u64, location: Location, metadata: &[(&str, &[u8])]) -> Result<PageId> {
+        self.create_page_in(MemoryKind::default_for_page(size), size, location, metadata)
+    }
+
+    /// Creates a zeroed page whose bytes live in `memory`.
+    pub fn create_page_in(
+        &mut self,
+        memory: MemoryKind,
+        size: u64,
+        location: Location,
+        metadata: &[(&str, &[u8])],
+    ) -> Result<PageId> {
         let next_id = self.state.next_page_id();
         let Store {
             state,
@@ -312,9 +330,9 @@ impl Store {
             counters,
             ..
         } = self;
-        let id = state.create_page(size, location, metadata, || {
+        let id = state.create_page_in(memory, size, location, metadata, || {
             log(durable, last_lsn, counters, RecordKind::PageCreate, || {
-                Cow::Owned(body::encode_page_create(next_id, size, location, metadata))
+                Cow::Owned(body::encode_page_create(next_id, size, location, memory, metadata))
             })
         })?;
         counters.add(Counter::PagesLive, 1.0);
@@ -322,7 +340,14 @@ impl Store {
         Ok(id)
     }
 
+    /// Creates `count` zeroed pages in the default memory for pages made in
+    /// bulk (arena up to `ARENA_PAGE_MAX` bytes, heap above).
     pub fn create_pages(&mut self, count: u64, size: u64, location: Location) -> Result<PageId> {
+        self.create_pages_in(MemoryKind::default_for_pages(size), count, size, location)
+    }
+
+    /// Creates `count` zeroed pages whose bytes live in `memory`.
+    pub fn create_pages_in(&mut self, memory: MemoryKind, count: u64, size: u64, location: Location) -> Result<PageId> {
         let next_id = self.state.next_page_id();
         let Store {
             state,
@@ -331,14 +356,41 @@ impl Store {
             counters,
             ..
         } = self;
-        let first = state.create_pages(count, size, location, || {
+        let first = state.create_pages_in(memory, count, size, location, || {
             log(durable, last_lsn, counters, RecordKind::PagesCreate, || {
-                Cow::Owned(body::encode_pages_create(next_id, count, size, location))
+                Cow::Owned(body::encode_pages_create(next_id, count, size, location, memory))
             })
         })?;
         counters.add(Counter::PagesLive, count as f64);
         counters.add(Counter::PageBytes, (count * size) as f64);
         Ok(first)
+    }
+
+    /// Moves a page's bytes to the backend `memory` (a page-move record).
+    /// Returns false, logging nothing, when the page is there already.
+    pub fn move_page(&mut self, id: PageId, memory: MemoryKind) -> Result<bool> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+            counters,
+            ..
+        } = self;
+        let moved = state.move_page(id, memory, || {
+            log(durable, last_lsn, counters, RecordKind::PageMove, || {
+                Cow::Owned(body::encode_page_move(id, memory))
+            })
+        })?;
+        if moved {
+            // The next incremental checkpoint must hold the page's new memory.
+            self.note(|durable| durable.note_changed(id));
+        }
+        Ok(moved)
+    }
+
+    /// The bytes of a page for a zero-copy view (`State::export_view`).
+    pub fn export_view(&mut self, id: PageId) -> Result<ViewBytes> {
+        self.state.export_view(id)
     }
 
     pub fn release_page(&mut self, id: PageId) -> Result<()> {
@@ -595,7 +647,9 @@ impl Store {
         }
         let fs = durable.fs.as_ref();
         let lsns: Vec<u64> = durable.checkpoints.iter().map(|&(lsn, _)| lsn).collect();
-        let (base, base_lsn) = load_base(fs, &durable.checkpoint_dir, &lsns, lsn, durable.log_first_lsn())?;
+        let log_first_lsn = durable.log_first_lsn();
+        let private = MemoryConfig::Private;
+        let (base, base_lsn) = load_base(fs, &durable.checkpoint_dir, &lsns, lsn, log_first_lsn, &private)?;
         Ok(replay(fs, &durable.log_dir, &durable.segments, base, base_lsn, Some(lsn))?.state)
     }
 

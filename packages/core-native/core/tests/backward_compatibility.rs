@@ -1,19 +1,24 @@
 //! Old formats stay readable: `golden/v1` is a data directory written by
 //! format version 1 (segments, records of every kind, a compressed record, a
 //! run-length coded mask, edges, a full and an incremental checkpoint). Every later
-//! version must open it to the same state.
+//! version must open it to the same state. `golden/v2` adds page memory: create
+//! records with a memory byte, page-move records and `MMSBCKP2` checkpoints.
 
 mod support;
 
 use std::path::Path;
 
-use mmsb_core::{Delta, Location, Payload, RangeWrite, Source, StoreOptions};
+use mmsb_core::{Delta, Location, MemoryKind, Payload, RangeWrite, Source, StoreOptions};
 use support::{dense, Scratch};
 
 const GOLDEN_V1_STATE_HASH: &str = "83d4c7d76e4ea5591b514c66a835f256f331593332f5730171ddca0ac49e060f";
 
 fn golden_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")
+}
+
+fn golden_v2_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v2")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -96,4 +101,80 @@ fn write_golden_v1() {
     }
     store.sync_job().unwrap().run().unwrap();
     println!("golden v1 state hash: {}", store.state_hash().to_hex());
+}
+
+const GOLDEN_V2_STATE_HASH: &str = "5dc1630d770310738ccf62e49f8533d19ef4bc8b2b062304d0c0b7b0edb8fb45";
+
+/// The memory of each page of `golden/v2`, by id.
+const GOLDEN_V2_MEMORY: [(u64, MemoryKind); 5] = [
+    (1, MemoryKind::Mapped),
+    (2, MemoryKind::Arena),
+    (3, MemoryKind::Heap),
+    (4, MemoryKind::Arena),
+    (5, MemoryKind::Mapped),
+];
+
+#[test]
+fn a_version_2_directory_opens_to_its_recorded_state_and_memories() {
+    let scratch = Scratch::new("golden-v2");
+    copy_dir(&golden_v2_dir(), scratch.path());
+    let store = support::open_with(scratch.path(), options()).unwrap();
+    assert_eq!(store.state_hash().to_hex(), GOLDEN_V2_STATE_HASH);
+    let memories: Vec<(u64, MemoryKind)> = store.pages().map(|(id, page)| (id, page.memory())).collect();
+    assert_eq!(memories, GOLDEN_V2_MEMORY);
+    let checks = mmsb_core::inspect::check_history(&mmsb_core::storage::OsFileSystem, scratch.path())
+        .unwrap()
+        .checks;
+    assert!(!checks.is_empty());
+    for check in checks {
+        assert_eq!(check.stored, check.replayed, "checkpoint at LSN {}", check.lsn);
+    }
+}
+
+/// Writes `tests/golden/v2` anew (see `write_golden_v1`):
+/// `cargo test -p mmsb-core --test backward_compatibility write_golden_v2 -- --ignored`.
+#[test]
+#[ignore]
+fn write_golden_v2() {
+    let dir = golden_v2_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = support::open_with(&dir, options()).unwrap();
+    let mapped = store
+        .create_page_in(
+            MemoryKind::Mapped,
+            3000,
+            Location::Cpu,
+            &[("name", &[0xa2, b'm', b'p'])],
+        )
+        .unwrap();
+    let first = store.create_pages(3, 256, Location::Cpu).unwrap();
+    store.apply(&dense(mapped, vec![0x21; 3000])).unwrap();
+    store.move_page(first + 1, MemoryKind::Heap).unwrap();
+    store.checkpoint(true).unwrap();
+    store.apply(&dense(first, vec![0x42; 256])).unwrap();
+    store.move_page(first + 2, MemoryKind::Mapped).unwrap();
+    store.checkpoint(false).unwrap();
+    store.move_page(first + 2, MemoryKind::Arena).unwrap();
+    let last = store.create_pages_in(MemoryKind::Mapped, 1, 64, Location::Cpu).unwrap();
+    store.apply(&dense(last, vec![7; 64])).unwrap();
+    store.sync_job().unwrap().run().unwrap();
+    drop(store);
+    // The newest segment's preallocated fill is no part of the format: cut it.
+    let fs = mmsb_core::storage::OsFileSystem;
+    let newest = mmsb_core::inspect::list(&fs, &dir).unwrap().segments.pop().unwrap();
+    let valid_end = mmsb_core::inspect::scan(&fs, &newest.path, newest.number, true)
+        .unwrap()
+        .valid_end;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&newest.path)
+        .unwrap()
+        .set_len(valid_end)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(dir.join("pages"));
+    let store = support::open_with(&dir, options()).unwrap();
+    println!("golden v2 state hash: {}", store.state_hash().to_hex());
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir.join("pages"));
+    let _ = std::fs::remove_file(dir.join("LOCK"));
 }

@@ -3,6 +3,9 @@
 //! whose `code` is the core's stable code string. One module per concern;
 //! `NativeState`'s methods are spread over them by what they touch.
 
+// Public: their free `#[napi]` functions are reached only through napi's
+// registration, which the lib test build leaves out, so private modules
+// would read as dead code there.
 pub mod convert;
 pub mod deltas;
 pub mod graph;

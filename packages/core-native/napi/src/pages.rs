@@ -1,6 +1,7 @@
-//! Pages: creating, releasing, metadata, and reading (copies and live views).
+//! Pages: creating, releasing, moving between page memories, metadata, and
+//! reading (copies and live views).
 
-use mmsb_core::Location;
+use mmsb_core::{Location, MemoryKind};
 use napi::bindgen_prelude::Uint8ArraySlice;
 use napi::Env;
 use napi_derive::napi;
@@ -13,6 +14,13 @@ pub struct PageInfo {
     pub size: f64,
     pub epoch: f64,
     pub location: String,
+    /// The page memory: `heap`, `arena` or `mapped`.
+    pub memory: String,
+}
+
+/// The named page memory, or the default (`None`) when no name is given.
+fn memory_named(name: Option<&str>) -> Result<Option<MemoryKind>> {
+    name.map(MemoryKind::parse).transpose().map_err(fail)
 }
 
 #[napi(object)]
@@ -23,34 +31,66 @@ pub struct MetadataEntry {
 
 #[napi]
 impl NativeState {
+    /// Creates a page with metadata `keys[i]` → `values[i]` (msgpack) in the
+    /// memory named (`None`: the default for one page).
     #[napi]
     pub fn create_page(
         &mut self,
         size: f64,
         location: String,
-        metadata_keys: Vec<String>,
-        metadata_values: Vec<Uint8ArraySlice>,
+        keys: Vec<String>,
+        values: Vec<Uint8ArraySlice>,
+        memory: Option<String>,
     ) -> Result<f64> {
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
-        if metadata_keys.len() != metadata_values.len() {
+        let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_page(size));
+        if keys.len() != values.len() {
             return Err(invalid("metadata keys and values differ in count".to_owned()));
         }
-        let metadata: Vec<(&str, &[u8])> = metadata_keys
+        let metadata: Vec<(&str, &[u8])> = keys
             .iter()
-            .zip(metadata_values.iter())
+            .zip(values.iter())
             .map(|(key, value)| (key.as_str(), value.as_ref()))
             .collect();
-        let id = self.store.create_page(size, location, &metadata).map_err(fail)?;
+        let id = self
+            .store
+            .create_page_in(memory, size, location, &metadata)
+            .map_err(fail)?;
         Ok(id as f64)
     }
 
     #[napi]
-    pub fn create_pages(&mut self, count: f64, size: f64, location: String) -> Result<f64> {
+    pub fn create_pages(&mut self, count: f64, size: f64, location: String, memory: Option<String>) -> Result<f64> {
         let count = to_u64(count, "count")?;
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
-        Ok(self.store.create_pages(count, size, location).map_err(fail)? as f64)
+        let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_pages(size));
+        Ok(self
+            .store
+            .create_pages_in(memory, count, size, location)
+            .map_err(fail)? as f64)
+    }
+
+    /// Moves a page's bytes to another page memory (a logged change); false
+    /// when it is there already. Its old view no longer sees deltas, so the
+    /// page may export a new one.
+    #[napi]
+    pub fn move_page(&mut self, id: f64, memory: String) -> Result<bool> {
+        let id = to_u64(id, "page id")?;
+        let memory = MemoryKind::parse(&memory).map_err(fail)?;
+        let moved = self.store.move_page(id, memory).map_err(fail)?;
+        if moved {
+            self.viewed_pages.remove(&id);
+        }
+        Ok(moved)
+    }
+
+    /// The file of a `mapped` page; `None` for a page in other memory.
+    #[napi]
+    pub fn mapped_path(&self, id: f64) -> Result<Option<String>> {
+        let page = self.store.page(to_u64(id, "page id")?).map_err(fail)?;
+        Ok(page.mapped_path().map(|path| path.display().to_string()))
     }
 
     #[napi]
@@ -68,6 +108,7 @@ impl NativeState {
             size: page.size() as f64,
             epoch: page.epoch() as f64,
             location: page.location().as_str().to_owned(),
+            memory: page.memory().as_str().to_owned(),
         })
     }
 
@@ -120,14 +161,16 @@ impl NativeState {
     }
 
     /// A zero-copy, live view of a page's bytes. It keeps the memory alive
-    /// after the page is released; it must be treated as read-only.
+    /// after the page is released or moved; it must be treated as read-only.
     #[napi]
     pub fn view<'env>(&mut self, env: &'env Env, id: f64) -> Result<Uint8ArraySlice<'env>> {
         let id = to_u64(id, "page id")?;
-        let bytes = self.store.page(id).map_err(fail)?.shared_bytes().clone();
-        if !self.viewed_pages.insert(id) {
+        self.store.page(id).map_err(fail)?;
+        if self.viewed_pages.contains(&id) {
             return Err(invalid(format!("page {id} already has a view; the bus caches it")));
         }
+        let bytes = self.store.export_view(id).map_err(fail)?;
+        self.viewed_pages.insert(id);
         let pointer = bytes.as_ptr();
         let len = bytes.len();
         // Safety: `bytes` keeps the allocation alive until the finalizer

@@ -2,6 +2,11 @@
 //! docs/formats.md; all integers little-endian, strings UTF-8 with a u32
 //! length. Decoding checks every length and returns `LOG_CORRUPT`-ready
 //! messages; the caller adds the segment and offset.
+//!
+//! Page memory (page_memory/) entered the bodies as a trailing `memory u8`
+//! of page-create and pages-create, and as the page-move kind. Records
+//! written before it end without that byte; they decode to the default
+//! memory for their creation, the one a new record of the same call logs.
 
 use std::borrow::Cow;
 
@@ -9,6 +14,7 @@ use crate::delta::encoding::decode_batch;
 use crate::delta::Delta;
 use crate::graph::{Edge, EdgeKind};
 use crate::page::{Location, PageId};
+use crate::page_memory::MemoryKind;
 
 /// One state change, decoded from a record body; borrows the body's bytes.
 #[derive(Debug)]
@@ -17,6 +23,7 @@ pub enum Change<'a> {
         id: PageId,
         size: u64,
         location: Location,
+        memory: MemoryKind,
         metadata: Vec<(&'a str, &'a [u8])>,
     },
     PagesCreate {
@@ -24,6 +31,12 @@ pub enum Change<'a> {
         count: u64,
         size: u64,
         location: Location,
+        memory: MemoryKind,
+    },
+    /// A page's bytes moved to another backend.
+    PageMove {
+        id: PageId,
+        memory: MemoryKind,
     },
     PageRelease {
         id: PageId,
@@ -46,7 +59,14 @@ pub enum Change<'a> {
     },
 }
 
-pub fn encode_page_create(id: PageId, size: u64, location: Location, metadata: &[(&str, &[u8])]) -> Vec<u8> {
+/// The body of a page-create record.
+pub fn encode_page_create(
+    id: PageId,
+    size: u64,
+    location: Location,
+    memory: MemoryKind,
+    metadata: &[(&str, &[u8])],
+) -> Vec<u8> {
     let mut body = Vec::with_capacity(32);
     body.extend_from_slice(&id.to_le_bytes());
     body.extend_from_slice(&(size as u32).to_le_bytes());
@@ -56,15 +76,25 @@ pub fn encode_page_create(id: PageId, size: u64, location: Location, metadata: &
         put_bytes(&mut body, key.as_bytes());
         put_bytes(&mut body, value);
     }
+    body.push(memory as u8);
     body
 }
 
-pub fn encode_pages_create(first_id: PageId, count: u64, size: u64, location: Location) -> Vec<u8> {
-    let mut body = Vec::with_capacity(21);
+/// The body of a pages-create record.
+pub fn encode_pages_create(first_id: PageId, count: u64, size: u64, location: Location, memory: MemoryKind) -> Vec<u8> {
+    let mut body = Vec::with_capacity(22);
     body.extend_from_slice(&first_id.to_le_bytes());
     body.extend_from_slice(&count.to_le_bytes());
     body.extend_from_slice(&(size as u32).to_le_bytes());
     body.push(location as u8);
+    body.push(memory as u8);
+    body
+}
+
+/// The body of a page-move record.
+pub fn encode_page_move(id: PageId, memory: MemoryKind) -> Vec<u8> {
+    let mut body = id.to_le_bytes().to_vec();
+    body.push(memory as u8);
     body
 }
 
@@ -128,18 +158,32 @@ pub fn decode(kind: super::record::RecordKind, body: &[u8]) -> Result<Change<'_>
                 let key = reader.string()?;
                 metadata.push((key, reader.bytes()?));
             }
+            let memory = reader.trailing_memory(MemoryKind::default_for_page(size))?;
             Change::PageCreate {
                 id,
                 size,
                 location,
+                memory,
                 metadata,
             }
         }
-        RecordKind::PagesCreate => Change::PagesCreate {
-            first_id: reader.u64()?,
-            count: reader.u64()?,
-            size: u64::from(reader.u32()?),
-            location: reader.location()?,
+        RecordKind::PagesCreate => {
+            let first_id = reader.u64()?;
+            let count = reader.u64()?;
+            let size = u64::from(reader.u32()?);
+            let location = reader.location()?;
+            let memory = reader.trailing_memory(MemoryKind::default_for_pages(size))?;
+            Change::PagesCreate {
+                first_id,
+                count,
+                size,
+                location,
+                memory,
+            }
+        }
+        RecordKind::PageMove => Change::PageMove {
+            id: reader.u64()?,
+            memory: reader.memory()?,
         },
         RecordKind::PageRelease => Change::PageRelease { id: reader.u64()? },
         RecordKind::Deltas => {
@@ -215,6 +259,20 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self) -> Result<&'a str, String> {
         std::str::from_utf8(self.bytes()?).map_err(|_| "a key is not UTF-8".to_owned())
+    }
+
+    fn memory(&mut self) -> Result<MemoryKind, String> {
+        let value = self.u8()?;
+        MemoryKind::from_u8(value).ok_or_else(|| format!("unknown page memory {value}"))
+    }
+
+    /// The memory byte that ends a create body, or `default` for a body
+    /// written before page memory existed.
+    fn trailing_memory(&mut self, default: MemoryKind) -> Result<MemoryKind, String> {
+        if self.cursor == self.body.len() {
+            return Ok(default);
+        }
+        self.memory()
     }
 
     fn location(&mut self) -> Result<Location, String> {

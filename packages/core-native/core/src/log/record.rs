@@ -49,6 +49,8 @@ pub enum RecordKind {
     Checkpoint = 6,
     EdgeAdd = 7,
     EdgeRemove = 8,
+    // 9 is the seal frame (`SEAL_KIND`), never a record.
+    PageMove = 10,
 }
 
 impl RecordKind {
@@ -62,6 +64,7 @@ impl RecordKind {
             6 => RecordKind::Checkpoint,
             7 => RecordKind::EdgeAdd,
             8 => RecordKind::EdgeRemove,
+            10 => RecordKind::PageMove,
             _ => return None,
         })
     }
@@ -76,6 +79,7 @@ impl RecordKind {
             RecordKind::Checkpoint => "checkpoint",
             RecordKind::EdgeAdd => "edge-add",
             RecordKind::EdgeRemove => "edge-remove",
+            RecordKind::PageMove => "page-move",
         }
     }
 }
