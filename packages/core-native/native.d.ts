@@ -196,6 +196,8 @@ export declare function names(): Names
  * defined once, in the core.
  */
 export interface Names {
+  locations: Array<string>
+  memories: Array<string>
   sources: Array<string>
   recoveryModes: Array<string>
   /** The counters, in the order of `NativeState.counters()`'s cells. */

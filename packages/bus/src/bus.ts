@@ -16,6 +16,7 @@ import { type BusOptions, resolveOptions, type ResolvedOptions } from './options
 import { closedError, StateReader, StateView } from './state-reader.js';
 import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
 import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
+import { EDGE_KINDS, expected, LOCATIONS, PAGE_MEMORIES } from './names.js';
 import { type BusStats, Counters } from './stats.js';
 import type {
   AppliedDelta,
@@ -33,24 +34,24 @@ import { bufferUnder, checkBytes, checkCount, checkInteger, checkObject, checkSt
 /** The directory name of a bus that keeps no files. */
 export const MEMORY = ':memory:';
 
-const locations: ReadonlySet<string> = new Set<Location>(['cpu', 'gpu', 'unified']);
+const locations: ReadonlySet<string> = new Set(LOCATIONS);
 
 function checkLocation(location: unknown): Location {
   if (location === undefined) return 'cpu';
   checkString(location, 'location');
   if (!locations.has(location)) {
-    throw new MmsbError(ErrorCode.LOCATION_UNKNOWN, `unknown location ${JSON.stringify(location)}: expected "cpu", "gpu" or "unified"`);
+    throw new MmsbError(ErrorCode.LOCATION_UNKNOWN, `unknown location ${JSON.stringify(location)}: ${expected(LOCATIONS)}`);
   }
   return location as Location;
 }
 
-const memories: ReadonlySet<string> = new Set<PageMemory>(['heap', 'arena', 'mapped']);
+const memories: ReadonlySet<string> = new Set(PAGE_MEMORIES);
 
 /** A page memory name; `undefined` (not given) leaves the choice to the default. */
 function checkMemory(memory: unknown): PageMemory | undefined {
   if (memory === undefined) return undefined;
   if (typeof memory !== 'string' || !memories.has(memory)) {
-    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `memory must be "heap", "arena" or "mapped", got ${describe(memory)}`);
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `unknown page memory ${describe(memory)}: ${expected(PAGE_MEMORIES)}`);
   }
   return memory as PageMemory;
 }
@@ -546,11 +547,11 @@ export class Bus extends StateReader {
   }
 }
 
-const edgeKinds: ReadonlySet<string> = new Set<EdgeKind>(['data', 'control', 'gpu_sync', 'compiler']);
+const edgeKinds: ReadonlySet<string> = new Set(EDGE_KINDS);
 
 function checkEdgeKind(kind: unknown): asserts kind is EdgeKind {
   if (typeof kind !== 'string' || !edgeKinds.has(kind)) {
-    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `edge kind must be "data", "control", "gpu_sync" or "compiler", got ${String(kind)}`);
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `unknown edge kind ${describe(kind)}: ${expected(EDGE_KINDS)}`);
   }
 }
 

@@ -9,6 +9,7 @@ import { native } from '@mmsb/core-native';
 
 import { call } from '../src/native.js';
 import { sourceCodes } from '../src/delta-encoding.js';
+import { LOCATIONS, PAGE_MEMORIES } from '../src/names.js';
 import { Bus, ErrorCode, MmsbError, type DeltaSource, type RecoveryMode } from '../src/index.js';
 
 describe('native boundary', () => {
@@ -27,6 +28,8 @@ describe('native boundary', () => {
 
   it("the names the bus accepts are the core's, in the core's order", () => {
     const names = native.names();
+    expect(names.locations).toEqual(LOCATIONS);
+    expect(names.memories).toEqual(PAGE_MEMORIES);
     expect(names.sources).toEqual(Object.keys(sourceCodes));
     expect(names.sources.map((name) => sourceCodes[name as DeltaSource])).toEqual([0, 1, 2]);
     expect(names.recoveryModes).toEqual(['salvage-tail', 'strict'] satisfies RecoveryMode[]);

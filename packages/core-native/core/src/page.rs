@@ -27,21 +27,20 @@ pub enum Location {
     Unified = 2,
 }
 
+impl crate::names::Named for Location {
+    const ALL: &'static [Location] = &[Location::Cpu, Location::Gpu, Location::Unified];
+    const WHAT: &'static str = "location";
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl Location {
-    /// The location named `name`; `LOCATION_UNKNOWN` for any other name.
     pub fn parse(name: &str) -> Result<Location> {
-        match name {
-            "cpu" => Ok(Location::Cpu),
-            "gpu" => Ok(Location::Gpu),
-            "unified" => Ok(Location::Unified),
-            _ => fail!(
-                LocationUnknown,
-                "unknown location {name:?}: expected \"cpu\", \"gpu\" or \"unified\""
-            ),
-        }
+        crate::names::parse(name, crate::ErrorCode::LocationUnknown)
     }
 
-    /// The wire name of the location.
     pub const fn as_str(self) -> &'static str {
         match self {
             Location::Cpu => "cpu",

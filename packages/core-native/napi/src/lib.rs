@@ -17,9 +17,10 @@ pub mod sync;
 
 use mmsb_core::counters::Counter;
 use mmsb_core::names::Named;
+use mmsb_core::page_memory::MemoryKind;
 use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::ErrorCode;
-use mmsb_core::Source;
+use mmsb_core::{Location, Source};
 use napi_derive::napi;
 
 /// The stable error codes of the core, in declaration order.
@@ -33,6 +34,8 @@ pub fn error_codes() -> Vec<String> {
 /// defined once, in the core.
 #[napi(object)]
 pub struct Names {
+    pub locations: Vec<String>,
+    pub memories: Vec<String>,
     pub sources: Vec<String>,
     pub recovery_modes: Vec<String>,
     /// The counters, in the order of `NativeState.counters()`'s cells.
@@ -45,6 +48,8 @@ pub fn names() -> Names {
         T::names().into_iter().map(str::to_owned).collect()
     }
     Names {
+        locations: owned::<Location>(),
+        memories: owned::<MemoryKind>(),
         sources: owned::<Source>(),
         recovery_modes: owned::<RecoveryMode>(),
         counters: owned::<Counter>(),

@@ -64,20 +64,21 @@ pub enum MemoryKind {
     Mapped = 2,
 }
 
+impl crate::names::Named for MemoryKind {
+    const ALL: &'static [MemoryKind] = &MemoryKind::ALL;
+    const WHAT: &'static str = "page memory";
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl MemoryKind {
     /// Every backend, in encoding order.
     pub const ALL: [MemoryKind; 3] = [MemoryKind::Heap, MemoryKind::Arena, MemoryKind::Mapped];
 
     pub fn parse(name: &str) -> Result<MemoryKind> {
-        match name {
-            "heap" => Ok(MemoryKind::Heap),
-            "arena" => Ok(MemoryKind::Arena),
-            "mapped" => Ok(MemoryKind::Mapped),
-            _ => fail!(
-                InvalidArgument,
-                "unknown page memory {name:?}: expected \"heap\", \"arena\" or \"mapped\""
-            ),
-        }
+        crate::names::parse(name, crate::ErrorCode::InvalidArgument)
     }
 
     pub const fn as_str(self) -> &'static str {
