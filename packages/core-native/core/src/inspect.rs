@@ -11,7 +11,7 @@ use crate::log::record::{read_frame, Frame};
 use crate::log::scan::scan_segment;
 use crate::log::segment::{parse_segment_name, read_segment_header, segment_name, SEGMENT_HEADER_BYTES};
 use crate::page_memory::MemoryConfig;
-use crate::recovery::{load_base, recover, replay, DirectoryFiles};
+use crate::recovery::{load_base, recover, replay, DirectoryFiles, SegmentReads};
 use crate::state::State;
 use crate::storage::FileSystem;
 use crate::StateHash;
@@ -161,7 +161,15 @@ pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<History> {
             continue;
         }
         let (base, base_lsn) = load_base(fs, &checkpoint_dir, earlier, lsn, log_first, &MemoryConfig::Private)?;
-        let replayed = replay(fs, &log_dir, &files.segments, base, base_lsn, Some(lsn))?;
+        let replayed = replay(
+            fs,
+            &log_dir,
+            &files.segments,
+            base,
+            base_lsn,
+            Some(lsn),
+            SegmentReads::Copied,
+        )?;
         let stored = StateHash(read_header(fs, &checkpoint_dir.join(checkpoint_name(lsn)))?.state_hash);
         checks.push(HistoryCheck {
             lsn,
@@ -169,7 +177,7 @@ pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<History> {
             replayed: replayed.state.state_hash(),
         });
     }
-    let recovered = recover(fs, dir, &files, &MemoryConfig::Private)?;
+    let recovered = recover(fs, dir, &files, &MemoryConfig::Private, SegmentReads::Copied)?;
     let mut problems = unusable_checkpoints(fs, &checkpoint_dir, &files);
     if let Some(&newest) = recovered.checkpoint_markers.last() {
         if files.checkpoints.last().is_none_or(|&lsn| lsn < newest) {
@@ -439,7 +447,7 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
             segments: listing.segments.iter().map(|file| file.number).collect(),
             checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
         };
-        if let Ok(recovered) = recover(fs, dir, &files, &MemoryConfig::Private) {
+        if let Ok(recovered) = recover(fs, dir, &files, &MemoryConfig::Private, SegmentReads::Copied) {
             write_checkpoint(fs, &checkpoint_dir, &recovered.state, recovered.last_lsn, None)?;
             checkpoint_written = Some(recovered.last_lsn);
         }

@@ -124,6 +124,15 @@ pub fn load_base(
     }
 }
 
+/// How replay reads segments: mapped (no copy out of the page cache; only
+/// under the directory's lock, so no writer cuts a file under the mapping),
+/// or read into one reused buffer (inspection of a directory a bus may hold).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentReads {
+    Mapped,
+    Copied,
+}
+
 /// Replays the records after `base_lsn` (up to `until_lsn`, or the end) from
 /// the segments whose first LSNs are `segments` (ascending). Changes no file.
 pub fn replay(
@@ -133,11 +142,12 @@ pub fn replay(
     mut state: State,
     base_lsn: u64,
     until_lsn: Option<u64>,
+    reads: SegmentReads,
 ) -> Result<Replayed> {
     let mut last_lsn = base_lsn;
     let mut tail = None;
     let mut checkpoint_markers = Vec::new();
-    let mut bytes: Vec<u8> = Vec::new();
+    let mut buffer: Vec<u8> = Vec::new();
     for (index, &first_lsn) in segments.iter().enumerate() {
         let next_first = segments.get(index + 1).copied();
         if next_first.is_some_and(|next| next <= base_lsn + 1) {
@@ -154,10 +164,20 @@ pub fn replay(
                 "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: the records between are missing"
             );
         }
-        fs.read_into(&path, &mut bytes)
-            .map_err(|error| Error::io("reading log segment", &path, &error))?;
+        let reading = |error| Error::io("reading log segment", &path, &error);
+        let mapped;
+        let bytes: &[u8] = match reads {
+            SegmentReads::Mapped => {
+                mapped = fs.map_whole(&path).map_err(reading)?;
+                &mapped
+            }
+            SegmentReads::Copied => {
+                fs.read_into(&path, &mut buffer).map_err(reading)?;
+                &buffer
+            }
+        };
         let is_last = next_first.is_none();
-        let scanned = scan_segment(&name, &bytes, first_lsn, is_last)?;
+        let scanned = scan_segment(&name, bytes, first_lsn, is_last)?;
         for (record, offset) in &scanned.records {
             if record.lsn <= base_lsn {
                 continue;
@@ -211,7 +231,7 @@ pub fn replay(
                 valid_len: scanned.valid_end as u64,
                 torn_end: scanned.torn_end as u64,
                 file_len: bytes.len() as u64,
-                fill: read_segment_header(&bytes).map(|header| header.fill),
+                fill: read_segment_header(bytes).map(|header| header.fill),
                 sealed: scanned.sealed,
             });
         }
@@ -248,7 +268,13 @@ impl DirectoryFiles {
 /// Replays a data directory to the end of its log and checks that its files
 /// agree (module comment). The torn tail, if any, is reported in the tail,
 /// not cut: that is the caller's decision. The state's page memory follows `memory`.
-pub fn recover(fs: &dyn FileSystem, dir: &Path, files: &DirectoryFiles, memory: &MemoryConfig) -> Result<Replayed> {
+pub fn recover(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    files: &DirectoryFiles,
+    memory: &MemoryConfig,
+    reads: SegmentReads,
+) -> Result<Replayed> {
     let checkpoint_dir = dir.join("checkpoints");
     if let (None, Some(&newest)) = (files.segments.first(), files.checkpoints.last()) {
         return fail!(
@@ -259,7 +285,7 @@ pub fn recover(fs: &dyn FileSystem, dir: &Path, files: &DirectoryFiles, memory: 
     }
     let log_first_lsn = files.log_first_lsn();
     let (base, base_lsn) = load_base(fs, &checkpoint_dir, &files.checkpoints, u64::MAX, log_first_lsn, memory)?;
-    let replayed = replay(fs, &dir.join("log"), &files.segments, base, base_lsn, None)?;
+    let replayed = replay(fs, &dir.join("log"), &files.segments, base, base_lsn, None, reads)?;
     if let Some(tail) = &replayed.tail {
         if let Some(next) = tail.sealed {
             return fail!(

@@ -38,6 +38,12 @@ pub trait FileSystem: Send + Sync {
         buffer.clear();
         self.open_read(path)?.read_to_end(buffer).map(drop)
     }
+    /// The whole file, mapped read-only where the file layer can (no copy
+    /// out of the page cache), read into memory otherwise. Only for files
+    /// nothing truncates while the bytes live: the data directory is locked.
+    fn map_whole(&self, path: &Path) -> io::Result<FileBytes> {
+        self.read_all(path).map(FileBytes::Read)
+    }
     /// Opens `path` for streaming reads.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
     fn len(&self, path: &Path) -> io::Result<u64>;
@@ -96,6 +102,33 @@ impl FileSystem for OsFileSystem {
         fs::read(path)
     }
 
+    fn map_whole(&self, path: &Path) -> io::Result<FileBytes> {
+        let file = File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        if len == 0 {
+            return Ok(FileBytes::Read(Vec::new()));
+        }
+        // Safety: maps `len` bytes of an open file read-only; the mapping is
+        // private and the caller's lock keeps the file from being cut under it.
+        let first = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_POPULATE,
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+            )
+        };
+        if first == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(FileBytes::Mapped {
+            first: first.cast::<u8>(),
+            len,
+        })
+    }
+
     fn read_into(&self, path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
         let mut file = File::open(path)?;
         let len = file.metadata()?.len() as usize;
@@ -133,6 +166,33 @@ impl FileSystem for OsFileSystem {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+}
+
+/// A whole file's bytes: a read-only mapping, or a copy.
+pub enum FileBytes {
+    Mapped { first: *mut u8, len: usize },
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            // Safety: a live mapping of `len` readable bytes, unmapped on drop only.
+            FileBytes::Mapped { first, len } => unsafe { std::slice::from_raw_parts(*first, *len) },
+            FileBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+impl Drop for FileBytes {
+    fn drop(&mut self) {
+        if let FileBytes::Mapped { first, len } = *self {
+            // Safety: the mapping made by `map_whole`, unmapped once.
+            unsafe { libc::munmap(first.cast(), len) };
+        }
     }
 }
 

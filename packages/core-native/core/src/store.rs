@@ -37,7 +37,9 @@ use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
 use crate::page_memory::{remove_leftovers, MemoryConfig, MemoryKind, ViewBytes};
 use crate::propagation::{run_native, Transform, Transforms, WaveOutcome};
-use crate::recovery::{cut_torn_tail, load_base, recover, replay, DirectoryFiles, RecoveryMode, TornTail};
+use crate::recovery::{
+    cut_torn_tail, load_base, recover, replay, DirectoryFiles, RecoveryMode, SegmentReads, TornTail,
+};
 use crate::state::State;
 use crate::storage::FileSystem;
 
@@ -198,7 +200,13 @@ impl Store {
         // Page files are memory, not state: the replay below makes them anew.
         let pages_dir = dir.join("pages");
         remove_leftovers(&pages_dir)?;
-        let replayed = recover(fs.as_ref(), dir, &files, &MemoryConfig::Directory(pages_dir))?;
+        let replayed = recover(
+            fs.as_ref(),
+            dir,
+            &files,
+            &MemoryConfig::Directory(pages_dir),
+            SegmentReads::Mapped,
+        )?;
         let mut segments = files.segments;
         let torn_tail = match &replayed.tail {
             Some(tail) if tail.torn_bytes() > 0 => Some(cut_torn_tail(fs.as_ref(), dir, tail, options.recovery_mode)?),
@@ -650,7 +658,16 @@ impl Store {
         let log_first_lsn = durable.log_first_lsn();
         let private = MemoryConfig::Private;
         let (base, base_lsn) = load_base(fs, &durable.checkpoint_dir, &lsns, lsn, log_first_lsn, &private)?;
-        Ok(replay(fs, &durable.log_dir, &durable.segments, base, base_lsn, Some(lsn))?.state)
+        Ok(replay(
+            fs,
+            &durable.log_dir,
+            &durable.segments,
+            base,
+            base_lsn,
+            Some(lsn),
+            SegmentReads::Mapped,
+        )?
+        .state)
     }
 
     /// The oldest LSN `state_at` can reach (0: the empty state before LSN 1).
