@@ -3,14 +3,14 @@
 //! whose `code` is the core's stable code string. One module per concern;
 //! `NativeState`'s methods are spread over them by what they touch.
 
-mod convert;
-mod deltas;
-mod graph;
-mod inspect;
-mod pages;
-mod propagation;
-mod state;
-mod sync;
+pub mod convert;
+pub mod deltas;
+pub mod graph;
+pub mod inspect;
+pub mod pages;
+pub mod propagation;
+pub mod state;
+pub mod sync;
 
 use mmsb_core::ErrorCode;
 use napi_derive::napi;
