@@ -15,7 +15,6 @@ describe('native boundary', () => {
       ErrorCode.NATIVE_UNAVAILABLE,
       ErrorCode.BUS_CLOSED,
       ErrorCode.RECOMPUTE_FAILED,
-      ErrorCode.WAVE_LIMIT,
       ErrorCode.EVENTS_OVERFLOW,
       ErrorCode.LISTENER_FAILED,
     ];

@@ -58,11 +58,14 @@ pub enum ErrorCode {
     /// failed: it may or may not survive a crash. The log takes no more writes
     /// until the bus is reopened (PostgreSQL's rule after a failed fsync).
     DurabilityUnknown,
+    /// A wave would visit more pages than the wave limit; it was refused
+    /// before anything was recomputed (the commit that started it stays).
+    WaveLimit,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order; the TypeScript layer checks its copy against this.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::PageNotFound,
         ErrorCode::PageReleased,
         ErrorCode::PageSizeInvalid,
@@ -86,6 +89,7 @@ impl ErrorCode {
         ErrorCode::EdgeNotFound,
         ErrorCode::DiskFull,
         ErrorCode::DurabilityUnknown,
+        ErrorCode::WaveLimit,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -113,6 +117,7 @@ impl ErrorCode {
             ErrorCode::EdgeNotFound => "EDGE_NOT_FOUND",
             ErrorCode::DiskFull => "DISK_FULL",
             ErrorCode::DurabilityUnknown => "DURABILITY_UNKNOWN",
+            ErrorCode::WaveLimit => "WAVE_LIMIT",
         }
     }
 }

@@ -24,7 +24,6 @@ use crate::checkpoint::{
 };
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
-use crate::delta::{Payload, Source};
 use crate::error::{fail, Error, Result};
 use crate::graph::Edge;
 use crate::log::body;
@@ -32,7 +31,7 @@ use crate::log::record::RecordKind;
 use crate::log::segment::{parse_segment_name, segment_name, FILL_V2, SEGMENT_HEADER_BYTES};
 use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
-use crate::propagation::{run_native, Transform, Transforms, WaveOutcome};
+use crate::propagation::{Outputs, Propagation, Recompute, WaveStep, WaveSummary};
 use crate::recovery::{cut_torn_tail, load_base, recover, replay, DirectoryFiles, RecoveryMode, TornTail};
 use crate::state::State;
 use crate::storage::FileSystem;
@@ -94,9 +93,9 @@ pub struct Store {
     state: State,
     last_lsn: u64,
     durable: Option<Durable>,
-    /// Built-in recomputes of children. Like JavaScript callbacks they are
-    /// registered at run time and not persisted: derived deltas are logged.
-    transforms: Transforms,
+    /// The propagation engine: recomputes of children, registered at run
+    /// time and not persisted (derived deltas are logged), plans and counters.
+    propagation: Propagation,
 }
 
 struct Durable {
@@ -128,7 +127,7 @@ impl Store {
             state: State::new(),
             last_lsn: 0,
             durable: None,
-            transforms: Transforms::default(),
+            propagation: Propagation::default(),
         }
     }
 
@@ -138,7 +137,7 @@ impl Store {
             state,
             last_lsn: lsn,
             durable: None,
-            transforms: Transforms::default(),
+            propagation: Propagation::default(),
         }
     }
 
@@ -215,7 +214,7 @@ impl Store {
             }
         };
         Ok(Store {
-            transforms: Transforms::default(),
+            propagation: Propagation::default(),
             state: replayed.state,
             last_lsn: replayed.last_lsn,
             durable: Some(Durable {
@@ -319,7 +318,7 @@ impl Store {
             })
         })?;
         self.note(|durable| durable.note_released(id));
-        self.transforms.set(id, None);
+        self.propagation.set_recompute(id, None);
         Ok(())
     }
 
@@ -351,7 +350,9 @@ impl Store {
             log(durable, last_lsn, RecordKind::EdgeAdd, || {
                 Cow::Owned(body::encode_edge_add(edge))
             })
-        })
+        })?;
+        self.propagation.graph_changed();
+        Ok(())
     }
 
     pub fn remove_edge(&mut self, parent: PageId, child: PageId) -> Result<()> {
@@ -365,39 +366,79 @@ impl Store {
             log(durable, last_lsn, RecordKind::EdgeRemove, || {
                 Cow::Owned(body::encode_edge_remove(parent, child))
             })
-        })
-    }
-
-    /// Sets (or with `None` removes) the built-in recompute of a page.
-    pub fn set_transform(&mut self, child: PageId, transform: Option<Transform>) -> Result<()> {
-        self.state.page(child)?;
-        self.transforms.set(child, transform);
+        })?;
+        self.propagation.graph_changed();
         Ok(())
     }
 
-    pub fn transform(&self, child: PageId) -> Option<Transform> {
-        self.transforms.get(child)
+    /// Sets (or with `None` removes) the recompute of a page.
+    pub fn set_recompute(&mut self, child: PageId, recompute: Option<Recompute>) -> Result<()> {
+        self.state.page(child)?;
+        self.propagation.set_recompute(child, recompute);
+        Ok(())
     }
 
-    /// Runs the wave of the pages `changed` (a commit's pages) through the
-    /// built-in recomputes and applies the derived deltas as one batch with
-    /// source `propagation`. On any error nothing of the wave is applied.
-    pub fn propagate(&mut self, changed: &[PageId]) -> Result<WaveOutcome> {
-        let outcome = run_native(&self.state, changed, &self.transforms)?;
-        if !outcome.outputs.is_empty() {
-            let deltas: Vec<Delta<&[u8]>> = outcome
-                .outputs
-                .iter()
-                .map(|(page_id, range)| Delta {
-                    page_id: *page_id,
-                    payload: Payload::Dense(&outcome.staged_bytes[range.clone()]),
-                    source: Source::Propagation,
-                    expect_epoch: None,
-                })
-                .collect();
-            self.apply_batch(&deltas)?;
+    /// The propagation engine: registrations, the pending wave's plan, counters.
+    pub fn propagation(&self) -> &Propagation {
+        &self.propagation
+    }
+
+    /// Starts the wave of a commit that changed `changed` and runs it as far
+    /// as it can (propagation/mod.rs): `WAVE_LIMIT` when it would visit more
+    /// than `limit` pages, before anything is recomputed. `memory` is where a
+    /// wave with recomputes of the embedding runs; `list_pages` asks for the
+    /// changed pages in the summary.
+    pub fn begin_wave(
+        &mut self,
+        changed: &[PageId],
+        limit: usize,
+        memory: Option<&mut [u8]>,
+        list_pages: bool,
+    ) -> Result<WaveStep> {
+        self.propagation.begin(&self.state, changed, limit, list_pages)?;
+        self.resume_wave(memory)
+    }
+
+    /// Runs the pending wave on after the embedding ran a phase (or with
+    /// larger memory); at its end the outputs are applied as one batch with
+    /// source `propagation`, one log record. On any error nothing of the wave
+    /// is applied.
+    pub fn resume_wave(&mut self, memory: Option<&mut [u8]>) -> Result<WaveStep> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+            propagation,
+        } = self;
+        propagation.advance(state, memory, |state, outputs: &Outputs<'_>| {
+            let deltas = outputs.deltas();
+            state.apply_batch(&deltas, || {
+                log(durable, last_lsn, RecordKind::Deltas, || Cow::Owned(outputs.log_body()))
+            })?;
+            if let Some(durable) = durable {
+                deltas.iter().for_each(|delta| durable.note_changed(delta.page_id));
+            }
+            Ok(())
+        })
+    }
+
+    /// Ends the pending wave as failed (a recompute of the embedding failed).
+    pub fn abort_wave(&mut self) {
+        self.propagation.abort();
+    }
+
+    /// Runs a whole wave whose recomputes are all built-ins.
+    pub fn propagate(&mut self, changed: &[PageId], limit: usize) -> Result<WaveSummary> {
+        match self.begin_wave(changed, limit, None, false)? {
+            WaveStep::Done(summary) => Ok(summary),
+            _ => {
+                self.abort_wave();
+                fail!(
+                    InvalidArgument,
+                    "the wave of pages {changed:?} reaches recomputes of the embedding: run it with begin_wave"
+                )
+            }
         }
-        Ok(outcome)
     }
 
     /// Applies one delta; returns the page's new epoch.

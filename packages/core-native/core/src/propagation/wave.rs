@@ -1,0 +1,158 @@
+//! Running the phases of a plan over the wave's memory, and reading the
+//! outputs a finished wave staged.
+
+use crate::delta::encoding::{encode_batch_header, encode_delta};
+use crate::delta::{Delta, Payload, Source};
+use crate::error::Result;
+use crate::page::PageId;
+use crate::state::State;
+
+use super::plan::{Phase, Plan, FLAG_CHANGED, FLAG_SAME};
+use super::recompute::Recompute;
+
+/// One recompute of a phase, as its computation sees it.
+pub struct Step<'a> {
+    pub position: usize,
+    pub child: PageId,
+    pub recompute: Recompute,
+    /// The parents' bytes in edge order: the staged output of a parent that
+    /// changed earlier in this wave, the page's bytes otherwise.
+    pub parents: &'a [&'a [u8]],
+    /// The child's bytes.
+    pub current: &'a [u8],
+}
+
+/// Parents read without an allocation per recompute, up to this many.
+const INLINE_PARENTS: usize = 8;
+
+/// Runs one phase of `plan` over `memory` (`Plan::memory_bytes` long): every
+/// triggered position gets `compute(step, out)` with `out` its slot, then is
+/// flagged changed, or same when `out` equals the child's bytes (cutoff).
+/// Built-in phases run `Transform::compute`; an embedding written in Rust may
+/// run its own recomputes the same way.
+pub fn run_phase(
+    plan: &Plan,
+    phase: &Phase,
+    state: &State,
+    memory: &mut [u8],
+    mut compute: impl FnMut(&Step<'_>, &mut [u8]) -> Result<()>,
+) -> Result<()> {
+    let (flags, staging) = memory.split_at_mut(plan.len());
+    for &position in plan.steps(phase) {
+        let position = position as usize;
+        if !plan.triggered(position, flags) {
+            continue;
+        }
+        let Some(recompute) = plan.recompute(position) else {
+            continue;
+        };
+        let child = plan.page(position);
+        let slot = plan.slot(position);
+        // Slots are laid out in step order, so every parent's lies before this one.
+        let (staged, rest) = staging.split_at_mut(slot.start);
+        let out = &mut rest[..slot.len()];
+        let current = state.page(child)?.data();
+        let parents = plan.parents(position);
+        let mut inline: [&[u8]; INLINE_PARENTS] = [&[]; INLINE_PARENTS];
+        let spilled: Vec<&[u8]>;
+        let inputs: &[&[u8]] = if parents.len() <= INLINE_PARENTS {
+            let count = parents.len();
+            for (input, (page, at)) in inline.iter_mut().zip(parents) {
+                *input = plan.input(state, flags, staged, page, at)?;
+            }
+            &inline[..count]
+        } else {
+            spilled = parents
+                .map(|(page, at)| plan.input(state, flags, staged, page, at))
+                .collect::<Result<_>>()?;
+            &spilled
+        };
+        let step = Step {
+            position,
+            child,
+            recompute,
+            parents: inputs,
+            current,
+        };
+        compute(&step, out)?;
+        flags[position] = if *out == *current { FLAG_SAME } else { FLAG_CHANGED };
+    }
+    Ok(())
+}
+
+/// What a wave's flags say it did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub recomputed: u64,
+    pub changed: u64,
+    pub cut_off: u64,
+}
+
+/// Counts the flags of a wave.
+pub(crate) fn tally(flags: &[u8]) -> Tally {
+    let mut tally = Tally::default();
+    for &flag in flags {
+        tally.changed += u64::from(flag == FLAG_CHANGED);
+        tally.cut_off += u64::from(flag == FLAG_SAME);
+    }
+    tally.recomputed = tally.changed + tally.cut_off;
+    tally
+}
+
+/// The outputs a finished wave staged, to apply as one batch.
+pub struct Outputs<'a> {
+    plan: &'a Plan,
+    memory: &'a [u8],
+    count: usize,
+}
+
+impl<'a> Outputs<'a> {
+    pub(crate) fn new(plan: &'a Plan, memory: &'a [u8], count: usize) -> Outputs<'a> {
+        Outputs { plan, memory, count }
+    }
+
+    /// How many pages the wave changed.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The changed pages and their new bytes, in visit order.
+    pub fn iter(&self) -> impl Iterator<Item = (PageId, &'a [u8])> + '_ {
+        let (flags, staging) = self.memory.split_at(self.plan.len());
+        flags
+            .iter()
+            .enumerate()
+            .filter(|(_, &flag)| flag == FLAG_CHANGED)
+            .map(move |(position, _)| (self.plan.page(position), &staging[self.plan.slot(position)]))
+    }
+
+    /// The outputs as dense deltas of source `propagation`.
+    pub fn deltas(&self) -> Vec<Delta<&'a [u8]>> {
+        let mut deltas = Vec::with_capacity(self.count);
+        deltas.extend(self.iter().map(|(page_id, bytes)| propagated(page_id, bytes)));
+        deltas
+    }
+
+    /// The log record body of `deltas()`, written straight from the staged
+    /// bytes (the batch encoding of docs/formats.md; dense deltas need no
+    /// run-length coding).
+    pub fn log_body(&self) -> Vec<u8> {
+        const DENSE_DELTA_OVERHEAD: usize = 16;
+        let bytes: usize = self.iter().map(|(_, bytes)| DENSE_DELTA_OVERHEAD + bytes.len()).sum();
+        let mut body = Vec::with_capacity(8 + bytes);
+        encode_batch_header(self.count as u32, &mut body);
+        for (page_id, bytes) in self.iter() {
+            encode_delta(&propagated(page_id, bytes), &mut body);
+        }
+        body
+    }
+}
+
+fn propagated(page_id: PageId, bytes: &[u8]) -> Delta<&[u8]> {
+    Delta {
+        page_id,
+        payload: Payload::Dense(bytes),
+        source: Source::Propagation,
+        expect_epoch: None,
+    }
+}
