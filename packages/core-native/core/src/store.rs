@@ -23,7 +23,7 @@ use crate::checkpoint::{
     checkpoint_name, parse_checkpoint_name, read_header, write_checkpoint, CheckpointInfo, Increment,
 };
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
-use crate::delta::Delta;
+use crate::delta::{Delta, Payload};
 use crate::error::{fail, Error, Result};
 use crate::graph::Edge;
 use crate::log::body;
@@ -31,9 +31,9 @@ use crate::log::record::RecordKind;
 use crate::log::segment::{parse_segment_name, segment_name, FILL_V2, SEGMENT_HEADER_BYTES};
 use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
-use crate::propagation::{Outputs, Propagation, Recompute, WaveStep, WaveSummary};
+use crate::propagation::{propagated, Outputs, Propagation, Recompute, WaveStep, WaveSummary};
 use crate::recovery::{cut_torn_tail, load_base, recover, replay, DirectoryFiles, RecoveryMode, TornTail};
-use crate::state::State;
+use crate::state::{nothing, State};
 use crate::storage::FileSystem;
 
 #[derive(Clone, Debug)]
@@ -410,13 +410,29 @@ impl Store {
             durable,
             propagation,
         } = self;
-        propagation.advance(state, memory, |state, outputs: &Outputs<'_>| {
-            let deltas = outputs.deltas();
-            state.apply_batch(&deltas, || {
-                log(durable, last_lsn, RecordKind::Deltas, || Cow::Owned(outputs.log_body()))
-            })?;
+        propagation.advance(state, memory, |state, outputs: &Outputs<'_>, body| {
+            // Checked first, as a batch is: after the record is logged, every apply succeeds.
+            if !outputs.checked() {
+                for (page_id, bytes) in outputs.iter() {
+                    Payload::Dense(bytes).validate(page_id, state.page(page_id)?.size())?;
+                }
+            }
+            // Applied one by one, without a vector of a million deltas to build, scan and drop;
+            // the first apply logs the record of all of them.
+            let mut outputs_left = outputs.iter();
+            if let Some((page_id, bytes)) = outputs_left.next() {
+                state.apply(&propagated(page_id, bytes), || {
+                    log(&mut *durable, &mut *last_lsn, RecordKind::Deltas, move || {
+                        outputs.write_log_body(body);
+                        Cow::Borrowed(body.as_slice())
+                    })
+                })?;
+            }
+            for (page_id, bytes) in outputs_left {
+                state.apply(&propagated(page_id, bytes), nothing)?;
+            }
             if let Some(durable) = durable {
-                deltas.iter().for_each(|delta| durable.note_changed(delta.page_id));
+                outputs.iter().for_each(|(page_id, _)| durable.note_changed(page_id));
             }
             Ok(())
         })

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 pub use plan::{Phase, Plan, FLAG_CHANGED, FLAG_IDLE, FLAG_SAME};
 pub use recompute::{Recompute, Recomputes};
 pub use transform::Transform;
-pub use wave::{run_phase, Outputs, Step, Tally};
+pub use wave::{propagated, run_phase, Outputs, Step, Tally};
 
 use crate::error::{fail, Result};
 use crate::id_map::IdHasher;
@@ -110,8 +110,11 @@ pub struct Propagation {
     cached_positions: usize,
     next_plan_id: u64,
     pending: Option<Pending>,
-    /// The memory of waves that run in Rust alone, kept between waves.
+    /// The memory of waves that run in Rust alone, and the buffer of their
+    /// log records, kept between waves: a large wave does not fault in fresh
+    /// pages every time.
     memory: Vec<u8>,
+    log_body: Vec<u8>,
     stats: PropagationStats,
 }
 
@@ -208,7 +211,7 @@ impl Propagation {
         &mut self,
         state: &mut State,
         memory: Option<&mut [u8]>,
-        apply: impl FnOnce(&mut State, &Outputs<'_>) -> Result<()>,
+        apply: impl FnOnce(&mut State, &Outputs<'_>, &mut Vec<u8>) -> Result<()>,
     ) -> Result<WaveStep> {
         let Some(pending) = self.pending.as_ref() else {
             return fail!(InvalidArgument, "no wave is running");
@@ -239,7 +242,7 @@ impl Propagation {
         state: &mut State,
         plan: &Plan,
         memory: &mut [u8],
-        apply: impl FnOnce(&mut State, &Outputs<'_>) -> Result<()>,
+        apply: impl FnOnce(&mut State, &Outputs<'_>, &mut Vec<u8>) -> Result<()>,
     ) -> Result<WaveStep> {
         let Some(pending) = self.pending.as_mut() else {
             return fail!(InvalidArgument, "no wave is running");
@@ -270,9 +273,9 @@ impl Propagation {
         }
         let (started, list_pages) = (pending.started, pending.list_pages);
         let tally = wave::tally(&memory[..plan.len()]);
-        let outputs = Outputs::new(plan, memory, tally.changed as usize);
+        let outputs = Outputs::new(plan, memory, tally.changed as usize, !plan.has_script());
         if outputs.count() > 0 {
-            apply(state, &outputs)?;
+            apply(state, &outputs, &mut self.log_body)?;
         }
         let changed_pages = list_pages.then(|| outputs.iter().map(|(page, _)| page).collect());
         self.pending = None;

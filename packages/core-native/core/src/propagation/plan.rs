@@ -195,22 +195,26 @@ impl Plan {
     }
 
     /// The page at a position.
+    #[inline]
     pub fn page(&self, position: usize) -> PageId {
         self.pages[position]
     }
 
     /// The recompute of the page at a position, when it has one.
+    #[inline]
     pub fn recompute(&self, position: usize) -> Option<Recompute> {
         self.recomputes[position]
     }
 
     /// True when a parent of the position is one of the commit's pages.
+    #[inline]
     pub fn root_parent(&self, position: usize) -> bool {
         self.root_parent[position]
     }
 
     /// The parents of a position in edge order: their pages, and their
     /// positions when the wave visits them.
+    #[inline]
     pub fn parents(&self, position: usize) -> impl ExactSizeIterator<Item = (PageId, Option<usize>)> + '_ {
         let edges = self.parent_first[position]..self.parent_first[position + 1];
         self.parent_pages[edges.clone()]
@@ -225,11 +229,13 @@ impl Plan {
     }
 
     /// The positions a phase recomputes, in the order they run.
+    #[inline]
     pub fn steps(&self, phase: &Phase) -> &[u32] {
         &self.steps[phase.steps.clone()]
     }
 
     /// Where a position's output is staged, within the staging area.
+    #[inline]
     pub fn slot(&self, position: usize) -> Range<usize> {
         self.slots[position]..self.slots[position] + self.sizes[position]
     }
@@ -251,6 +257,7 @@ impl Plan {
 
     /// True when the position is to be recomputed: a parent is one of the
     /// commit's pages or changed earlier in this wave (`flags`).
+    #[inline]
     pub fn triggered(&self, position: usize, flags: &[u8]) -> bool {
         self.root_parent[position]
             || self.parent_positions[self.parent_first[position]..self.parent_first[position + 1]]
@@ -261,6 +268,7 @@ impl Plan {
     /// The bytes a position reads as its parent `parent_page` at parent
     /// position `at`: the staged output when that parent changed in this
     /// wave, its page's bytes otherwise.
+    #[inline]
     pub(crate) fn input<'a>(
         &self,
         state: &'a State,

@@ -52,20 +52,30 @@ pub fn run_phase(
         let (staged, rest) = staging.split_at_mut(slot.start);
         let out = &mut rest[..slot.len()];
         let current = state.page(child)?.data();
-        let parents = plan.parents(position);
-        let mut inline: [&[u8]; INLINE_PARENTS] = [&[]; INLINE_PARENTS];
+        let mut parents = plan.parents(position);
+        let single: [&[u8]; 1];
+        let mut inline: [&[u8]; INLINE_PARENTS];
         let spilled: Vec<&[u8]>;
-        let inputs: &[&[u8]] = if parents.len() <= INLINE_PARENTS {
-            let count = parents.len();
-            for (input, (page, at)) in inline.iter_mut().zip(parents) {
-                *input = plan.input(state, flags, staged, page, at)?;
+        let inputs: &[&[u8]] = match parents.len() {
+            // One parent (a copy, a chain) is the common case: no array of empty slices to fill.
+            1 => {
+                let (page, at) = parents.next().unwrap_or_default();
+                single = [plan.input(state, flags, staged, page, at)?];
+                &single
             }
-            &inline[..count]
-        } else {
-            spilled = parents
-                .map(|(page, at)| plan.input(state, flags, staged, page, at))
-                .collect::<Result<_>>()?;
-            &spilled
+            count if count <= INLINE_PARENTS => {
+                inline = [&[]; INLINE_PARENTS];
+                for (input, (page, at)) in inline.iter_mut().zip(parents) {
+                    *input = plan.input(state, flags, staged, page, at)?;
+                }
+                &inline[..count]
+            }
+            _ => {
+                spilled = parents
+                    .map(|(page, at)| plan.input(state, flags, staged, page, at))
+                    .collect::<Result<_>>()?;
+                &spilled
+            }
         };
         let step = Step {
             position,
@@ -75,9 +85,24 @@ pub fn run_phase(
             current,
         };
         compute(&step, out)?;
-        flags[position] = if *out == *current { FLAG_SAME } else { FLAG_CHANGED };
+        flags[position] = if same_bytes(out, current) {
+            FLAG_SAME
+        } else {
+            FLAG_CHANGED
+        };
     }
     Ok(())
+}
+
+/// Pages up to this size are compared in the loop, not through a call to memcmp.
+const SMALL_PAGE_BYTES: usize = 32;
+
+fn same_bytes(left: &[u8], right: &[u8]) -> bool {
+    if left.len() <= SMALL_PAGE_BYTES {
+        left.len() == right.len() && left.iter().zip(right).all(|(left, right)| left == right)
+    } else {
+        left == right
+    }
 }
 
 /// What a wave's flags say it did.
@@ -104,11 +129,25 @@ pub struct Outputs<'a> {
     plan: &'a Plan,
     memory: &'a [u8],
     count: usize,
+    checked: bool,
 }
 
 impl<'a> Outputs<'a> {
-    pub(crate) fn new(plan: &'a Plan, memory: &'a [u8], count: usize) -> Outputs<'a> {
-        Outputs { plan, memory, count }
+    pub(crate) fn new(plan: &'a Plan, memory: &'a [u8], count: usize, checked: bool) -> Outputs<'a> {
+        Outputs {
+            plan,
+            memory,
+            count,
+            checked,
+        }
+    }
+
+    /// True when every output is known to apply to the state as it is: the
+    /// wave ran in Rust alone, within this call, after looking up each page it
+    /// changed (live) and staging exactly that page's size. Outputs an
+    /// embedding staged between calls are checked before they are applied.
+    pub fn checked(&self) -> bool {
+        self.checked
     }
 
     /// How many pages the wave changed.
@@ -126,29 +165,23 @@ impl<'a> Outputs<'a> {
             .map(move |(position, _)| (self.plan.page(position), &staging[self.plan.slot(position)]))
     }
 
-    /// The outputs as dense deltas of source `propagation`.
-    pub fn deltas(&self) -> Vec<Delta<&'a [u8]>> {
-        let mut deltas = Vec::with_capacity(self.count);
-        deltas.extend(self.iter().map(|(page_id, bytes)| propagated(page_id, bytes)));
-        deltas
-    }
-
-    /// The log record body of `deltas()`, written straight from the staged
-    /// bytes (the batch encoding of docs/formats.md; dense deltas need no
-    /// run-length coding).
-    pub fn log_body(&self) -> Vec<u8> {
+    /// Writes the log record body of the outputs into `body` (cleared first),
+    /// straight from the staged bytes: the batch encoding of docs/formats.md,
+    /// dense deltas of source `propagation`, which need no run-length coding.
+    pub fn write_log_body(&self, body: &mut Vec<u8>) {
         const DENSE_DELTA_OVERHEAD: usize = 16;
         let bytes: usize = self.iter().map(|(_, bytes)| DENSE_DELTA_OVERHEAD + bytes.len()).sum();
-        let mut body = Vec::with_capacity(8 + bytes);
-        encode_batch_header(self.count as u32, &mut body);
+        body.clear();
+        body.reserve(8 + bytes);
+        encode_batch_header(self.count as u32, body);
         for (page_id, bytes) in self.iter() {
-            encode_delta(&propagated(page_id, bytes), &mut body);
+            encode_delta(&propagated(page_id, bytes), body);
         }
-        body
     }
 }
 
-fn propagated(page_id: PageId, bytes: &[u8]) -> Delta<&[u8]> {
+/// A staged output as the delta that applies it.
+pub fn propagated(page_id: PageId, bytes: &[u8]) -> Delta<&[u8]> {
     Delta {
         page_id,
         payload: Payload::Dense(bytes),
