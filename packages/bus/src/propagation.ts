@@ -25,9 +25,12 @@ import type { PageId } from './types.js';
  * A JavaScript recompute. `parents` are read-only views of the parents' bytes
  * in edge order, valid during the call (a parent changed earlier in the wave
  * is seen through its new bytes); `current` is the child's bytes. Returns the
- * child's new bytes, of the child's size.
+ * child's new bytes, of the child's size: a new array, or `out`, scratch
+ * memory of that size whose bytes are unspecified, which the recompute may
+ * fill and return instead of allocating (valid during the call; the bus
+ * always passes it, it is optional for callers of the function itself).
  */
-export type RecomputeFunction = (parents: readonly Uint8Array[], current: Uint8Array, child: PageId) => Uint8Array;
+export type RecomputeFunction = (parents: readonly Uint8Array[], current: Uint8Array, child: PageId, out?: Uint8Array) => Uint8Array;
 
 /** A built-in recompute, run in Rust: `copy` (one parent), `concat` (parents end to end), `xor` (all parents). */
 export type BuiltinTransform = 'copy' | 'concat' | 'xor';
@@ -189,40 +192,43 @@ export class Propagator {
 
   /** Runs the JavaScript phase `phase` of the pending wave; on a failure ends the wave and throws. */
   #runPhase(phase: number): void {
-    const plan = this.#plans.get(this.#header[0]!) ?? this.#fetchPlan();
+    const plan = this.#plans.get(asKey(this.#header[0]!)) ?? this.#fetchPlan();
+    const { edgeFirst, edgePositions, edgeLive, edgeStaged, rootParent, inputs, callbacks, currents, children, slots, positions } = plan;
     const flags = this.#flags;
     const end = plan.phaseFirst[phase + 1]!;
     let step = plan.phaseFirst[phase]!;
     let calling = false;
     try {
       for (; step < end; step++) {
-        const first = plan.edgeFirst[step]!;
-        const last = plan.edgeFirst[step + 1]!;
-        const inputs = plan.inputs[step]!;
-        let triggered = plan.rootParent[step] === 1;
-        for (let edge = first; edge < last; edge++) {
-          const at = plan.edgePositions[edge]!;
-          if (at >= 0 && flags[at] === FLAG_CHANGED) {
-            triggered = true;
-            inputs[edge - first] = plan.edgeStaged[edge]!;
-          } else {
-            inputs[edge - first] = plan.edgeLive[edge]!;
+        const first = edgeFirst[step]!;
+        const last = edgeFirst[step + 1]!;
+        // Triggered by a commit page among the parents, or by a parent that changed in this wave.
+        if (rootParent[step] !== 1) {
+          let edge = first;
+          for (; edge < last; edge++) {
+            const at = edgePositions[edge]!;
+            if (at >= 0 && flags[at] === FLAG_CHANGED) break;
           }
+          if (edge === last) continue;
         }
-        if (!triggered) continue;
-        const current = plan.currents[step]!;
+        const parents = inputs[step]!;
+        for (let edge = first; edge < last; edge++) {
+          const at = edgePositions[edge]!;
+          parents[edge - first] = at >= 0 && flags[at] === FLAG_CHANGED ? edgeStaged[edge]! : edgeLive[edge]!;
+        }
+        const current = currents[step]!;
         calling = true;
-        const output = plan.callbacks[step]!(inputs, current, plan.children[step]!);
+        const output = callbacks[step]!(parents, current, children[step]!, slots[step]!);
         calling = false;
-        const flag = stage(output, current, plan.slots[step]!);
-        if (flag === 0) throw sizeMismatch(plan.children[step]!, output, current.length);
-        flags[plan.positions[step]!] = flag;
+        const flag = stage(output, current, slots[step]!);
+        if (flag === 0) throw sizeMismatch(children[step]!, output, current.length);
+        flags[positions[step]!] = flag;
       }
     } catch (error) {
       this.#state.abortWave();
       if (!calling) throw error;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new MmsbError(ErrorCode.RECOMPUTE_FAILED, `the recompute of page ${plan.children[step]} threw: ${reason}`, { cause: error });
+      throw new MmsbError(ErrorCode.RECOMPUTE_FAILED, `the recompute of page ${children[step]} threw: ${reason}`, { cause: error });
     }
   }
 
@@ -296,7 +302,7 @@ export class Propagator {
       edgeFirst.push(edgePositions.length);
     }
     const resolved: ScriptPlan = { ...plan, edgeFirst: Int32Array.from(edgeFirst), edgePositions: Int32Array.from(edgePositions) };
-    this.#plans.set(wave.id, resolved);
+    this.#plans.set(asKey(wave.id), resolved);
     return resolved;
   }
 }
@@ -312,12 +318,12 @@ function stage(output: unknown, current: Uint8Array, slot: Uint8Array): number {
     let index = 0;
     while (index < length && output[index] === current[index]) index++;
     if (index === length) return FLAG_SAME;
-    for (index = 0; index < length; index++) slot[index] = output[index]!;
+    if (output !== slot) for (index = 0; index < length; index++) slot[index] = output[index]!;
     return FLAG_CHANGED;
   }
   const bytes = Buffer.from(output.buffer, output.byteOffset, length);
   if (bytes.equals(current)) return FLAG_SAME;
-  slot.set(output);
+  if (output !== slot) slot.set(output);
   return FLAG_CHANGED;
 }
 

@@ -63,6 +63,12 @@ impl Default for StoreOptions {
     }
 }
 
+/// A wave's outputs up to this many apply as one batch of deltas; more apply
+/// one by one after one check, without a vector of deltas (72 bytes each) to
+/// build, scan and drop: a million-page wave would fault in, write and read
+/// 72 MB for it several times.
+const BATCHED_OUTPUTS_MAX: usize = 4096;
+
 /// Incremental checkpoints on top of one full checkpoint before the next is full.
 const INCREMENTAL_CHAIN_MAX: usize = 8;
 
@@ -411,25 +417,31 @@ impl Store {
             propagation,
         } = self;
         propagation.advance(state, memory, |state, outputs: &Outputs<'_>, body| {
-            // Checked first, as a batch is: after the record is logged, every apply succeeds.
-            if !outputs.checked() {
-                for (page_id, bytes) in outputs.iter() {
-                    Payload::Dense(bytes).validate(page_id, state.page(page_id)?.size())?;
+            let log_body = wave_log_body(outputs, body);
+            if !outputs.checked() && outputs.count() <= BATCHED_OUTPUTS_MAX {
+                let deltas: Vec<Delta<&[u8]>> = outputs
+                    .iter()
+                    .map(|(page_id, bytes)| propagated(page_id, bytes))
+                    .collect();
+                state.apply_batch(&deltas, || log(durable, last_lsn, RecordKind::Deltas, log_body))?;
+            } else {
+                // Checked first, as a batch is: after the record is logged, every apply succeeds.
+                if !outputs.checked() {
+                    for (page_id, bytes) in outputs.iter() {
+                        Payload::Dense(bytes).validate(page_id, state.page(page_id)?.size())?;
+                    }
                 }
-            }
-            // Applied one by one, without a vector of a million deltas to build, scan and drop;
-            // the first apply logs the record of all of them.
-            let mut outputs_left = outputs.iter();
-            if let Some((page_id, bytes)) = outputs_left.next() {
-                state.apply(&propagated(page_id, bytes), || {
-                    log(&mut *durable, &mut *last_lsn, RecordKind::Deltas, move || {
-                        outputs.write_log_body(body);
-                        Cow::Borrowed(body.as_slice())
-                    })
-                })?;
-            }
-            for (page_id, bytes) in outputs_left {
-                state.apply(&propagated(page_id, bytes), nothing)?;
+                // Then applied one by one; the first apply logs the record of all of them.
+                let mut outputs_left = outputs.iter();
+                if let Some((page_id, bytes)) = outputs_left.next() {
+                    let first = propagated(page_id, bytes);
+                    state.apply(&first, || {
+                        log(&mut *durable, &mut *last_lsn, RecordKind::Deltas, log_body)
+                    })?;
+                }
+                for (page_id, bytes) in outputs_left {
+                    state.apply(&propagated(page_id, bytes), nothing)?;
+                }
             }
             if let Some(durable) = durable {
                 outputs.iter().for_each(|(page_id, _)| durable.note_changed(page_id));
@@ -769,6 +781,14 @@ fn log<'a>(
         None => *last_lsn += 1,
     }
     Ok(())
+}
+
+/// The body of a wave's log record, written into `body` only when there is a log.
+fn wave_log_body<'a>(outputs: &'a Outputs<'_>, body: &'a mut Vec<u8>) -> impl FnOnce() -> Cow<'a, [u8]> {
+    move || {
+        outputs.write_log_body(body);
+        Cow::Borrowed(body.as_slice())
+    }
 }
 
 /// Takes the directory's lock, held while the returned file lives.

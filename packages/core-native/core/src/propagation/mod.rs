@@ -157,9 +157,17 @@ impl Propagation {
             );
         }
         let started = Instant::now();
-        let mut roots = changed.to_vec();
-        roots.sort_unstable();
-        roots.dedup();
+        let sorted;
+        // One page (the common commit) is sorted already: no vector to make.
+        let roots = if changed.len() == 1 {
+            changed
+        } else {
+            let mut roots = changed.to_vec();
+            roots.sort_unstable();
+            roots.dedup();
+            sorted = roots;
+            &sorted
+        };
         let plan = match self.plan(state, roots, limit) {
             Ok(plan) => plan,
             Err(error) => {
@@ -180,25 +188,20 @@ impl Propagation {
         Ok(())
     }
 
-    fn plan(&mut self, state: &State, roots: Vec<PageId>, limit: usize) -> Result<Arc<Plan>> {
-        if let Some(plan) = self.plans.get(roots.as_slice()) {
+    fn plan(&mut self, state: &State, roots: &[PageId], limit: usize) -> Result<Arc<Plan>> {
+        if let Some(plan) = self.plans.get(roots) {
             if plan.len() > limit {
-                return fail!(
-                    WaveLimit,
-                    "the wave of page(s) {roots:?} visits {} descendants, more than the wave limit of {limit}; \
-                     nothing was recomputed",
-                    plan.len()
-                );
+                return Err(plan::over_limit(roots, Some(plan.len()), limit));
             }
             return Ok(Arc::clone(plan));
         }
         self.next_plan_id += 1;
-        let plan = Arc::new(Plan::build(self.next_plan_id, state, &self.recomputes, &roots, limit)?);
+        let plan = Arc::new(Plan::build(self.next_plan_id, state, &self.recomputes, roots, limit)?);
         if self.plans.len() >= CACHED_PLANS_MAX || self.cached_positions + plan.len() > CACHED_POSITIONS_MAX {
             self.graph_changed();
         }
         self.cached_positions += plan.len();
-        self.plans.insert(roots.into_boxed_slice(), Arc::clone(&plan));
+        self.plans.insert(roots.into(), Arc::clone(&plan));
         Ok(plan)
     }
 

@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use crate::error::{fail, Result};
+use crate::error::{fail, Error, ErrorCode, Result};
 use crate::graph::Graph;
 use crate::page::PageId;
 use crate::state::State;
@@ -301,13 +301,7 @@ fn visit_order(graph: &Graph, roots: &[PageId], limit: usize) -> Result<Vec<Page
             }
         }
         if found.len() > limit {
-            let pages: Vec<String> = roots.iter().take(8).map(|page| page.to_string()).collect();
-            let more = if roots.len() > 8 { ", …" } else { "" };
-            return fail!(
-                WaveLimit,
-                "the wave of page(s) {}{more} visits more than {limit} descendants, the wave limit; nothing was recomputed",
-                pages.join(", ")
-            );
+            return Err(over_limit(roots, None, limit));
         }
     }
     // By id: a scan of the flags when the wave covers much of the graph, else a sort.
@@ -333,4 +327,21 @@ fn visit_order(graph: &Graph, roots: &[PageId], limit: usize) -> Result<Vec<Page
         *slot += 1;
     }
     Ok(order)
+}
+
+/// The refusal of a wave that visits more pages than the limit: `visits`
+/// when the plan was complete, else the search stopped past the limit.
+pub(crate) fn over_limit(roots: &[PageId], visits: Option<usize>, limit: usize) -> Error {
+    let mut pages: Vec<String> = roots.iter().take(8).map(|page| page.to_string()).collect();
+    if roots.len() > 8 {
+        pages.push("…".to_owned());
+    }
+    let visits = visits.map_or_else(|| format!("more than {limit}"), |visits| visits.to_string());
+    Error::new(
+        ErrorCode::WaveLimit,
+        format!(
+            "the wave of page(s) {} visits {visits} descendants, above the wave limit of {limit}; nothing was recomputed",
+            pages.join(", ")
+        ),
+    )
 }
