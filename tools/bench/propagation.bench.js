@@ -126,20 +126,29 @@ async function mobxRunner({ nodes, compute }) {
   return { step: (iteration) => runInAction(() => source.set(iteration & 0xff)), counter: () => count, dispose };
 }
 
-async function mmsbRunner({ nodes, compute }) {
+/**
+ * MMSB with a JavaScript recompute per page: one that returns a new array, or,
+ * `intoOut`, one that fills the scratch `out` the bus passes and returns it.
+ */
+async function mmsbRunner({ nodes, compute }, intoOut) {
   let count = 0;
   const bus = Bus.memory();
   const ids = await bus.createPages(nodes.length, { size: 8 });
+  const allocating = (parents) => {
+    count++;
+    const out = new Uint8Array(8);
+    out[0] = compute(parents.map((parent) => parent[0]));
+    return out;
+  };
+  const filling = (parents, current, child, out) => {
+    count++;
+    out.fill(0);
+    out[0] = compute(parents.map((parent) => parent[0]));
+    return out;
+  };
   for (const [index, inputs] of nodes.entries()) {
     for (const input of inputs) await bus.addEdge(ids[input], ids[index]);
-    if (index > 0) {
-      bus.recompute(ids[index], (parents) => {
-        count++;
-        const out = new Uint8Array(8);
-        out[0] = compute(parents.map((parent) => parent[0]));
-        return out;
-      });
-    }
+    if (index > 0) bus.recompute(ids[index], intoOut ? filling : allocating);
   }
   const payloads = Array.from({ length: 256 }, (_, value) => dense(Uint8Array.of(value, 0, 0, 0, 0, 0, 0, 0)));
   return { step: (iteration) => bus.apply({ pageId: ids[0], payload: payloads[iteration & 0xff] }), counter: () => count };
@@ -174,21 +183,28 @@ const fixed = (value, digits = 0) => Number(value).toLocaleString('en', { maximu
 
 const report = { machine: machineInfo(), runMs: RUN_MS, rounds: ROUNDS, shapes: [], dag: [] };
 for (const entry of shapes) {
-  const runners = [await preactRunner(entry), await mobxRunner(entry), await mmsbRunner(entry)];
-  const [preact, mobx, mmsb] = await bestRates(runners);
+  const runners = [await preactRunner(entry), await mobxRunner(entry), await mmsbRunner(entry, false), await mmsbRunner(entry, true)];
+  const [preact, mobx, mmsb, mmsbOut] = await bestRates(runners);
   runners[1].dispose();
-  const row = { shape: entry.name, preact, mobx, mmsb };
+  const row = { shape: entry.name, preact, mobx, mmsb, mmsbOut };
   report.shapes.push(row);
-  process.stderr.write(`${entry.name}: preact ${fixed(row.preact)}/s, mobx ${fixed(row.mobx)}/s, mmsb ${fixed(row.mmsb)}/s\n`);
+  process.stderr.write(
+    `${entry.name}: preact ${fixed(preact)}/s, mobx ${fixed(mobx)}/s, mmsb ${fixed(mmsb)}/s, mmsb into out ${fixed(mmsbOut)}/s\n`,
+  );
 }
 report.dag.push({ logged: false, ...(await nativeDag(DAG_PAGES, false)) });
 report.dag.push({ logged: true, ...(await nativeDag(DAG_PAGES, true)) });
 const geometric = (values) => Math.exp(values.reduce((sum, value) => sum + Math.log(value), 0) / values.length);
 const preactMean = geometric(report.shapes.map((row) => row.preact));
 const jsRatio = geometric(report.shapes.map((row) => row.mmsb / row.preact));
+const outRatio = geometric(report.shapes.map((row) => row.mmsbOut / row.preact));
 const loggedDag = report.dag.find((row) => row.logged);
 report.goals = [
-  { goal: 'JS callbacks ≥ 0.5× signals-core (geometric mean over the shapes)', measured: `${fixed(jsRatio, 3)}×`, met: jsRatio >= 0.5 },
+  {
+    goal: 'JS callbacks ≥ 0.5× signals-core (geometric mean over the shapes)',
+    measured: `${fixed(jsRatio, 3)}× (callbacks filling \`out\`: ${fixed(outRatio, 3)}×)`,
+    met: jsRatio >= 0.5,
+  },
   {
     goal: 'native transforms, derived deltas logged, ≥ 2× signals-core',
     measured: `${fixed(loggedDag.perSecond)} vs ${fixed(preactMean)} recomputes/s: ${fixed(loggedDag.perSecond / preactMean, 2)}×`,
@@ -216,10 +232,15 @@ const markdown = [
   '',
   '## JavaScript recomputes',
   '',
-  '| shape | @preact/signals-core | mobx | MMSB | MMSB / signals |',
-  '|---|---|---|---|---|',
+  'MMSB: each recompute returns a new array (as before); MMSB, `out`: each fills and returns the scratch `out` the bus',
+  'passes, allocating nothing. The goal is judged on the first.',
+  '',
+  '| shape | @preact/signals-core | mobx | MMSB | MMSB / signals | MMSB, `out` | MMSB, `out` / signals |',
+  '|---|---|---|---|---|---|---|',
   ...report.shapes.map(
-    (row) => `| ${row.shape} | ${fixed(row.preact)} | ${fixed(row.mobx)} | ${fixed(row.mmsb)} | ${fixed(row.mmsb / row.preact, 3)}× |`,
+    (row) =>
+      `| ${row.shape} | ${fixed(row.preact)} | ${fixed(row.mobx)} | ${fixed(row.mmsb)} | ${fixed(row.mmsb / row.preact, 3)}× | ` +
+      `${fixed(row.mmsbOut)} | ${fixed(row.mmsbOut / row.preact, 3)}× |`,
   ),
   '',
   '## Built-in transforms on a DAG',

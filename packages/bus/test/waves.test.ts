@@ -230,6 +230,26 @@ describe('waves', () => {
     expect(bus.propagationStats).toMatchObject({ waves: 2, recomputed: 4, changed: 3, cutOff: 1 });
   });
 
+  it('a wave that needs more memory than the bus holds for waves grows it, and again for a larger one', async () => {
+    const bus = Bus.memory();
+    const [source, ...children] = await bus.createPages(401, { size: 16 });
+    for (const [index, child] of children.entries()) {
+      await bus.addEdge(source!, child);
+      // Every other child a built-in, so the JavaScript phase reads across the whole staging area.
+      bus.recompute(child, index % 2 === 0 ? 'copy' : ([parent]) => parent!.map((byte) => byte + index));
+    }
+    for (const count of [100, 400]) {
+      for (const child of children.slice(count)) bus.recompute(child, null);
+      const fill = count / 100;
+      await bus.apply({ pageId: source!, payload: dense(new Uint8Array(16).fill(fill)) });
+      const expected = children.map((_, index) => new Uint8Array(16).fill(index >= count ? 0 : index % 2 === 0 ? fill : fill + index));
+      expect(bus.readMany(children)).toEqual(expected);
+      for (const [index, child] of children.entries()) {
+        bus.recompute(child, index % 2 === 0 ? 'copy' : ([parent]) => parent!.map((byte) => byte + index));
+      }
+    }
+  });
+
   it('a recompute that writes to the bus gets its own wave refused; the wave it runs in completes', async () => {
     const bus = Bus.memory();
     const [source, derived, other] = await bus.createPages(3, { size: 1 });

@@ -424,6 +424,9 @@ impl Store {
                     .map(|(page_id, bytes)| propagated(page_id, bytes))
                     .collect();
                 state.apply_batch(&deltas, || log(durable, last_lsn, RecordKind::Deltas, log_body))?;
+                if let Some(durable) = durable {
+                    deltas.iter().for_each(|delta| durable.note_changed(delta.page_id));
+                }
             } else {
                 // Checked first, as a batch is: after the record is logged, every apply succeeds.
                 if !outputs.checked() {
@@ -438,13 +441,12 @@ impl Store {
                     state.apply(&first, || {
                         log(&mut *durable, &mut *last_lsn, RecordKind::Deltas, log_body)
                     })?;
+                    durable.iter_mut().for_each(|durable| durable.note_changed(page_id));
                 }
                 for (page_id, bytes) in outputs_left {
                     state.apply(&propagated(page_id, bytes), nothing)?;
+                    durable.iter_mut().for_each(|durable| durable.note_changed(page_id));
                 }
-            }
-            if let Some(durable) = durable {
-                outputs.iter().for_each(|(page_id, _)| durable.note_changed(page_id));
             }
             Ok(())
         })

@@ -168,11 +168,9 @@ impl<'a> Outputs<'a> {
     /// Writes the log record body of the outputs into `body` (cleared first),
     /// straight from the staged bytes: the batch encoding of docs/formats.md,
     /// dense deltas of source `propagation`, which need no run-length coding.
+    /// The buffer is kept between waves, so it seldom grows.
     pub fn write_log_body(&self, body: &mut Vec<u8>) {
-        const DENSE_DELTA_OVERHEAD: usize = 16;
-        let bytes: usize = self.iter().map(|(_, bytes)| DENSE_DELTA_OVERHEAD + bytes.len()).sum();
         body.clear();
-        body.reserve(8 + bytes);
         encode_batch_header(self.count as u32, body);
         for (page_id, bytes) in self.iter() {
             encode_delta(&propagated(page_id, bytes), body);
