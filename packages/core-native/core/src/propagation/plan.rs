@@ -345,3 +345,60 @@ pub(crate) fn over_limit(roots: &[PageId], visits: Option<usize>, limit: usize) 
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Edge, EdgeKind};
+    use crate::page::Location;
+    use crate::propagation::Transform;
+    use crate::state::nothing;
+
+    /// Pages 1..=5: 1 → 2 → 3 → 4, and 1 → 5.
+    fn state() -> State {
+        let mut state = State::new();
+        state.create_pages(5, 4, Location::Cpu, nothing).unwrap();
+        for (parent, child) in [(1, 2), (2, 3), (3, 4), (1, 5)] {
+            let edge = Edge {
+                parent,
+                child,
+                kind: EdgeKind::Data,
+            };
+            state.add_edge(edge, nothing).unwrap();
+        }
+        state
+    }
+
+    #[test]
+    fn phases_alternate_only_along_dependencies_and_slots_follow_steps() {
+        let state = state();
+        let mut recomputes = Recomputes::default();
+        let copy = Some(Recompute::Builtin(Transform::Copy));
+        for (page, recompute) in [(2, copy), (3, Some(Recompute::Script)), (4, copy), (5, copy)] {
+            recomputes.set(page, recompute);
+        }
+        let plan = Plan::build(1, &state, &recomputes, &[1], 10).unwrap();
+        // Visit order: height, then id.
+        assert_eq!(
+            (0..plan.len()).map(|position| plan.page(position)).collect::<Vec<_>>(),
+            [2, 5, 3, 4]
+        );
+        let phases: Vec<(bool, Vec<u32>)> = plan
+            .phases()
+            .iter()
+            .map(|phase| (phase.script, plan.steps(phase).to_vec()))
+            .collect();
+        // 5 needs nothing from the script, so it runs with 2 in the first built-in phase.
+        assert_eq!(phases, [(false, vec![0, 1]), (true, vec![2]), (false, vec![3])]);
+        assert_eq!(
+            [plan.slot(0), plan.slot(1), plan.slot(2), plan.slot(3)],
+            [0..4, 4..8, 8..12, 12..16]
+        );
+        assert_eq!(plan.memory_bytes(), 4 + 16);
+        assert!(plan.root_parent(0) && plan.root_parent(1) && !plan.root_parent(2));
+        assert_eq!(plan.parents(2).collect::<Vec<_>>(), [(2, Some(0))]);
+        let error = Plan::build(2, &state, &recomputes, &[1], 3).err().unwrap();
+        assert_eq!(error.code, ErrorCode::WaveLimit);
+        assert!(error.message.contains("more than 3"), "{}", error.message);
+    }
+}
