@@ -113,10 +113,10 @@ describe('waves', () => {
               const parents = parentsOf(index);
               if (parents.length === 0 || !parents.some((parent) => changed.has(parent))) continue;
               const inputs = parents.map((parent) => model[parent]!);
-              let output = new Uint8Array(SIZE);
+              const output = new Uint8Array(SIZE);
               if (kindOf(index) === 'js') {
                 expectedCalls.push(ids[index]!);
-                output = mix(index, inputs, output);
+                mix(index, inputs, output);
               } else {
                 for (const input of inputs) for (let byte = 0; byte < SIZE; byte++) output[byte] = output[byte]! ^ input[byte]!;
               }
