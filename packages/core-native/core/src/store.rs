@@ -434,7 +434,8 @@ impl Store {
                         Payload::Dense(bytes).validate(page_id, state.page(page_id)?.size())?;
                     }
                 }
-                // Then applied one by one; the first apply logs the record of all of them.
+                // Then applied one by one; the first apply logs the record of all of them. The
+                // others cannot fail: each output was checked above, or computed in this call.
                 let mut outputs_left = outputs.iter();
                 if let Some((page_id, bytes)) = outputs_left.next() {
                     let first = propagated(page_id, bytes);

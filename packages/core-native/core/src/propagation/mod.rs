@@ -57,6 +57,7 @@ pub enum WaveStep {
 pub struct WaveSummary {
     /// The pages the wave visited.
     pub visited: usize,
+    /// What its recomputes did.
     pub tally: Tally,
     /// The pages it changed, in visit order, when asked for (a million-page
     /// wave need not list a million pages nobody reads).
@@ -136,6 +137,7 @@ impl Propagation {
         self.cached_positions = 0;
     }
 
+    /// The counters, as plain numbers.
     pub fn stats(&self) -> PropagationStats {
         self.stats
     }

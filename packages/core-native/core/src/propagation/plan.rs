@@ -190,6 +190,7 @@ impl Plan {
         self.pages.len()
     }
 
+    /// True when the wave visits no page (the commit's pages have no children).
     pub fn is_empty(&self) -> bool {
         self.pages.is_empty()
     }

@@ -12,6 +12,7 @@ use super::recompute::Recompute;
 
 /// One recompute of a phase, as its computation sees it.
 pub struct Step<'a> {
+    /// The child's position in the plan.
     pub position: usize,
     pub child: PageId,
     pub recompute: Recompute,
@@ -108,8 +109,11 @@ fn same_bytes(left: &[u8], right: &[u8]) -> bool {
 /// What a wave's flags say it did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// Recomputes run.
     pub recomputed: u64,
+    /// Recomputes whose output differed from their page.
     pub changed: u64,
+    /// Recomputes whose output equalled their page.
     pub cut_off: u64,
 }
 
