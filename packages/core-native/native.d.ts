@@ -47,24 +47,29 @@ export declare class NativeState {
    * after the page is released or moved; it must be treated as read-only.
    */
   view(id: number): Uint8Array
-  /** Sets a page's built-in recompute (`copy`, `concat`, `xor`), or removes it with `null`. */
-  setTransform(child: number, transform?: string | undefined | null): void
   /**
-   * Runs a wave through the built-in recomputes only and applies it;
-   * `list_pages` asks for the changed pages (a million-page wave need not
-   * build a million-element array nobody reads).
+   * Sets a page's recompute: a built-in (`copy`, `concat`, `xor`), `script`
+   * (a JavaScript callback the bus runs), or none with `null`.
    */
-  propagate(changed: Float64Array, listPages: boolean): WaveInfo
+  setRecompute(child: number, recompute?: string | undefined | null): void
   /**
-   * The plan of a wave, packed for one crossing: per descendant in order,
-   * `child, transform (0 none, 1 copy, 2 concat, 3 xor), parent count`, then
-   * per parent `parent id, where`: `where` is the parent's position in this
-   * plan, -2 for a page the commit changed, or -1 for a page the wave does
-   * not change. Positions spare the JavaScript loop any id lookups.
+   * Starts the wave of a commit that changed `changed` and runs it as far
+   * as the core can. Returns the index of a JavaScript phase to run before
+   * `resume_wave`, `DONE`, `NEED_MEMORY`, or, when `list_pages` and the wave
+   * changed pages, those pages.
    */
-  planWave(changed: Float64Array): Float64Array
-  /** Computes a page's built-in recompute from the given parent bytes. */
-  computeTransform(child: number, inputs: Array<Uint8Array>): Uint8Array
+  beginWave(changed: Float64Array, memory: Uint8Array, limit: number, listPages: boolean): number | Float64Array
+  /**
+   * Runs the pending wave on after a JavaScript phase, in the same memory
+   * (or in larger memory after `NEED_MEMORY`); returns as `begin_wave`.
+   */
+  resumeWave(memory: Uint8Array): number | Float64Array
+  /** Ends the pending wave as failed: a JavaScript recompute failed. */
+  abortWave(): void
+  /** The plan of the pending wave. */
+  wavePlan(): WavePlan
+  /** The propagation counters. */
+  propagationStats(): PropagationCounters
   /** An in-memory state. */
   constructor()
   /** Opens (creating when missing) a data directory and recovers its state. */
@@ -228,6 +233,18 @@ export interface ParentEdge {
   kind: string
 }
 
+/** The propagation counters, read in one call. */
+export interface PropagationCounters {
+  waves: number
+  recomputed: number
+  changed: number
+  cutOff: number
+  failed: number
+  largestWave: number
+  maxHeight: number
+  lastWaveMs: number
+}
+
 export interface RecordInfo {
   lsn: number
   kind: string
@@ -288,13 +305,34 @@ export interface TornTailInfo {
   salvageFile: string
 }
 
-/** What a native wave did. */
-export interface WaveInfo {
-  recomputed: number
-  cutOff: number
-  /** The height of the deepest page the wave visited. */
-  maxHeight: number
-  changedCount: number
-  /** The pages the wave changed, in wave order, when asked for. */
-  changedPages?: Array<number>
+/**
+ * The plan of the pending wave, for the bus's JavaScript loop (positions
+ * index the per-position arrays; see `Plan` in the core).
+ */
+export interface WavePlan {
+  id: number
+  /** Per position: the page. */
+  pages: Float64Array
+  /** Per position: 0 not recomputed, 1 a built-in, 2 a JavaScript recompute. */
+  kinds: Uint8Array
+  /** Per position: 1 when a parent is a page of the commit. */
+  rootParents: Uint8Array
+  /** The parents of position `i` are entries `parentFirst[i]` to `parentFirst[i + 1]` of the next two. */
+  parentFirst: Uint32Array
+  parentPages: Float64Array
+  /** A parent's position, or -1 when the wave does not visit it. */
+  parentPositions: Int32Array
+  /** Per position: where its output is staged, from the start of the staging area, and its size. */
+  slots: Float64Array
+  sizes: Float64Array
+  /** Recomputed positions in the order they run; phase `k` is steps `phaseFirst[k]` to `phaseFirst[k + 1]`. */
+  steps: Uint32Array
+  phaseFirst: Uint32Array
+  /** Per phase: 1 when its recomputes are JavaScript's. */
+  phaseScript: Uint8Array
+  /** Where the flags and the staging area start in the memory the bus passes. */
+  flagsAt: number
+  stagingAt: number
+  /** The bytes of memory the wave needs, header included. */
+  memoryBytes: number
 }

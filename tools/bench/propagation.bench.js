@@ -16,6 +16,7 @@ import { computed as mobxComputed, observable, runInAction } from 'mobx';
 import { machineInfo } from './measure.js';
 
 const RUN_MS = Number(process.env.MMSB_BENCH_RUN_MS ?? 1000);
+const ROUNDS = Number(process.env.MMSB_BENCH_ROUNDS ?? 5);
 const DAG_PAGES = Number(process.env.MMSB_BENCH_DAG_PAGES ?? 1_000_000);
 const reportDirectory = fileURLToPath(new URL('./reports/', import.meta.url));
 
@@ -60,17 +61,30 @@ const leaves = (nodes) => {
   return nodes.map((_, index) => index).filter((index) => index > 0 && !read.has(index));
 };
 
-/** Runs `step(iteration)` for RUN_MS; returns recomputations per second from `counter()`. */
-async function rate(step, counter) {
+/** Times `step(iteration)` for `ms` after a warm-up; returns recomputations per second from `counter()`. */
+async function rate({ step, counter }, ms) {
   for (let warm = 0; warm < 20; warm++) await step(warm);
   const before = counter();
   const start = performance.now();
   let iteration = 20;
-  while (performance.now() - start < RUN_MS) await step(iteration++);
+  while (performance.now() - start < ms) await step(iteration++);
   return ((counter() - before) * 1000) / (performance.now() - start);
 }
 
-async function preactRate({ nodes, compute }) {
+/**
+ * The rates of several runners, measured in ROUNDS interleaved rounds of
+ * RUN_MS / ROUNDS each, best round kept: a noisy neighbour on a shared
+ * machine slows one round of one library, not one library's whole cell.
+ */
+async function bestRates(runners) {
+  const best = runners.map(() => 0);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [index, runner] of runners.entries()) best[index] = Math.max(best[index], await rate(runner, RUN_MS / ROUNDS));
+  }
+  return best;
+}
+
+async function preactRunner({ nodes, compute }) {
   let count = 0;
   const source = signal(0);
   const cells = [source];
@@ -83,16 +97,16 @@ async function preactRate({ nodes, compute }) {
     );
   }
   const sinks = leaves(nodes).map((index) => cells[index]);
-  return rate(
-    (iteration) => {
+  return {
+    step: (iteration) => {
       source.value = iteration & 0xff;
       for (const sink of sinks) sink.value;
     },
-    () => count,
-  );
+    counter: () => count,
+  };
 }
 
-async function mobxRate({ nodes, compute }) {
+async function mobxRunner({ nodes, compute }) {
   let count = 0;
   const source = observable.box(0);
   const cells = [source];
@@ -109,34 +123,35 @@ async function mobxRate({ nodes, compute }) {
   const dispose = autorun(() => {
     for (const sink of sinks) sink.get();
   });
-  const result = await rate(
-    (iteration) => runInAction(() => source.set(iteration & 0xff)),
-    () => count,
-  );
-  dispose();
-  return result;
+  return { step: (iteration) => runInAction(() => source.set(iteration & 0xff)), counter: () => count, dispose };
 }
 
-async function mmsbRate({ nodes, compute }) {
+/**
+ * MMSB with a JavaScript recompute per page: one that returns a new array, or,
+ * `intoOut`, one that fills the scratch `out` the bus passes and returns it.
+ */
+async function mmsbRunner({ nodes, compute }, intoOut) {
   let count = 0;
   const bus = Bus.memory();
   const ids = await bus.createPages(nodes.length, { size: 8 });
+  const allocating = (parents) => {
+    count++;
+    const out = new Uint8Array(8);
+    out[0] = compute(parents.map((parent) => parent[0]));
+    return out;
+  };
+  const filling = (parents, current, child, out) => {
+    count++;
+    out.fill(0);
+    out[0] = compute(parents.map((parent) => parent[0]));
+    return out;
+  };
   for (const [index, inputs] of nodes.entries()) {
     for (const input of inputs) await bus.addEdge(ids[input], ids[index]);
-    if (index > 0) {
-      bus.recompute(ids[index], (parents) => {
-        count++;
-        const out = new Uint8Array(8);
-        out[0] = compute(parents.map((parent) => parent[0]));
-        return out;
-      });
-    }
+    if (index > 0) bus.recompute(ids[index], intoOut ? filling : allocating);
   }
   const payloads = Array.from({ length: 256 }, (_, value) => dense(Uint8Array.of(value, 0, 0, 0, 0, 0, 0, 0)));
-  return rate(
-    (iteration) => bus.apply({ pageId: ids[0], payload: payloads[iteration & 0xff] }),
-    () => count,
-  );
+  return { step: (iteration) => bus.apply({ pageId: ids[0], payload: payloads[iteration & 0xff] }), counter: () => count };
 }
 
 /** A tree of `pages` pages (page i reads page (i - 1) / 2), every child a built-in copy. */
@@ -166,20 +181,30 @@ async function nativeDag(pages, logged) {
 
 const fixed = (value, digits = 0) => Number(value).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-const report = { machine: machineInfo(), runMs: RUN_MS, shapes: [], dag: [] };
+const report = { machine: machineInfo(), runMs: RUN_MS, rounds: ROUNDS, shapes: [], dag: [] };
 for (const entry of shapes) {
-  const row = { shape: entry.name, preact: await preactRate(entry), mobx: await mobxRate(entry), mmsb: await mmsbRate(entry) };
+  const runners = [await preactRunner(entry), await mobxRunner(entry), await mmsbRunner(entry, false), await mmsbRunner(entry, true)];
+  const [preact, mobx, mmsb, mmsbOut] = await bestRates(runners);
+  runners[1].dispose();
+  const row = { shape: entry.name, preact, mobx, mmsb, mmsbOut };
   report.shapes.push(row);
-  process.stderr.write(`${entry.name}: preact ${fixed(row.preact)}/s, mobx ${fixed(row.mobx)}/s, mmsb ${fixed(row.mmsb)}/s\n`);
+  process.stderr.write(
+    `${entry.name}: preact ${fixed(preact)}/s, mobx ${fixed(mobx)}/s, mmsb ${fixed(mmsb)}/s, mmsb into out ${fixed(mmsbOut)}/s\n`,
+  );
 }
 report.dag.push({ logged: false, ...(await nativeDag(DAG_PAGES, false)) });
 report.dag.push({ logged: true, ...(await nativeDag(DAG_PAGES, true)) });
 const geometric = (values) => Math.exp(values.reduce((sum, value) => sum + Math.log(value), 0) / values.length);
 const preactMean = geometric(report.shapes.map((row) => row.preact));
 const jsRatio = geometric(report.shapes.map((row) => row.mmsb / row.preact));
+const outRatio = geometric(report.shapes.map((row) => row.mmsbOut / row.preact));
 const loggedDag = report.dag.find((row) => row.logged);
 report.goals = [
-  { goal: 'JS callbacks ≥ 0.5× signals-core (geometric mean over the shapes)', measured: `${fixed(jsRatio, 3)}×`, met: jsRatio >= 0.5 },
+  {
+    goal: 'JS callbacks ≥ 0.5× signals-core (geometric mean over the shapes)',
+    measured: `${fixed(jsRatio, 3)}× (callbacks filling \`out\`: ${fixed(outRatio, 3)}×)`,
+    met: jsRatio >= 0.5,
+  },
   {
     goal: 'native transforms, derived deltas logged, ≥ 2× signals-core',
     measured: `${fixed(loggedDag.perSecond)} vs ${fixed(preactMean)} recomputes/s: ${fixed(loggedDag.perSecond / preactMean, 2)}×`,
@@ -191,9 +216,11 @@ const markdown = [
   '# Propagation benchmark',
   '',
   'Written by `tools/bench/propagation.bench.js` (`bash tools/dev.sh bench`). Recomputations per second, same run,',
-  `${RUN_MS} ms per cell. Each iteration sets the source and reads every sink (signals and mobx compute lazily); MMSB`,
-  'applies a dense delta to the source page and its wave recomputes the descendants (8-byte pages, a JavaScript callback',
-  'per page computing the same byte as the signals do, in-memory bus). The shapes follow js-reactivity-benchmark.',
+  `${RUN_MS} ms per cell in ${ROUNDS} interleaved rounds (signals, mobx, MMSB, again), the best round of each kept, so that`,
+  'a busy neighbour on a shared machine slows one round rather than one library. Each iteration sets the source and reads',
+  'every sink (signals and mobx compute lazily); MMSB applies a dense delta to the source page and its wave recomputes the',
+  'descendants (8-byte pages, a JavaScript callback per page computing the same byte as the signals do, in-memory bus).',
+  'The shapes follow js-reactivity-benchmark.',
   '',
   `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB; Node ${report.machine.node}; commit ${report.machine.commit}; ${report.machine.date}.`,
   '',
@@ -203,12 +230,20 @@ const markdown = [
   '|---|---|---|',
   ...report.goals.map((goal) => `| ${goal.goal} | ${goal.measured} | ${goal.met ? 'met' : 'not met'} |`),
   '',
+  'One run. On a shared machine these ratios move from run to run, by a third and more for the logged DAG (its log writes',
+  'and segment syncs depend on the disk): a goal met or missed by a small margin is within that noise.',
+  '',
   '## JavaScript recomputes',
   '',
-  '| shape | @preact/signals-core | mobx | MMSB | MMSB / signals |',
-  '|---|---|---|---|---|',
+  'MMSB: each recompute returns a new array (as before); MMSB, `out`: each fills and returns the scratch `out` the bus',
+  'passes, allocating nothing. The goal is judged on the first.',
+  '',
+  '| shape | @preact/signals-core | mobx | MMSB | MMSB / signals | MMSB, `out` | MMSB, `out` / signals |',
+  '|---|---|---|---|---|---|---|',
   ...report.shapes.map(
-    (row) => `| ${row.shape} | ${fixed(row.preact)} | ${fixed(row.mobx)} | ${fixed(row.mmsb)} | ${fixed(row.mmsb / row.preact, 3)}× |`,
+    (row) =>
+      `| ${row.shape} | ${fixed(row.preact)} | ${fixed(row.mobx)} | ${fixed(row.mmsb)} | ${fixed(row.mmsb / row.preact, 3)}× | ` +
+      `${fixed(row.mmsbOut)} | ${fixed(row.mmsbOut / row.preact, 3)}× |`,
   ),
   '',
   '## Built-in transforms on a DAG',

@@ -422,9 +422,10 @@ export class Bus extends StateReader {
     this.#propagator.register(child, recompute);
   }
 
-  /** Counters of the propagation engine. */
+  /** Counters of the propagation engine, kept by the core and read in one call. */
   get propagationStats(): Readonly<PropagationStats> {
-    return { ...this.#propagator.stats };
+    this.native();
+    return this.#propagator.stats();
   }
 
   /** Calls `listener` after every commit of deltas and every wave; returns the function that stops it. */

@@ -1,6 +1,6 @@
 /**
  * Every failure a caller can cause has a stable code. The codes from
- * `PAGE_NOT_FOUND` to `MEMORY_UNSUITABLE` are the Rust core's own (a test
+ * `PAGE_NOT_FOUND` to `WAVE_LIMIT` are the Rust core's own (a test
  * checks the two lists agree); the rest arise in TypeScript only.
  *
  * What a failed mutation means: every code but one says the change was NOT
@@ -38,10 +38,10 @@ export const ErrorCode = {
   DISK_FULL: 'DISK_FULL',
   DURABILITY_UNKNOWN: 'DURABILITY_UNKNOWN',
   MEMORY_UNSUITABLE: 'MEMORY_UNSUITABLE',
+  WAVE_LIMIT: 'WAVE_LIMIT',
   NATIVE_UNAVAILABLE: 'NATIVE_UNAVAILABLE',
   BUS_CLOSED: 'BUS_CLOSED',
   RECOMPUTE_FAILED: 'RECOMPUTE_FAILED',
-  WAVE_LIMIT: 'WAVE_LIMIT',
   EVENTS_OVERFLOW: 'EVENTS_OVERFLOW',
   LISTENER_FAILED: 'LISTENER_FAILED',
   INTERNAL: 'INTERNAL',

@@ -18,7 +18,6 @@ describe('native boundary', () => {
       ErrorCode.NATIVE_UNAVAILABLE,
       ErrorCode.BUS_CLOSED,
       ErrorCode.RECOMPUTE_FAILED,
-      ErrorCode.WAVE_LIMIT,
       ErrorCode.EVENTS_OVERFLOW,
       ErrorCode.LISTENER_FAILED,
       ErrorCode.INTERNAL,

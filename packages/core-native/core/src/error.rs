@@ -61,11 +61,14 @@ pub enum ErrorCode {
     /// The page memory asked for cannot hold the page (an arena page above
     /// `ARENA_PAGE_MAX` bytes); another memory can.
     MemoryUnsuitable,
+    /// A wave would visit more pages than the wave limit; it was refused
+    /// before anything was recomputed (the commit that started it stays).
+    WaveLimit,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order; the TypeScript layer checks its copy against this.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::PageNotFound,
         ErrorCode::PageReleased,
         ErrorCode::PageSizeInvalid,
@@ -90,6 +93,7 @@ impl ErrorCode {
         ErrorCode::DiskFull,
         ErrorCode::DurabilityUnknown,
         ErrorCode::MemoryUnsuitable,
+        ErrorCode::WaveLimit,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -118,6 +122,7 @@ impl ErrorCode {
             ErrorCode::DiskFull => "DISK_FULL",
             ErrorCode::DurabilityUnknown => "DURABILITY_UNKNOWN",
             ErrorCode::MemoryUnsuitable => "MEMORY_UNSUITABLE",
+            ErrorCode::WaveLimit => "WAVE_LIMIT",
         }
     }
 }

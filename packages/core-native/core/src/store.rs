@@ -26,8 +26,7 @@ use crate::checkpoint::{
 };
 use crate::counters::{Counter, Counters};
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
-use crate::delta::Delta;
-use crate::delta::{Payload, Source};
+use crate::delta::{Delta, Payload};
 use crate::error::{fail, Error, Result};
 use crate::graph::Edge;
 use crate::log::body;
@@ -36,11 +35,11 @@ use crate::log::segment::{parse_segment_name, segment_name, FILL_V2, SEGMENT_HEA
 use crate::log::writer::{LogWriter, SyncJob};
 use crate::page::{Location, PageId};
 use crate::page_memory::{remove_leftovers, MemoryConfig, MemoryKind, ViewBytes};
-use crate::propagation::{run_native, Transform, Transforms, WaveOutcome};
+use crate::propagation::{propagated, Outputs, Propagation, Recompute, WaveStep, WaveSummary};
 use crate::recovery::{
     cut_torn_tail, load_base, recover, replay, DirectoryFiles, RecoveryMode, SegmentReads, TornTail,
 };
-use crate::state::State;
+use crate::state::{nothing, State};
 use crate::storage::FileSystem;
 
 #[derive(Clone, Debug)]
@@ -69,6 +68,12 @@ impl Default for StoreOptions {
         }
     }
 }
+
+/// A wave's outputs up to this many apply as one batch of deltas; more apply
+/// one by one after one check, without a vector of deltas (72 bytes each) to
+/// build, scan and drop: a million-page wave would fault in, write and read
+/// 72 MB for it several times.
+const BATCHED_OUTPUTS_MAX: usize = 4096;
 
 /// Incremental checkpoints on top of one full checkpoint before the next is full.
 const INCREMENTAL_CHAIN_MAX: usize = 8;
@@ -102,9 +107,9 @@ pub struct Store {
     /// The statistics, and what a binding reads after each change (counters.rs).
     counters: Counters,
     durable: Option<Durable>,
-    /// Built-in recomputes of children. Like JavaScript callbacks they are
-    /// registered at run time and not persisted: derived deltas are logged.
-    transforms: Transforms,
+    /// The propagation engine: recomputes of children, registered at run
+    /// time and not persisted (derived deltas are logged), plans and counters.
+    propagation: Propagation,
 }
 
 struct Durable {
@@ -154,7 +159,7 @@ impl Store {
             last_lsn,
             counters,
             durable,
-            transforms: Transforms::default(),
+            propagation: Propagation::default(),
         }
     }
 
@@ -418,7 +423,7 @@ impl Store {
         counters.add(Counter::PagesLive, -1.0);
         counters.add(Counter::PageBytes, -(size as f64));
         self.note(|durable| durable.note_released(id));
-        self.transforms.set(id, None);
+        self.propagation.set_recompute(id, None);
         Ok(())
     }
 
@@ -452,7 +457,9 @@ impl Store {
             log(durable, last_lsn, counters, RecordKind::EdgeAdd, || {
                 Cow::Owned(body::encode_edge_add(edge))
             })
-        })
+        })?;
+        self.propagation.graph_changed();
+        Ok(())
     }
 
     pub fn remove_edge(&mut self, parent: PageId, child: PageId) -> Result<()> {
@@ -467,39 +474,109 @@ impl Store {
             log(durable, last_lsn, counters, RecordKind::EdgeRemove, || {
                 Cow::Owned(body::encode_edge_remove(parent, child))
             })
-        })
-    }
-
-    /// Sets (or with `None` removes) the built-in recompute of a page.
-    pub fn set_transform(&mut self, child: PageId, transform: Option<Transform>) -> Result<()> {
-        self.state.page(child)?;
-        self.transforms.set(child, transform);
+        })?;
+        self.propagation.graph_changed();
         Ok(())
     }
 
-    pub fn transform(&self, child: PageId) -> Option<Transform> {
-        self.transforms.get(child)
+    /// Sets (or with `None` removes) the recompute of a page.
+    pub fn set_recompute(&mut self, child: PageId, recompute: Option<Recompute>) -> Result<()> {
+        self.state.page(child)?;
+        self.propagation.set_recompute(child, recompute);
+        Ok(())
     }
 
-    /// Runs the wave of the pages `changed` (a commit's pages) through the
-    /// built-in recomputes and applies the derived deltas as one batch with
-    /// source `propagation`. On any error nothing of the wave is applied.
-    pub fn propagate(&mut self, changed: &[PageId]) -> Result<WaveOutcome> {
-        let outcome = run_native(&self.state, changed, &self.transforms)?;
-        if !outcome.outputs.is_empty() {
-            let deltas: Vec<Delta<&[u8]>> = outcome
-                .outputs
-                .iter()
-                .map(|(page_id, range)| Delta {
-                    page_id: *page_id,
-                    payload: Payload::Dense(&outcome.staged_bytes[range.clone()]),
-                    source: Source::Propagation,
-                    expect_epoch: None,
-                })
-                .collect();
-            self.apply_batch(&deltas)?;
+    /// The propagation engine: registrations, the pending wave's plan, counters.
+    pub fn propagation(&self) -> &Propagation {
+        &self.propagation
+    }
+
+    /// Starts the wave of a commit that changed `changed` and runs it as far
+    /// as it can (propagation/mod.rs): `WAVE_LIMIT` when it would visit more
+    /// than `limit` pages, before anything is recomputed. `memory` is where a
+    /// wave with recomputes of the embedding runs; `list_pages` asks for the
+    /// changed pages in the summary.
+    pub fn begin_wave(
+        &mut self,
+        changed: &[PageId],
+        limit: usize,
+        memory: Option<&mut [u8]>,
+        list_pages: bool,
+    ) -> Result<WaveStep> {
+        self.propagation.begin(&self.state, changed, limit, list_pages)?;
+        self.resume_wave(memory)
+    }
+
+    /// Runs the pending wave on after the embedding ran a phase (or with
+    /// larger memory); at its end the outputs are applied as one batch with
+    /// source `propagation`, one log record. On any error nothing of the wave
+    /// is applied.
+    pub fn resume_wave(&mut self, memory: Option<&mut [u8]>) -> Result<WaveStep> {
+        let Store {
+            state,
+            last_lsn,
+            durable,
+            propagation,
+            counters,
+        } = self;
+        propagation.advance(state, memory, |state, outputs: &Outputs<'_>, body| {
+            let log_body = wave_log_body(outputs, body);
+            if !outputs.checked() && outputs.count() <= BATCHED_OUTPUTS_MAX {
+                let deltas: Vec<Delta<&[u8]>> = outputs
+                    .iter()
+                    .map(|(page_id, bytes)| propagated(page_id, bytes))
+                    .collect();
+                state.apply_batch(&deltas, || {
+                    log(durable, last_lsn, counters, RecordKind::Deltas, log_body)
+                })?;
+                count_forms(counters, &deltas);
+                if let Some(durable) = durable {
+                    deltas.iter().for_each(|delta| durable.note_changed(delta.page_id));
+                }
+            } else {
+                // Checked first, as a batch is: after the record is logged, every apply succeeds.
+                if !outputs.checked() {
+                    for (page_id, bytes) in outputs.iter() {
+                        Payload::Dense(bytes).validate(page_id, state.page(page_id)?.size())?;
+                    }
+                }
+                // Then applied one by one; the first apply logs the record of all of them. The
+                // others cannot fail: each output was checked above, or computed in this call.
+                let mut outputs_left = outputs.iter();
+                if let Some((page_id, bytes)) = outputs_left.next() {
+                    let first = propagated(page_id, bytes);
+                    state.apply(&first, || {
+                        log(&mut *durable, &mut *last_lsn, counters, RecordKind::Deltas, log_body)
+                    })?;
+                    counters.add(Counter::DeltasDense, outputs.count() as f64);
+                    durable.iter_mut().for_each(|durable| durable.note_changed(page_id));
+                }
+                for (page_id, bytes) in outputs_left {
+                    state.apply(&propagated(page_id, bytes), nothing)?;
+                    durable.iter_mut().for_each(|durable| durable.note_changed(page_id));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Ends the pending wave as failed (a recompute of the embedding failed).
+    pub fn abort_wave(&mut self) {
+        self.propagation.abort();
+    }
+
+    /// Runs a whole wave whose recomputes are all built-ins.
+    pub fn propagate(&mut self, changed: &[PageId], limit: usize) -> Result<WaveSummary> {
+        match self.begin_wave(changed, limit, None, false)? {
+            WaveStep::Done(summary) => Ok(summary),
+            _ => {
+                self.abort_wave();
+                fail!(
+                    InvalidArgument,
+                    "the wave of pages {changed:?} reaches recomputes of the embedding: run it with begin_wave"
+                )
+            }
         }
-        Ok(outcome)
     }
 
     /// Applies one delta; returns the page's new epoch.
@@ -863,6 +940,14 @@ fn log<'a>(
     }
     counters.set(Counter::Lsn, *last_lsn as f64);
     Ok(())
+}
+
+/// The body of a wave's log record, written into `body` only when there is a log.
+fn wave_log_body<'a>(outputs: &'a Outputs<'_>, body: &'a mut Vec<u8>) -> impl FnOnce() -> Cow<'a, [u8]> {
+    move || {
+        outputs.write_log_body(body);
+        Cow::Borrowed(body.as_slice())
+    }
 }
 
 /// Takes the directory's lock, held while the returned file lives.

@@ -1,104 +1,241 @@
-//! Waves: built-in recomputes run whole in the core, and the plan a
-//! JavaScript wave follows.
+//! Waves: the core runs them (planning, the wave limit, built-ins, applying
+//! the outputs, the counters); the bus runs its JavaScript recomputes when a
+//! wave pauses at their phase, in the memory it passes on every call.
+//!
+//! That memory is `header | flags | staging` (the core's layout after the
+//! header, `Plan` in core/src/propagation/plan.rs). The header holds two
+//! f64s: the pending wave's plan id, and the bytes the wave needs (after
+//! `NEED_MEMORY`) or the pages it changed (after `DONE`).
 
-use mmsb_core::propagation::{self, Transform};
-use mmsb_core::PageId;
-use napi::bindgen_prelude::{Float64Array, Uint8Array, Uint8ArraySlice};
+use mmsb_core::propagation::{Recompute, Transform, WaveStep};
+use napi::bindgen_prelude::{Either, Float64Array, Int32Array, Uint32Array, Uint8Array, Uint8ArraySlice};
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, to_page_ids, to_u64, Result};
 use crate::state::NativeState;
 
-/// What a native wave did.
+/// Bytes of the header before the core's memory.
+const HEADER_BYTES: usize = 16;
+/// `begin_wave` and `resume_wave`: the wave is over, its outputs applied.
+const DONE: f64 = -1.0;
+/// The memory passed is too small: pass at least the header's second number of bytes.
+const NEED_MEMORY: f64 = -2.0;
+
+/// The plan of the pending wave, for the bus's JavaScript loop (positions
+/// index the per-position arrays; see `Plan` in the core).
 #[napi(object)]
-pub struct WaveInfo {
+pub struct WavePlan {
+    pub id: f64,
+    /// Per position: the page.
+    pub pages: Float64Array,
+    /// Per position: 0 not recomputed, 1 a built-in, 2 a JavaScript recompute.
+    pub kinds: Uint8Array,
+    /// Per position: 1 when a parent is a page of the commit.
+    pub root_parents: Uint8Array,
+    /// The parents of position `i` are entries `parentFirst[i]` to `parentFirst[i + 1]` of the next two.
+    pub parent_first: Uint32Array,
+    pub parent_pages: Float64Array,
+    /// A parent's position, or -1 when the wave does not visit it.
+    pub parent_positions: Int32Array,
+    /// Per position: where its output is staged, from the start of the staging area, and its size.
+    pub slots: Float64Array,
+    pub sizes: Float64Array,
+    /// Recomputed positions in the order they run; phase `k` is steps `phaseFirst[k]` to `phaseFirst[k + 1]`.
+    pub steps: Uint32Array,
+    pub phase_first: Uint32Array,
+    /// Per phase: 1 when its recomputes are JavaScript's.
+    pub phase_script: Uint8Array,
+    /// Where the flags and the staging area start in the memory the bus passes.
+    pub flags_at: f64,
+    pub staging_at: f64,
+    /// The bytes of memory the wave needs, header included.
+    pub memory_bytes: f64,
+}
+
+/// The propagation counters, read in one call.
+#[napi(object)]
+pub struct PropagationCounters {
+    pub waves: f64,
     pub recomputed: f64,
+    pub changed: f64,
     pub cut_off: f64,
-    /// The height of the deepest page the wave visited.
+    pub failed: f64,
+    pub largest_wave: f64,
     pub max_height: f64,
-    pub changed_count: f64,
-    /// The pages the wave changed, in wave order, when asked for.
-    pub changed_pages: Option<Vec<f64>>,
+    pub last_wave_ms: f64,
 }
 
 #[napi]
 impl NativeState {
-    /// Sets a page's built-in recompute (`copy`, `concat`, `xor`), or removes it with `null`.
+    /// Sets a page's recompute: a built-in (`copy`, `concat`, `xor`), `script`
+    /// (a JavaScript callback the bus runs), or none with `null`.
     #[napi]
-    pub fn set_transform(&mut self, child: f64, transform: Option<String>) -> Result<()> {
-        let transform = transform
-            .map(|name| Transform::parse(&name))
-            .transpose()
-            .map_err(fail)?;
+    pub fn set_recompute(&mut self, child: f64, recompute: Option<String>) -> Result<()> {
+        let recompute = match recompute.as_deref() {
+            None => None,
+            Some("script") => Some(Recompute::Script),
+            Some(name) => Some(Recompute::Builtin(Transform::parse(name).map_err(fail)?)),
+        };
         self.store
-            .set_transform(to_u64(child, "page id")?, transform)
+            .set_recompute(to_u64(child, "page id")?, recompute)
             .map_err(fail)
     }
 
-    /// Runs a wave through the built-in recomputes only and applies it;
-    /// `list_pages` asks for the changed pages (a million-page wave need not
-    /// build a million-element array nobody reads).
+    /// Starts the wave of a commit that changed `changed` and runs it as far
+    /// as the core can. Returns the index of a JavaScript phase to run before
+    /// `resume_wave`, `DONE`, `NEED_MEMORY`, or, when `list_pages` and the wave
+    /// changed pages, those pages.
     #[napi]
-    pub fn propagate(&mut self, changed: Float64Array, list_pages: bool) -> Result<WaveInfo> {
-        let changed = to_page_ids(&changed)?;
-        let outcome = self.store.propagate(&changed).map_err(fail)?;
-        Ok(WaveInfo {
-            recomputed: outcome.recomputed as f64,
-            cut_off: outcome.cut_off as f64,
-            max_height: f64::from(outcome.max_height),
-            changed_count: outcome.outputs.len() as f64,
-            changed_pages: list_pages.then(|| outcome.outputs.iter().map(|(page, _)| *page as f64).collect()),
+    pub fn begin_wave(
+        &mut self,
+        changed: &[f64],
+        mut memory: Uint8ArraySlice,
+        limit: f64,
+        list_pages: bool,
+    ) -> Result<Either<f64, Float64Array>> {
+        let changed = to_page_ids(changed)?;
+        let limit = usize::try_from(to_u64(limit, "waveLimit")?).unwrap_or(usize::MAX);
+        let (header, memory) = split_header(&mut memory)?;
+        let step = self
+            .store
+            .begin_wave(&changed, limit, Some(memory), list_pages)
+            .map_err(fail)?;
+        Ok(self.report(step, header))
+    }
+
+    /// Runs the pending wave on after a JavaScript phase, in the same memory
+    /// (or in larger memory after `NEED_MEMORY`); returns as `begin_wave`.
+    #[napi]
+    pub fn resume_wave(&mut self, mut memory: Uint8ArraySlice) -> Result<Either<f64, Float64Array>> {
+        let (header, memory) = split_header(&mut memory)?;
+        let step = self.store.resume_wave(Some(memory)).map_err(fail)?;
+        Ok(self.report(step, header))
+    }
+
+    /// Ends the pending wave as failed: a JavaScript recompute failed.
+    #[napi]
+    pub fn abort_wave(&mut self) {
+        self.store.abort_wave();
+    }
+
+    /// The plan of the pending wave.
+    #[napi]
+    pub fn wave_plan(&self) -> Result<WavePlan> {
+        let Some(plan) = self.store.propagation().pending_plan() else {
+            return Err(invalid("no wave is running".to_owned()));
+        };
+        let positions = 0..plan.len();
+        let mut parent_first = vec![0u32];
+        let mut parent_pages = Vec::new();
+        let mut parent_positions = Vec::new();
+        for position in positions.clone() {
+            for (page, at) in plan.parents(position) {
+                parent_pages.push(page as f64);
+                parent_positions.push(at.map_or(-1, |at| at as i32));
+            }
+            parent_first
+                .push(u32::try_from(parent_pages.len()).map_err(|_| invalid("a plan of too many edges".to_owned()))?);
+        }
+        let mut phase_first = vec![0u32];
+        let mut phase_script = Vec::new();
+        let mut steps = Vec::new();
+        for phase in plan.phases() {
+            steps.extend_from_slice(plan.steps(phase));
+            phase_first.push(steps.len() as u32);
+            phase_script.push(u8::from(phase.script));
+        }
+        Ok(WavePlan {
+            id: plan.id() as f64,
+            pages: positions
+                .clone()
+                .map(|position| plan.page(position) as f64)
+                .collect::<Vec<_>>()
+                .into(),
+            kinds: positions
+                .clone()
+                .map(|position| match plan.recompute(position) {
+                    None => 0,
+                    Some(Recompute::Builtin(_)) => 1,
+                    Some(Recompute::Script) => 2,
+                })
+                .collect::<Vec<u8>>()
+                .into(),
+            root_parents: positions
+                .clone()
+                .map(|position| u8::from(plan.root_parent(position)))
+                .collect::<Vec<u8>>()
+                .into(),
+            parent_first: parent_first.into(),
+            parent_pages: parent_pages.into(),
+            parent_positions: parent_positions.into(),
+            slots: positions
+                .clone()
+                .map(|position| plan.slot(position).start as f64)
+                .collect::<Vec<_>>()
+                .into(),
+            sizes: positions
+                .map(|position| plan.slot(position).len() as f64)
+                .collect::<Vec<_>>()
+                .into(),
+            steps: steps.into(),
+            phase_first: phase_first.into(),
+            phase_script: phase_script.into(),
+            flags_at: HEADER_BYTES as f64,
+            staging_at: (HEADER_BYTES + plan.len()) as f64,
+            memory_bytes: (HEADER_BYTES + plan.memory_bytes()) as f64,
         })
     }
 
-    /// The plan of a wave, packed for one crossing: per descendant in order,
-    /// `child, transform (0 none, 1 copy, 2 concat, 3 xor), parent count`, then
-    /// per parent `parent id, where`: `where` is the parent's position in this
-    /// plan, -2 for a page the commit changed, or -1 for a page the wave does
-    /// not change. Positions spare the JavaScript loop any id lookups.
+    /// The propagation counters.
     #[napi]
-    pub fn plan_wave(&self, changed: Float64Array) -> Result<Float64Array> {
-        let changed = to_page_ids(&changed)?;
-        let graph = self.store.graph();
-        let order = propagation::plan(graph, &changed);
-        let mut position = vec![u32::MAX; graph.id_bound()];
-        for (index, &child) in order.iter().enumerate() {
-            position[child as usize] = index as u32;
+    pub fn propagation_stats(&self) -> PropagationCounters {
+        let stats = self.store.propagation().stats();
+        PropagationCounters {
+            waves: stats.waves as f64,
+            recomputed: stats.recomputed as f64,
+            changed: stats.changed as f64,
+            cut_off: stats.cut_off as f64,
+            failed: stats.failed as f64,
+            largest_wave: stats.largest_wave as f64,
+            max_height: f64::from(stats.max_height),
+            last_wave_ms: stats.last_wave.as_secs_f64() * 1000.0,
         }
-        let roots: std::collections::HashSet<PageId> = changed.iter().copied().collect();
-        let mut packed = Vec::new();
-        for &child in &order {
-            let parents = graph.parents(child);
-            let transform = match self.store.transform(child) {
-                None => 0.0,
-                Some(Transform::Copy) => 1.0,
-                Some(Transform::Concat) => 2.0,
-                Some(Transform::Xor) => 3.0,
-            };
-            packed.extend([child as f64, transform, parents.len() as f64]);
-            for &(parent, _) in parents {
-                let place = match position[parent as usize] {
-                    u32::MAX if roots.contains(&parent) => -2.0,
-                    u32::MAX => -1.0,
-                    index => f64::from(index),
-                };
-                packed.extend([parent as f64, place]);
-            }
-        }
-        Ok(packed.into())
     }
+}
 
-    /// Computes a page's built-in recompute from the given parent bytes.
-    #[napi]
-    pub fn compute_transform(&self, child: f64, inputs: Vec<Uint8ArraySlice>) -> Result<Uint8Array> {
-        let child = to_u64(child, "page id")?;
-        let size = self.store.page(child).map_err(fail)?.size() as usize;
-        let Some(transform) = self.store.transform(child) else {
-            return Err(invalid(format!("page {child} has no built-in recompute")));
+impl NativeState {
+    /// Turns a step of the core into the answer of `begin_wave` and `resume_wave`.
+    fn report(&self, step: WaveStep, header: &mut [u8]) -> Either<f64, Float64Array> {
+        let (first, second) = header.split_at_mut(8);
+        let plan_id = self
+            .store
+            .propagation()
+            .pending_plan()
+            .map_or(0.0, |plan| plan.id() as f64);
+        first.copy_from_slice(&plan_id.to_ne_bytes());
+        let (answer, number) = match step {
+            WaveStep::Script { phase } => (phase as f64, 0.0),
+            WaveStep::NeedMemory { bytes } => (NEED_MEMORY, (HEADER_BYTES + bytes) as f64),
+            WaveStep::Done(summary) => match summary.changed_pages {
+                Some(pages) if !pages.is_empty() => {
+                    let pages: Vec<f64> = pages.into_iter().map(|page| page as f64).collect();
+                    return Either::B(pages.into());
+                }
+                _ => (DONE, summary.tally.changed as f64),
+            },
         };
-        let inputs: Vec<&[u8]> = inputs.iter().map(|input| input.as_ref()).collect();
-        let mut output = vec![0u8; size];
-        transform.compute(child, &inputs, &mut output).map_err(fail)?;
-        Ok(output.into())
+        second.copy_from_slice(&number.to_ne_bytes());
+        Either::A(answer)
     }
+}
+
+/// The bus's wave memory as the header and the core's part.
+fn split_header<'a>(memory: &'a mut Uint8ArraySlice<'_>) -> Result<(&'a mut [u8], &'a mut [u8])> {
+    // Safety: the memory is the bus's own ArrayBuffer (never shared with other
+    // threads), and JavaScript does not run while this call borrows it.
+    let memory = unsafe { memory.as_mut() };
+    if memory.len() < HEADER_BYTES {
+        return Err(invalid(format!("wave memory needs at least {HEADER_BYTES} bytes")));
+    }
+    Ok(memory.split_at_mut(HEADER_BYTES))
 }
