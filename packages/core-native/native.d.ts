@@ -202,6 +202,8 @@ export declare function names(): Names
  */
 export interface Names {
   locations: Array<string>
+  edgeKinds: Array<string>
+  transforms: Array<string>
   memories: Array<string>
   sources: Array<string>
   recoveryModes: Array<string>

@@ -5,11 +5,13 @@
  * error codes. They are checked here, before a call, so that a wrong name
  * is a typed MmsbError and never a napi conversion error.
  */
+import type { BuiltinTransform } from './propagation.js';
 import type { EdgeKind, Location, PageMemory } from './types.js';
 
 export const LOCATIONS: readonly Location[] = ['cpu', 'gpu', 'unified'];
 export const PAGE_MEMORIES: readonly PageMemory[] = ['heap', 'arena', 'mapped'];
 export const EDGE_KINDS: readonly EdgeKind[] = ['data', 'control', 'gpu_sync', 'compiler'];
+export const BUILTIN_TRANSFORMS: readonly BuiltinTransform[] = ['copy', 'concat', 'xor'];
 
 /** `expected "a", "b" or "c"`, as the core words it. */
 export function expected(names: readonly string[]): string {

@@ -17,6 +17,7 @@
  * is cut off. A recompute that throws or returns the wrong size ends the wave
  * with no derived delta applied; the commit that started it stays.
  */
+import { BUILTIN_TRANSFORMS } from './names.js';
 import { ErrorCode, fromNative, MmsbError } from './errors.js';
 import { call, type NativeState } from './native.js';
 import type { PageId } from './types.js';
@@ -57,7 +58,7 @@ export interface PropagationStats {
   lastWaveMs: number;
 }
 
-const builtins: ReadonlySet<string> = new Set<BuiltinTransform>(['copy', 'concat', 'xor']);
+const builtins: ReadonlySet<string> = new Set(BUILTIN_TRANSFORMS);
 
 /** The wave memory's header (napi/src/propagation.rs): the plan id, then bytes needed or pages changed. */
 const HEADER_BYTES = 16;

@@ -9,7 +9,7 @@ import { native } from '@mmsb/core-native';
 
 import { call } from '../src/native.js';
 import { sourceCodes } from '../src/delta-encoding.js';
-import { LOCATIONS, PAGE_MEMORIES } from '../src/names.js';
+import { BUILTIN_TRANSFORMS, EDGE_KINDS, LOCATIONS, PAGE_MEMORIES } from '../src/names.js';
 import { Bus, ErrorCode, MmsbError, type DeltaSource, type RecoveryMode } from '../src/index.js';
 
 describe('native boundary', () => {
@@ -29,6 +29,8 @@ describe('native boundary', () => {
     const names = native.names();
     expect(names.locations).toEqual(LOCATIONS);
     expect(names.memories).toEqual(PAGE_MEMORIES);
+    expect(names.edgeKinds).toEqual(EDGE_KINDS);
+    expect(names.transforms).toEqual(BUILTIN_TRANSFORMS);
     expect(names.sources).toEqual(Object.keys(sourceCodes));
     expect(names.sources.map((name) => sourceCodes[name as DeltaSource])).toEqual([0, 1, 2]);
     expect(names.recoveryModes).toEqual(['salvage-tail', 'strict'] satisfies RecoveryMode[]);

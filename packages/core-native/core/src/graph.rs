@@ -27,6 +27,15 @@ pub enum EdgeKind {
     Compiler = 3,
 }
 
+impl crate::names::Named for EdgeKind {
+    const ALL: &'static [EdgeKind] = &[EdgeKind::Data, EdgeKind::Control, EdgeKind::GpuSync, EdgeKind::Compiler];
+    const WHAT: &'static str = "edge kind";
+
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl EdgeKind {
     pub fn from_u8(value: u8) -> Option<EdgeKind> {
         Some(match value {
@@ -39,16 +48,7 @@ impl EdgeKind {
     }
 
     pub fn parse(name: &str) -> Result<EdgeKind> {
-        match name {
-            "data" => Ok(EdgeKind::Data),
-            "control" => Ok(EdgeKind::Control),
-            "gpu_sync" => Ok(EdgeKind::GpuSync),
-            "compiler" => Ok(EdgeKind::Compiler),
-            _ => fail!(
-                InvalidArgument,
-                "unknown edge kind {name:?}: expected \"data\", \"control\", \"gpu_sync\" or \"compiler\""
-            ),
-        }
+        crate::names::parse(name, crate::ErrorCode::InvalidArgument)
     }
 
     pub const fn as_str(self) -> &'static str {

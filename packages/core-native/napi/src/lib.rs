@@ -16,8 +16,10 @@ pub mod state;
 pub mod sync;
 
 use mmsb_core::counters::Counter;
+use mmsb_core::graph::EdgeKind;
 use mmsb_core::names::Named;
 use mmsb_core::page_memory::MemoryKind;
+use mmsb_core::propagation::Transform;
 use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::ErrorCode;
 use mmsb_core::{Location, Source};
@@ -35,6 +37,8 @@ pub fn error_codes() -> Vec<String> {
 #[napi(object)]
 pub struct Names {
     pub locations: Vec<String>,
+    pub edge_kinds: Vec<String>,
+    pub transforms: Vec<String>,
     pub memories: Vec<String>,
     pub sources: Vec<String>,
     pub recovery_modes: Vec<String>,
@@ -49,6 +53,8 @@ pub fn names() -> Names {
     }
     Names {
         locations: owned::<Location>(),
+        edge_kinds: owned::<EdgeKind>(),
+        transforms: owned::<Transform>(),
         memories: owned::<MemoryKind>(),
         sources: owned::<Source>(),
         recovery_modes: owned::<RecoveryMode>(),

@@ -17,18 +17,23 @@ pub enum Transform {
     Xor,
 }
 
+impl crate::names::Named for Transform {
+    const ALL: &'static [Transform] = &[Transform::Copy, Transform::Concat, Transform::Xor];
+    const WHAT: &'static str = "transform";
+
+    fn name(self) -> &'static str {
+        match self {
+            Transform::Copy => "copy",
+            Transform::Concat => "concat",
+            Transform::Xor => "xor",
+        }
+    }
+}
+
 impl Transform {
     /// The built-in of a name: `copy`, `concat` or `xor`.
     pub fn parse(name: &str) -> Result<Transform> {
-        match name {
-            "copy" => Ok(Transform::Copy),
-            "concat" => Ok(Transform::Concat),
-            "xor" => Ok(Transform::Xor),
-            _ => fail!(
-                InvalidArgument,
-                "unknown transform {name:?}: expected \"copy\", \"concat\" or \"xor\""
-            ),
-        }
+        crate::names::parse(name, crate::ErrorCode::InvalidArgument)
     }
 
     /// Computes the child's new bytes from its parents' into `out` (the
