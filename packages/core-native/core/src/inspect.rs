@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, read_header, write_checkpoint};
+use crate::directory::{DataDirectory, DirectoryFiles};
 use crate::error::{fail, Error, Result};
 use crate::log::record::{read_frame, Frame};
 use crate::log::scan::scan_segment;
 use crate::log::segment::{parse_segment_name, read_segment_header, segment_name, SEGMENT_HEADER_BYTES};
 use crate::page_memory::MemoryConfig;
-use crate::recovery::{load_base, recover, replay, DirectoryFiles, SegmentReads};
+use crate::recovery::{load_base, recover, replay, SegmentReads};
 use crate::state::State;
 use crate::storage::FileSystem;
 use crate::StateHash;
@@ -145,11 +146,7 @@ pub struct History {
 /// the log reaches: a base below them with the log after it); then recovers
 /// to the end of the log with every cross-check of recovery, changing no file.
 pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<History> {
-    let listing = list(fs, dir)?;
-    let files = DirectoryFiles {
-        segments: listing.segments.iter().map(|file| file.number).collect(),
-        checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
-    };
+    let files = DataDirectory::at(dir).files(fs)?;
     let log_first = files.log_first_lsn();
     let log_dir = dir.join("log");
     let checkpoint_dir = dir.join("checkpoints");
@@ -350,12 +347,9 @@ fn runs(prefixes: &[SegmentPrefix]) -> Vec<Run> {
 /// records. When no base exists it changes nothing and says why. It takes
 /// the directory's lock, so it never runs under an open bus.
 pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
-    let _lock = crate::store::lock_directory(dir)?;
+    let _lock = DataDirectory::at(dir).lock()?;
     let listing = list(fs, dir)?;
-    let files = DirectoryFiles {
-        segments: listing.segments.iter().map(|file| file.number).collect(),
-        checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
-    };
+    let files = DataDirectory::at(dir).files(fs)?;
     if let Some(last_lsn) = healthy(fs, dir, &listing) {
         return Ok(RepairReport {
             salvage_dir: None,
@@ -442,11 +436,7 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     // checkpoint of the recovered state stands in for it.
     let mut checkpoint_written = None;
     if healthy(fs, dir, &list(fs, dir)?).is_none() {
-        let listing = list(fs, dir)?;
-        let files = DirectoryFiles {
-            segments: listing.segments.iter().map(|file| file.number).collect(),
-            checkpoints: listing.checkpoints.iter().map(|file| file.number).collect(),
-        };
+        let files = DataDirectory::at(dir).files(fs)?;
         if let Ok(recovered) = recover(fs, dir, &files, &MemoryConfig::Private, SegmentReads::Copied) {
             write_checkpoint(fs, &checkpoint_dir, &recovered.state, recovered.last_lsn, None)?;
             checkpoint_written = Some(recovered.last_lsn);

@@ -7,6 +7,7 @@
 //! - [`graph`]: the ShadowPageGraph of dependency edges;
 //! - [`state`]: the state machine every change passes through;
 //! - [`state_hash`]: the canonical hash of a state;
+//! - [`directory`]: a data directory's paths, lock and files;
 //! - [`store`]: a state with its transaction log ([`log`]) and
 //!   [`checkpoint`]s, [`recovery`] and time travel, over [`storage`];
 //! - [`counters`]: the store's statistics, one block readers take without a call;
@@ -16,6 +17,7 @@
 pub mod checkpoint;
 pub mod counters;
 pub mod delta;
+pub mod directory;
 pub mod error;
 pub mod graph;
 mod id_map;

@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{checkpoint_name, load_checkpoint_with};
+use crate::directory::DirectoryFiles;
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::{decode, Change};
 use crate::log::scan::scan_segment;
@@ -248,21 +249,6 @@ pub fn replay(
         last_lsn,
         tail,
     })
-}
-
-/// The files of a data directory recovery reads, ascending.
-pub struct DirectoryFiles {
-    /// First LSNs of the log segments.
-    pub segments: Vec<u64>,
-    /// LSNs of the checkpoints.
-    pub checkpoints: Vec<u64>,
-}
-
-impl DirectoryFiles {
-    /// The first LSN of the oldest segment (1 for a log with no segment yet).
-    pub fn log_first_lsn(&self) -> u64 {
-        self.segments.first().copied().unwrap_or(1)
-    }
 }
 
 /// Replays a data directory to the end of its log and checks that its files
