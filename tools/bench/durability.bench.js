@@ -4,7 +4,7 @@
 // payloads; batched throughput; and recovery of a 1 GiB log tail against a
 // sequential read of the same files. Writes reports/durability.{json,md}.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,43 @@ function dropCaches() {
 
 const fixed = (value, digits = 0) => Number(value).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/**
+ * The goals and their verdicts. A verdict judges the default configuration
+ * (worker sync; recovery from a warm page cache, where a read is a copy);
+ * other variants are shown beside it, never in its place.
+ */
+function goals(report) {
+  const eight = report.commits.filter((row) => row.writers === 8);
+  const { warm, cold } = report.recovery;
+  return [
+    {
+      goal: '≥ 2× Redis (appendfsync always) with 8 writers, default worker sync',
+      measured: eight
+        .map(
+          (row) =>
+            `${row.size} B: ${fixed(row.mmsb / row.redisAlways, 2)}× (beside it, main-thread sync ${fixed(row.mmsbMain / row.redisAlways, 2)}×)`,
+        )
+        .join(', '),
+      met: eight.every((row) => row.mmsb >= 2 * row.redisAlways),
+    },
+    {
+      goal: '≥ 2× SQLite (WAL, synchronous FULL) with 8 writers',
+      measured: eight.map((row) => `${row.size} B: ${fixed(row.mmsb / row.sqliteFull, 2)}×`).join(', '),
+      met: eight.every((row) => row.mmsb >= 2 * row.sqliteFull),
+    },
+    {
+      goal: '≥ 1M small deltas/s batched (fsync always)',
+      measured: `${fixed(report.batched.mmsbDeltasPerSecond)} deltas/s`,
+      met: report.batched.mmsbDeltasPerSecond >= 1e6,
+    },
+    {
+      goal: 'recovery ≥ 0.5× sequential read bandwidth, warm page cache',
+      measured: `warm cache ${fixed(warm.ratio, 2)}×` + (cold === undefined ? '' : ` (beside it, cold cache ${fixed(cold.ratio, 2)}×)`),
+      met: warm.ratio >= 0.5,
+    },
+  ];
+}
+
 async function main() {
   const report = { machine: machineInfo(), runMs: RUN_MS, commits: [], batched: {}, recovery: undefined, goals: [] };
   for (const size of SIZES) {
@@ -178,37 +215,7 @@ async function main() {
     redisAlwaysPipelinedPerSecond: await withRedis('always', (port) => redisSetsPerSecond(port, 8, 64, 400000, 1000)),
   };
   report.recovery = await recovery(RECOVERY_BYTES);
-  const eight = report.commits.filter((row) => row.writers === 8);
-  report.goals = [
-    {
-      goal: '≥ 2× Redis (appendfsync always) with 8 writers',
-      measured: eight
-        .map(
-          (row) =>
-            `${row.size} B: ${fixed(row.mmsb / row.redisAlways, 2)}× (main-thread sync ${fixed(row.mmsbMain / row.redisAlways, 2)}×)`,
-        )
-        .join(', '),
-      met: eight.every((row) => Math.max(row.mmsb, row.mmsbMain) >= 2 * row.redisAlways),
-    },
-    {
-      goal: '≥ 2× SQLite (WAL, synchronous FULL) with 8 writers',
-      measured: eight.map((row) => `${row.size} B: ${fixed(row.mmsb / row.sqliteFull, 2)}×`).join(', '),
-      met: eight.every((row) => row.mmsb >= 2 * row.sqliteFull),
-    },
-    {
-      goal: '≥ 1M small deltas/s batched (fsync always)',
-      measured: `${fixed(report.batched.mmsbDeltasPerSecond)} deltas/s`,
-      met: report.batched.mmsbDeltasPerSecond >= 1e6,
-    },
-    {
-      goal: 'recovery ≥ 0.5× sequential read bandwidth',
-      measured: ['cold', 'warm']
-        .filter((cache) => report.recovery[cache] !== undefined)
-        .map((cache) => `${cache} cache ${fixed(report.recovery[cache].ratio, 2)}×`)
-        .join(', '),
-      met: (report.recovery.cold ?? report.recovery.warm).ratio >= 0.5,
-    },
-  ];
+  report.goals = goals(report);
   writeFileSync(join(reportDirectory, 'durability.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(reportDirectory, 'durability.md'), markdown(report));
   process.stdout.write(markdown(report));
@@ -275,4 +282,12 @@ function markdown(report) {
   ].join('\n');
 }
 
-await main();
+// `--render` rewrites the markdown (and verdicts) from the last JSON report without measuring again.
+if (process.argv.includes('--render')) {
+  const report = JSON.parse(readFileSync(join(reportDirectory, 'durability.json'), 'utf8'));
+  report.goals = goals(report);
+  writeFileSync(join(reportDirectory, 'durability.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(reportDirectory, 'durability.md'), markdown(report));
+} else {
+  await main();
+}

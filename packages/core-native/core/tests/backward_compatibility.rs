@@ -21,19 +21,6 @@ fn golden_v2_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v2")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn options() -> StoreOptions {
     StoreOptions {
         segment_bytes_max: 4096,
@@ -45,16 +32,10 @@ fn options() -> StoreOptions {
 #[test]
 fn a_version_1_directory_opens_to_its_recorded_state() {
     let scratch = Scratch::new("golden");
-    copy_dir(&golden_dir(), scratch.path());
+    support::copy_dir(&golden_dir(), scratch.path());
     let store = support::open_with(scratch.path(), options()).unwrap();
     assert_eq!(store.state_hash().to_hex(), GOLDEN_V1_STATE_HASH);
-    let checks = mmsb_core::inspect::check_history(&mmsb_core::storage::OsFileSystem, scratch.path())
-        .unwrap()
-        .checks;
-    assert!(!checks.is_empty());
-    for check in checks {
-        assert_eq!(check.stored, check.replayed, "checkpoint at LSN {}", check.lsn);
-    }
+    assert_history_agrees(scratch.path());
 }
 
 /// Writes `tests/golden/v1` anew. Run only when introducing a format version
@@ -117,18 +98,12 @@ const GOLDEN_V2_MEMORY: [(u64, MemoryKind); 5] = [
 #[test]
 fn a_version_2_directory_opens_to_its_recorded_state_and_memories() {
     let scratch = Scratch::new("golden-v2");
-    copy_dir(&golden_v2_dir(), scratch.path());
+    support::copy_dir(&golden_v2_dir(), scratch.path());
     let store = support::open_with(scratch.path(), options()).unwrap();
     assert_eq!(store.state_hash().to_hex(), GOLDEN_V2_STATE_HASH);
     let memories: Vec<(u64, MemoryKind)> = store.pages().map(|(id, page)| (id, page.memory())).collect();
     assert_eq!(memories, GOLDEN_V2_MEMORY);
-    let checks = mmsb_core::inspect::check_history(&mmsb_core::storage::OsFileSystem, scratch.path())
-        .unwrap()
-        .checks;
-    assert!(!checks.is_empty());
-    for check in checks {
-        assert_eq!(check.stored, check.replayed, "checkpoint at LSN {}", check.lsn);
-    }
+    assert_history_agrees(scratch.path());
 }
 
 /// Writes `tests/golden/v2` anew (see `write_golden_v1`):
@@ -177,4 +152,15 @@ fn write_golden_v2() {
     drop(store);
     let _ = std::fs::remove_dir_all(dir.join("pages"));
     let _ = std::fs::remove_file(dir.join("LOCK"));
+}
+
+/// Every checkpoint of a golden directory equals its replayed log.
+fn assert_history_agrees(dir: &Path) {
+    let checks = mmsb_core::inspect::check_history(&mmsb_core::storage::OsFileSystem, dir)
+        .unwrap()
+        .checks;
+    assert!(!checks.is_empty());
+    for check in checks {
+        assert_eq!(check.stored, check.replayed, "checkpoint at LSN {}", check.lsn);
+    }
 }

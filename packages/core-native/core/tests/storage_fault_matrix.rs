@@ -116,19 +116,6 @@ fn apply_fault(dir: &Path, case: &Case) {
     std::fs::write(&path, &bytes).unwrap();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Every file under `dir` with its bytes, to see that a refusal changed nothing.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
@@ -226,7 +213,7 @@ enum Outcome {
 
 fn run_case(pristine: &Path, model: &Model, case: &Case) -> Outcome {
     let scratch = Scratch::new("fault-case");
-    copy_dir(pristine, scratch.path());
+    support::copy_dir(pristine, scratch.path());
     apply_fault(scratch.path(), case);
     let before = snapshot(scratch.path());
     let strict = support::open_with(scratch.path(), options(RecoveryMode::Strict));
