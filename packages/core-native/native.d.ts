@@ -102,13 +102,20 @@ export declare class NativeState {
    */
   counters(): Uint8Array
   /**
-   * Syncs every change so far on a libuv worker thread, in one call (group
-   * commit: one sync covers all writers waiting on it). The task owns its
-   * sync job, not the state, so the state stays writable while it runs.
+   * A sync of every change so far, to run off the JS thread (group
+   * commit: one sync covers all writers waiting on it). It is an object of
+   * its own because a pending task keeps its receiver borrowed, and the
+   * state must stay writable while the sync runs.
    */
-  syncAsync(): Promise<SyncOutcome>
+  syncJob(): NativeSyncJob
   /** Syncs every change so far on this thread; returns the durable LSN. */
   sync(): number
+}
+
+/** One sync of the log, taken from a `NativeState`. */
+export declare class NativeSyncJob {
+  /** Runs the sync on a libuv worker thread; a job runs once. */
+  run(): Promise<SyncOutcome>
 }
 
 /** Loads a checkpoint (every checksum, with its bases) and recomputes its state hash. */

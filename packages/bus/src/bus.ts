@@ -114,7 +114,7 @@ export class Bus extends StateReader {
     this.#propagator = new Propagator(state, (id) => this.views.get(id) ?? this.view(id), options.waveLimit);
     // An in-memory bus has no log to sync or checkpoint.
     if (directory === MEMORY) return;
-    const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncAsync();
+    const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncJob().run();
     this.#commits = new GroupCommit(sync, state.durableLsn());
     if (options.fsync === 'interval') {
       this.#every(options.fsyncIntervalMs, () => this.#commits!.waitFor(this.#lsn));
@@ -155,6 +155,21 @@ export class Bus extends StateReader {
   static memory(): Bus {
     const { NativeState } = call(nativeAddon);
     return new Bus(new NativeState(), MEMORY, resolveOptions({}));
+  }
+
+  /**
+   * The state, for a call that changes it: refused (changing nothing) inside
+   * a recompute, whose wave reads pages that must stay as they are until it ends.
+   */
+  #changing(): NativeState {
+    const state = this.native();
+    if (this.#propagator.inCallbacks) {
+      throw new MmsbError(
+        ErrorCode.INVALID_ARGUMENT,
+        "a recompute may not change the bus: it runs inside a wave (nothing was applied); return the page's bytes instead",
+      );
+    }
+    return state;
   }
 
   protected native(): NativeState {
@@ -219,7 +234,7 @@ export class Bus extends StateReader {
    * refused with MEMORY_UNSUITABLE).
    */
   async createPage(options: CreatePageOptions): Promise<PageId> {
-    const state = this.native();
+    const state = this.#changing();
     checkObject(options, 'options');
     checkInteger(options.size, 'size');
     const location = checkLocation(options.location);
@@ -244,9 +259,12 @@ export class Bus extends StateReader {
    * Their memory defaults to `arena` up to 4096 bytes, `heap` above.
    */
   async createPages(count: number, options: Omit<CreatePageOptions, 'metadata'>): Promise<PageId[]> {
-    const state = this.native();
+    const state = this.#changing();
     checkCount(count, 'count');
     checkObject(options, 'options');
+    if ((options as CreatePageOptions).metadata !== undefined) {
+      throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'createPages takes no metadata: set it per page with setMetadata');
+    }
     checkInteger(options.size, 'size');
     const location = checkLocation(options.location);
     const memory = checkMemory(options.memory);
@@ -257,7 +275,7 @@ export class Bus extends StateReader {
 
   /** Releases a page. Its id is never reused; a view of it keeps its last bytes. */
   async releasePage(id: PageId): Promise<void> {
-    const state = this.native();
+    const state = this.#changing();
     checkInteger(id, 'page id');
     call(() => state.releasePage(id));
     this.views.delete(id);
@@ -273,7 +291,7 @@ export class Bus extends StateReader {
    * and no longer sees deltas: `view(id)` gives the live one again.
    */
   async movePage(id: PageId, memory: PageMemory): Promise<boolean> {
-    const state = this.native();
+    const state = this.#changing();
     checkInteger(id, 'page id');
     const target = checkMemory(memory);
     if (target === undefined) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'memory must be "heap", "arena" or "mapped"');
@@ -285,7 +303,7 @@ export class Bus extends StateReader {
 
   /** Sets one metadata entry; `undefined` removes it. */
   async setMetadata(id: PageId, key: string, value: MetadataValue | undefined): Promise<void> {
-    const state = this.native();
+    const state = this.#changing();
     checkInteger(id, 'page id');
     checkString(key, 'metadata key');
     checkMetadataKey(key);
@@ -300,7 +318,7 @@ export class Bus extends StateReader {
    * the same pages with EDGE_EXISTS. Releasing either page removes the edge.
    */
   async addEdge(parent: PageId, child: PageId, kind: EdgeKind = 'data'): Promise<void> {
-    const state = this.native();
+    const state = this.#changing();
     checkInteger(parent, 'parent');
     checkInteger(child, 'child');
     checkEdgeKind(kind);
@@ -310,7 +328,7 @@ export class Bus extends StateReader {
 
   /** Removes the edge `parent → child` (EDGE_NOT_FOUND when there is none). */
   async removeEdge(parent: PageId, child: PageId): Promise<void> {
-    const state = this.native();
+    const state = this.#changing();
     checkInteger(parent, 'parent');
     checkInteger(child, 'child');
     call(() => state.removeEdge(parent, child));
@@ -319,7 +337,7 @@ export class Bus extends StateReader {
 
   /** Applies one delta; validated whole first, so a failure changes nothing. */
   async apply(delta: Delta): Promise<AppliedDelta> {
-    const state = this.native();
+    const state = this.#changing();
     checkObject(delta, 'delta');
     // Each property is read once: a getter cannot send napi other values than were checked.
     const { pageId, payload, source, expectEpoch } = delta;
@@ -377,7 +395,7 @@ export class Bus extends StateReader {
    * Returns the count; an empty batch writes nothing and returns 0.
    */
   async applyBatch(deltas: readonly Delta[]): Promise<number> {
-    const state = this.native();
+    const state = this.#changing();
     const announce = this.#propagator.active || this.#events.listening;
     const batch = encodeDeltas(deltas, announce);
     if (batch.count === 0) return 0;
@@ -416,7 +434,7 @@ export class Bus extends StateReader {
    * deltas they produced are in the log, so replay needs none).
    */
   recompute(child: PageId, recompute: Recompute | null): void {
-    const state = this.native();
+    const state = this.#changing();
     checkInteger(child, 'page id');
     call(() => state.pageInfo(child));
     this.#propagator.register(child, recompute);
@@ -452,9 +470,12 @@ export class Bus extends StateReader {
    * runs on the JavaScript thread: the state must not change while it is written.
    */
   async checkpoint(options: { readonly full?: boolean } = {}): Promise<CheckpointInfo> {
-    const state = this.native();
+    const state = this.#changing();
     checkObject(options, 'options');
-    return call(() => state.checkpoint(options.full === true));
+    const info = call(() => state.checkpoint(options.full === true));
+    // The checkpoint's marker record is acknowledged like any change.
+    await this.#acknowledge();
+    return info;
   }
 
   /**
@@ -528,6 +549,7 @@ export class Bus extends StateReader {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#changing();
     // From here on every call fails with BUS_CLOSED; acknowledgements in flight still complete.
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);

@@ -74,6 +74,23 @@ export interface ResolvedOptions {
   };
 }
 
+/** The longest period a Node timer keeps: 2^31 - 1 ms. */
+const TIMER_MS_MAX = 2 ** 31 - 1;
+
+const optionNames: ReadonlySet<string> = new Set([
+  'fsync',
+  'syncThread',
+  'fsyncIntervalMs',
+  'segmentBytes',
+  'checkpointsRetained',
+  'checkpointEveryBytes',
+  'compressRecordsAbove',
+  'checkpointEveryMs',
+  'waveLimit',
+  'recovery',
+  'onBackgroundError',
+] satisfies (keyof BusOptions)[]);
+
 const policies: ReadonlySet<string> = new Set<FsyncPolicy>(['always', 'interval', 'never']);
 
 export function resolveOptions(options: BusOptions): ResolvedOptions {
@@ -96,6 +113,20 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   ] as const;
   for (const key of counts) {
     if (options[key] !== undefined) checkCount(options[key], key);
+  }
+  for (const key of ['fsyncIntervalMs', 'checkpointEveryMs'] as const) {
+    // Node's timers fire at once for longer periods (TimeoutOverflowWarning).
+    if (options[key] !== undefined && options[key] > TIMER_MS_MAX) {
+      throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${key} must be at most ${TIMER_MS_MAX} ms (about 24.8 days), got ${options[key]}`);
+    }
+  }
+  for (const key of Object.keys(options)) {
+    if (!optionNames.has(key)) {
+      throw new MmsbError(
+        ErrorCode.INVALID_ARGUMENT,
+        `unknown option ${JSON.stringify(key)} (the options are ${[...optionNames].join(', ')})`,
+      );
+    }
   }
   if (options.recovery !== undefined && options.recovery !== 'salvage-tail' && options.recovery !== 'strict') {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `recovery must be "salvage-tail" or "strict", got ${String(options.recovery)}`);

@@ -30,6 +30,10 @@ import type { PageId } from './types.js';
  * memory of that size whose bytes are unspecified, which the recompute may
  * fill and return instead of allocating (valid during the call; the bus
  * always passes it, it is optional for callers of the function itself).
+ * `out` starts 8-aligned, so it may be viewed as floats; like the parents,
+ * it is a window on memory the bus shares with the core: a recompute writes
+ * only within `out` itself, never elsewhere in `out.buffer`, and may not
+ * change the bus (INVALID_ARGUMENT, nothing applied).
  */
 export type RecomputeFunction = (parents: readonly Uint8Array[], current: Uint8Array, child: PageId, out?: Uint8Array) => Uint8Array;
 
@@ -156,6 +160,13 @@ export class Propagator {
     return this.#state.propagationStats();
   }
 
+  #inCallbacks = false;
+
+  /** True while JavaScript recomputes run: the bus must not change under them. */
+  get inCallbacks(): boolean {
+    return this.#inCallbacks;
+  }
+
   /**
    * Runs the wave of a commit that changed `changed`; returns the pages the
    * wave changed when `listPages` (else an empty list).
@@ -174,7 +185,14 @@ export class Propagator {
       if (typeof answer !== 'number') return Array.from(answer);
       if (answer === DONE) return [];
       if (answer === NEED_MEMORY) this.#grow(this.#header[1]!);
-      else this.#runPhase(answer);
+      else {
+        this.#inCallbacks = true;
+        try {
+          this.#runPhase(answer);
+        } finally {
+          this.#inCallbacks = false;
+        }
+      }
       try {
         answer = this.#state.resumeWave(this.#memory);
       } catch (error) {

@@ -182,3 +182,99 @@ describe('options', () => {
     await expectMmsbError(() => Bus.open(':memory:', { waveLimit: waveLimit as never }), ErrorCode.INVALID_ARGUMENT);
   });
 });
+
+describe('background work and writes', () => {
+  // Before: the interval sync held the native state borrowed while it ran on
+  // a worker, so every write meanwhile failed with INTERNAL (and timed
+  // checkpoints under write load almost never succeeded).
+  it('writes and checkpoints succeed while an interval sync runs', async () => {
+    const failures: MmsbError[] = [];
+    const bus = await Bus.open(scratchDirectory('interval'), {
+      fsync: 'interval',
+      fsyncIntervalMs: 1,
+      checkpointEveryMs: 5,
+      onBackgroundError: (error) => failures.push(error),
+    });
+    const page = await bus.createPage({ size: 64 });
+    const started = Date.now();
+    let writes = 0;
+    while (Date.now() - started < 300) {
+      await bus.apply({ pageId: page, payload: dense(bytes(64, writes & 0xff)) });
+      if (++writes % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await bus.checkpoint();
+    expect(bus.stats().logSyncs).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
+    await bus.close();
+  });
+
+  // Before: 30 days was accepted and Node fired the timer every millisecond.
+  it.each(['fsyncIntervalMs', 'checkpointEveryMs'])('%s above the longest Node timer is refused', async (key) => {
+    await expectMmsbError(() => Bus.open(scratchDirectory('timer'), { [key]: 2_592_000_000 }), ErrorCode.INVALID_ARGUMENT);
+  });
+
+  it('an unknown option is refused, not ignored', async () => {
+    await expectMmsbError(() => Bus.open(':memory:', { wavelimit: 5 } as never), ErrorCode.INVALID_ARGUMENT);
+  });
+
+  // Before: the checkpoint's marker record stayed unsynced under fsync 'always'.
+  it('a checkpoint resolves with its marker durable', async () => {
+    const bus = await Bus.open(scratchDirectory('marker'), { fsync: 'always' });
+    await bus.createPage({ size: 8 });
+    await bus.checkpoint();
+    expect(bus.durableLsn).toBe(bus.lsn);
+    await bus.close();
+  });
+});
+
+describe('changing the bus from a recompute', () => {
+  // Before: an apply inside a recompute was applied and logged but rejected,
+  // and a release inside one made the outer apply reject after its commit.
+  it('is refused before anything is applied, and the wave completes', async () => {
+    const bus = Bus.memory();
+    const [source, child, other] = await bus.createPages(3, { size: 4 });
+    await bus.addEdge(source!, child!);
+    const refusals: string[] = [];
+    const attempt = (change: () => unknown) => {
+      try {
+        const result = change();
+        if (result instanceof Promise) result.catch((error: MmsbError) => refusals.push(error.code));
+      } catch (error) {
+        refusals.push((error as MmsbError).code);
+      }
+    };
+    bus.recompute(child!, ([parent]) => {
+      attempt(() => bus.apply({ pageId: other!, payload: dense(bytes(4, 9)) }));
+      attempt(() => bus.releasePage(other!));
+      attempt(() => bus.close());
+      return parent!.slice();
+    });
+    const before = bus.page(other!);
+    await bus.apply({ pageId: source!, payload: dense(bytes(4, 5)) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(refusals).toEqual([ErrorCode.INVALID_ARGUMENT, ErrorCode.INVALID_ARGUMENT, ErrorCode.INVALID_ARGUMENT]);
+    expect(bus.page(other!)).toEqual(before);
+    expect([...bus.read(child!)]).toEqual([5, 5, 5, 5]);
+  });
+});
+
+describe('recompute scratch memory', () => {
+  // Before: `out` could start at any offset, so viewing it as floats threw.
+  it('out is 8-aligned, so a recompute may view it as f64s', async () => {
+    const bus = Bus.memory();
+    const [source, first, second] = await bus.createPages(3, { size: 16 });
+    await bus.addEdge(source!, first!);
+    await bus.addEdge(source!, second!);
+    const offsets: number[] = [];
+    const asFloats = (_parents: readonly Uint8Array[], _current: Uint8Array, _child: number, out?: Uint8Array) => {
+      offsets.push(out!.byteOffset);
+      new Float64Array(out!.buffer, out!.byteOffset, 2).set([1.5, 2.5]);
+      return out!;
+    };
+    bus.recompute(first!, asFloats);
+    bus.recompute(second!, asFloats);
+    await bus.apply({ pageId: source!, payload: dense(bytes(16, 1)) });
+    expect(offsets.every((offset) => offset % 8 === 0)).toBe(true);
+    expect([...new Float64Array(bus.read(second!).buffer)]).toEqual([1.5, 2.5]);
+  });
+});

@@ -181,7 +181,7 @@ impl NativeState {
             phase_first: phase_first.into(),
             phase_script: phase_script.into(),
             flags_at: HEADER_BYTES as f64,
-            staging_at: (HEADER_BYTES + plan.len()) as f64,
+            staging_at: (HEADER_BYTES + plan.staging_at()) as f64,
             memory_bytes: (HEADER_BYTES + plan.memory_bytes()) as f64,
         })
     }

@@ -18,6 +18,25 @@ pub struct SyncOutcome {
     pub error_message: Option<String>,
 }
 
+/// One sync of the log, taken from a `NativeState`.
+#[napi]
+pub struct NativeSyncJob {
+    job: Option<SyncJob>,
+    memory_lsn: u64,
+}
+
+#[napi]
+impl NativeSyncJob {
+    /// Runs the sync on a libuv worker thread; a job runs once.
+    #[napi(ts_return_type = "Promise<SyncOutcome>")]
+    pub fn run(&mut self) -> AsyncTask<SyncTask> {
+        AsyncTask::new(SyncTask {
+            job: self.job.take(),
+            memory_lsn: self.memory_lsn,
+        })
+    }
+}
+
 /// Syncs the log on a libuv worker thread.
 pub struct SyncTask {
     job: Option<SyncJob>,
@@ -50,15 +69,16 @@ impl Task for SyncTask {
 
 #[napi]
 impl NativeState {
-    /// Syncs every change so far on a libuv worker thread, in one call (group
-    /// commit: one sync covers all writers waiting on it). The task owns its
-    /// sync job, not the state, so the state stays writable while it runs.
-    #[napi(ts_return_type = "Promise<SyncOutcome>")]
-    pub fn sync_async(&self) -> AsyncTask<SyncTask> {
-        AsyncTask::new(SyncTask {
+    /// A sync of every change so far, to run off the JS thread (group
+    /// commit: one sync covers all writers waiting on it). It is an object of
+    /// its own because a pending task keeps its receiver borrowed, and the
+    /// state must stay writable while the sync runs.
+    #[napi]
+    pub fn sync_job(&self) -> NativeSyncJob {
+        NativeSyncJob {
             job: self.store.sync_job(),
             memory_lsn: self.store.last_lsn(),
-        })
+        }
     }
 
     /// Syncs every change so far on this thread; returns the durable LSN.

@@ -184,10 +184,38 @@ fn map_file(file: &File, size: usize) -> io::Result<Mapping> {
     Ok(Mapping { first, len: size })
 }
 
+/// Removes the private page directories of processes that no longer run
+/// (a crash or kill skips the removal at close). Best effort: a directory
+/// that cannot be removed is left for the next sweep.
+fn remove_orphans(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix("mmsb-pages-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // Safety: signal 0 only asks whether the process exists.
+        let gone =
+            unsafe { libc::kill(pid, 0) } == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Makes a new private directory in the system temp directory.
 fn private_temp_dir() -> Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
     let base = std::env::temp_dir();
+    SWEPT.call_once(|| remove_orphans(&base));
     loop {
         let name = format!(
             "mmsb-pages-{}-{}",

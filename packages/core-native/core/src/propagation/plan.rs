@@ -48,10 +48,16 @@ pub struct Phase {
 /// The wave's memory, shared by the engine and the embedding:
 ///
 /// ```text
-/// memory  := flags | staging
+/// memory  := flags | padding | staging
 /// flags   := one byte per position (FLAG_IDLE, FLAG_CHANGED, FLAG_SAME)
-/// staging := one slot per recomputed position, of its page's size, in step order
+/// padding := zero to 7 bytes, so that the staging area starts 8-aligned
+/// staging := one slot per recomputed position, of its page's size, in step
+///            order, each starting 8-aligned (a recompute may view its slot
+///            as f64s, as it may its page)
 /// ```
+/// The alignment of the staging area and of every slot in it.
+const SLOT_ALIGN: usize = 8;
+
 pub struct Plan {
     id: u64,
     pages: Vec<PageId>,
@@ -173,6 +179,7 @@ impl Plan {
         }
         // Slots in step order: a parent's slot lies before its child's.
         for &step in &plan.steps {
+            plan.staging_bytes = plan.staging_bytes.next_multiple_of(SLOT_ALIGN);
             plan.slots[step as usize] = plan.staging_bytes;
             plan.staging_bytes += plan.sizes[step as usize];
         }
@@ -241,9 +248,14 @@ impl Plan {
         self.slots[position]..self.slots[position] + self.sizes[position]
     }
 
-    /// The bytes of the wave's memory: the flags, then the staging area.
+    /// Where the staging area starts in the wave's memory (after the flags, 8-aligned).
+    pub fn staging_at(&self) -> usize {
+        self.pages.len().next_multiple_of(SLOT_ALIGN)
+    }
+
+    /// The bytes of the wave's memory: the flags, padding, then the staging area.
     pub fn memory_bytes(&self) -> usize {
-        self.pages.len() + self.staging_bytes
+        self.staging_at() + self.staging_bytes
     }
 
     /// True when some phase is the embedding's.
@@ -393,9 +405,14 @@ mod tests {
         assert_eq!(phases, [(false, vec![0, 1]), (true, vec![2]), (false, vec![3])]);
         assert_eq!(
             [plan.slot(0), plan.slot(1), plan.slot(2), plan.slot(3)],
-            [0..4, 4..8, 8..12, 12..16]
+            [0..4, 8..12, 16..20, 24..28],
+            "slots follow the steps, each 8-aligned"
         );
-        assert_eq!(plan.memory_bytes(), 4 + 16);
+        assert_eq!(
+            plan.memory_bytes(),
+            8 + 28,
+            "four flags padded to 8, then the staging area"
+        );
         assert!(plan.root_parent(0) && plan.root_parent(1) && !plan.root_parent(2));
         assert_eq!(plan.parents(2).collect::<Vec<_>>(), [(2, Some(0))]);
         let error = Plan::build(2, &state, &recomputes, &[1], 3).err().unwrap();

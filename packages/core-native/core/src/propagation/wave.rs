@@ -38,7 +38,8 @@ pub fn run_phase(
     memory: &mut [u8],
     mut compute: impl FnMut(&Step<'_>, &mut [u8]) -> Result<()>,
 ) -> Result<()> {
-    let (flags, staging) = memory.split_at_mut(plan.len());
+    let (flags, staging) = memory.split_at_mut(plan.staging_at());
+    let flags = &mut flags[..plan.len()];
     for &position in plan.steps(phase) {
         let position = position as usize;
         if !plan.triggered(position, flags) {
@@ -161,8 +162,8 @@ impl<'a> Outputs<'a> {
 
     /// The changed pages and their new bytes, in visit order.
     pub fn iter(&self) -> impl Iterator<Item = (PageId, &'a [u8])> + '_ {
-        let (flags, staging) = self.memory.split_at(self.plan.len());
-        flags
+        let (flags, staging) = self.memory.split_at(self.plan.staging_at());
+        flags[..self.plan.len()]
             .iter()
             .enumerate()
             .filter(|(_, &flag)| flag == FLAG_CHANGED)
