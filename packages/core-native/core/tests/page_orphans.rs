@@ -17,7 +17,9 @@ fn page_directories_of_dead_processes_are_removed() {
     let alive = std::env::temp_dir().join(format!("mmsb-pages-{}-999", std::process::id()));
     std::fs::create_dir_all(&alive).unwrap();
     let mut store = Store::memory();
-    store.create_page_in(MemoryKind::Mapped, 64, Location::Cpu, &[]).unwrap();
+    store
+        .create_page_in(MemoryKind::Mapped, 64, Location::Cpu, &[])
+        .unwrap();
     assert!(!orphan.exists(), "a dead process's directory is removed");
     assert!(alive.exists(), "a live process's directory is kept");
     std::fs::remove_dir_all(alive).unwrap();
