@@ -112,6 +112,16 @@ impl DataDirectory {
     }
 }
 
+/// The first of `name(1)`, `name(2)`, ... that no entry of `dir` has: what
+/// is kept aside is never written over.
+pub fn unused_name(fs: &dyn FileSystem, dir: &Path, name: impl Fn(u32) -> String) -> Result<String> {
+    let taken = fs.list(dir).map_err(|error| Error::io("listing", dir, &error))?;
+    Ok((1..)
+        .map(name)
+        .find(|candidate| !taken.contains(candidate))
+        .expect("an unused name"))
+}
+
 /// The numbers of the files in `dir` that `parse` recognises, ascending.
 fn numbered(fs: &dyn FileSystem, dir: &Path, parse: fn(&str) -> Option<u64>) -> Result<Vec<u64>> {
     let names = fs.list(dir).map_err(|error| Error::io("listing", dir, &error))?;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, read_header, write_checkpoint};
-use crate::directory::{DataDirectory, DirectoryFiles};
+use crate::directory::{unused_name, DataDirectory, DirectoryFiles};
 use crate::error::{fail, Error, Result};
 use crate::log::record::{read_frame, Frame};
 use crate::log::scan::scan_segment;
@@ -14,7 +14,7 @@ use crate::log::segment::{parse_segment_name, read_segment_header, segment_name,
 use crate::page_memory::MemoryConfig;
 use crate::recovery::{load_base, recover, replay, SegmentReads};
 use crate::state::State;
-use crate::storage::FileSystem;
+use crate::storage::{write_synced, FileSystem};
 use crate::StateHash;
 
 /// A file of the data directory and its size.
@@ -203,14 +203,8 @@ pub fn check_history(fs: &dyn FileSystem, dir: &Path) -> Result<History> {
 /// between them and the oldest segment are missing) nor a base of one that is.
 fn unusable_checkpoints(fs: &dyn FileSystem, checkpoint_dir: &Path, files: &DirectoryFiles) -> Vec<String> {
     let log_first = files.log_first_lsn();
-    let mut needed: Vec<u64> = Vec::new();
-    for &lsn in files.checkpoints.iter().filter(|&&lsn| lsn + 1 >= log_first) {
-        let mut link = lsn;
-        while link != 0 && !needed.contains(&link) {
-            needed.push(link);
-            link = read_header(fs, &checkpoint_dir.join(checkpoint_name(link))).map_or(0, |header| header.base_lsn);
-        }
-    }
+    let followed = files.checkpoints.iter().copied().filter(|&lsn| lsn + 1 >= log_first);
+    let needed = with_bases(fs, checkpoint_dir, followed);
     files
         .checkpoints
         .iter()
@@ -403,7 +397,12 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     };
     let kept_segments = run.map_or(0..0, |run| run.segments.clone());
     let log_first = run.map_or(last_lsn + 1, |run| run.first_lsn);
-    let usable = usable_checkpoints(fs, &checkpoint_dir, &loadable, log_first, last_lsn);
+    // Kept: those that load, at most `last_lsn`, followed by the kept log, with their bases.
+    let followed = loadable
+        .iter()
+        .copied()
+        .filter(|&lsn| lsn <= last_lsn && lsn + 1 >= log_first);
+    let usable = with_bases(fs, &checkpoint_dir, followed);
     let salvage_dir = free_salvage_dir(fs, dir, last_lsn + 1)?;
     let mut kept_aside = Vec::new();
     let mut cut_at = None;
@@ -478,24 +477,17 @@ fn healthy(fs: &dyn FileSystem, dir: &Path, listing: &Listing) -> Option<u64> {
         .then_some(history.last_lsn)
 }
 
-/// The checkpoints (of those that load) a repaired directory keeps: at most
-/// `last_lsn`, and followed by the kept log (from `log_first`) or a base of one that is.
-fn usable_checkpoints(
-    fs: &dyn FileSystem,
-    checkpoint_dir: &Path,
-    loadable: &[u64],
-    log_first: u64,
-    last_lsn: u64,
-) -> Vec<u64> {
-    let mut usable = Vec::new();
-    for &lsn in loadable.iter().filter(|&&lsn| lsn <= last_lsn && lsn + 1 >= log_first) {
+/// `checkpoints` and every base their chains name (read from their headers).
+fn with_bases(fs: &dyn FileSystem, checkpoint_dir: &Path, checkpoints: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut chains = Vec::new();
+    for lsn in checkpoints {
         let mut link = lsn;
-        while link != 0 && !usable.contains(&link) {
-            usable.push(link);
+        while link != 0 && !chains.contains(&link) {
+            chains.push(link);
             link = read_header(fs, &checkpoint_dir.join(checkpoint_name(link))).map_or(0, |header| header.base_lsn);
         }
     }
-    usable
+    chains
 }
 
 /// Moves `path` into `salvage_dir`, under its own name.
@@ -509,26 +501,15 @@ fn move_aside(fs: &dyn FileSystem, path: &Path, salvage_dir: &Path) -> Result<()
 fn copy_aside(fs: &dyn FileSystem, path: &Path, salvage_dir: &Path) -> Result<()> {
     let bytes = fs.read_all(path).map_err(|error| Error::io("reading", path, &error))?;
     let copy = salvage_dir.join(path.file_name().expect("data files have names"));
-    let target = fs
-        .open_append(&copy)
-        .map_err(|error| Error::io("creating", &copy, &error))?;
-    target
-        .append(&[&bytes])
-        .and_then(|()| target.sync())
-        .map_err(|error| Error::io("writing", &copy, &error))
+    write_synced(fs, &copy, &bytes).map_err(|error| Error::io("writing", &copy, &error))
 }
 
 /// A new directory `<dir>/salvage-<lsn>/` (with a suffix when that name is taken).
 fn free_salvage_dir(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<PathBuf> {
-    let taken = fs.list(dir).map_err(|error| Error::io("listing", dir, &error))?;
-    let name = (1..)
-        .map(|attempt| match attempt {
-            1 => format!("salvage-{lsn}"),
-            _ => format!("salvage-{lsn}-{attempt}"),
-        })
-        .find(|name| !taken.contains(name))
-        .expect("an unused name");
-    let path = dir.join(name);
+    let path = dir.join(unused_name(fs, dir, |attempt| match attempt {
+        1 => format!("salvage-{lsn}"),
+        _ => format!("salvage-{lsn}-{attempt}"),
+    })?);
     fs.create_dir_all(&path)
         .map_err(|error| Error::io("creating", &path, &error))?;
     Ok(path)

@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{checkpoint_name, load_checkpoint_with};
-use crate::directory::DirectoryFiles;
+use crate::directory::{unused_name, DirectoryFiles};
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::{decode, Change};
 use crate::log::scan::scan_segment;
@@ -26,7 +26,7 @@ use crate::log::segment::{read_segment_header, segment_name};
 use crate::names::Named;
 use crate::page_memory::MemoryConfig;
 use crate::state::State;
-use crate::storage::FileSystem;
+use crate::storage::{write_synced, FileSystem};
 
 /// What recovery does with a torn tail, as RocksDB's recovery modes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -338,23 +338,11 @@ pub fn cut_torn_tail(fs: &dyn FileSystem, dir: &Path, tail: &LogTail, mode: Reco
     fs.create_dir_all(&salvage_dir)
         .map_err(|error| Error::io("creating", &salvage_dir, &error))?;
     // A later crash may tear the log at the same offset again: never overwrite a kept tail.
-    let taken = fs
-        .list(&salvage_dir)
-        .map_err(|error| Error::io("listing", &salvage_dir, &error))?;
-    let salvage_name = (1..)
-        .map(|attempt| match attempt {
-            1 => format!("{segment}.{}.torn", tail.valid_len),
-            _ => format!("{segment}.{}.{attempt}.torn", tail.valid_len),
-        })
-        .find(|name| !taken.contains(name))
-        .expect("an unused name");
-    let salvage_file = salvage_dir.join(salvage_name);
-    let file = fs
-        .open_append(&salvage_file)
-        .map_err(|error| Error::io("creating salvage file", &salvage_file, &error))?;
-    file.truncate(0)
-        .and_then(|()| file.append(&[torn]))
-        .and_then(|()| file.sync())
+    let salvage_file = salvage_dir.join(unused_name(fs, &salvage_dir, |attempt| match attempt {
+        1 => format!("{segment}.{}.torn", tail.valid_len),
+        _ => format!("{segment}.{}.{attempt}.torn", tail.valid_len),
+    })?);
+    write_synced(fs, &salvage_file, torn)
         .and_then(|()| fs.sync_dir(&salvage_dir))
         .map_err(|error| Error::io("writing salvage file", &salvage_file, &error))?;
     fs.truncate(&tail.segment_path, tail.valid_len)

@@ -169,6 +169,14 @@ impl FileSystem for OsFileSystem {
     }
 }
 
+/// Writes `bytes` as the whole of `path` (created or cut to nothing first) and syncs it.
+pub fn write_synced(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let file = fs.open_append(path)?;
+    file.truncate(0)?;
+    file.append(&[bytes])?;
+    file.sync()
+}
+
 /// A whole file's bytes: a read-only mapping, or a copy.
 pub enum FileBytes {
     Mapped { first: *mut u8, len: usize },
