@@ -16,7 +16,7 @@ import { type BusOptions, resolveOptions, type ResolvedOptions } from './options
 import { closedError, StateReader, StateView } from './state-reader.js';
 import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
 import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
-import { EDGE_KINDS, expected, LOCATIONS, PAGE_MEMORIES } from './names.js';
+import { checkName, EDGE_KINDS, LOCATIONS, PAGE_MEMORIES } from './names.js';
 import { type BusStats, Counters } from './stats.js';
 import type {
   AppliedDelta,
@@ -29,31 +29,18 @@ import type {
   PageId,
   PageMemory,
 } from './types.js';
-import { bufferUnder, checkBytes, checkCount, checkInteger, checkObject, checkString, describe, isShared } from './validate.js';
+import { bufferUnder, checkBytes, checkCount, checkInteger, checkObject, checkString, isShared } from './validate.js';
 
 /** The directory name of a bus that keeps no files. */
 export const MEMORY = ':memory:';
 
-const locations: ReadonlySet<string> = new Set(LOCATIONS);
-
 function checkLocation(location: unknown): Location {
-  if (location === undefined) return 'cpu';
-  checkString(location, 'location');
-  if (!locations.has(location)) {
-    throw new MmsbError(ErrorCode.LOCATION_UNKNOWN, `unknown location ${JSON.stringify(location)}: ${expected(LOCATIONS)}`);
-  }
-  return location as Location;
+  return location === undefined ? 'cpu' : checkName(location, LOCATIONS, 'location', ErrorCode.LOCATION_UNKNOWN);
 }
-
-const memories: ReadonlySet<string> = new Set(PAGE_MEMORIES);
 
 /** A page memory name; `undefined` (not given) leaves the choice to the default. */
 function checkMemory(memory: unknown): PageMemory | undefined {
-  if (memory === undefined) return undefined;
-  if (typeof memory !== 'string' || !memories.has(memory)) {
-    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `unknown page memory ${describe(memory)}: ${expected(PAGE_MEMORIES)}`);
-  }
-  return memory as PageMemory;
+  return memory === undefined ? undefined : checkName(memory, PAGE_MEMORIES, 'page memory');
 }
 
 /** A written checkpoint. */
@@ -570,12 +557,8 @@ export class Bus extends StateReader {
   }
 }
 
-const edgeKinds: ReadonlySet<string> = new Set(EDGE_KINDS);
-
 function checkEdgeKind(kind: unknown): asserts kind is EdgeKind {
-  if (typeof kind !== 'string' || !edgeKinds.has(kind)) {
-    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `unknown edge kind ${describe(kind)}: ${expected(EDGE_KINDS)}`);
-  }
+  checkName(kind, EDGE_KINDS, 'edge kind');
 }
 
 /** Syncs on this thread, reporting as the worker's sync does. */

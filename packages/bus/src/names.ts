@@ -5,8 +5,10 @@
  * error codes. They are checked here, before a call, so that a wrong name
  * is a typed MmsbError and never a napi conversion error.
  */
+import { ErrorCode, MmsbError } from './errors.js';
 import type { BuiltinTransform } from './propagation.js';
 import type { EdgeKind, Location, PageMemory } from './types.js';
+import { describe } from './validate.js';
 
 export const LOCATIONS: readonly Location[] = ['cpu', 'gpu', 'unified'];
 export const PAGE_MEMORIES: readonly PageMemory[] = ['heap', 'arena', 'mapped'];
@@ -17,4 +19,23 @@ export const BUILTIN_TRANSFORMS: readonly BuiltinTransform[] = ['copy', 'concat'
 export function expected(names: readonly string[]): string {
   const quoted = names.map((name) => JSON.stringify(name));
   return quoted.length === 1 ? `expected ${quoted[0]}` : `expected ${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
+}
+
+/**
+ * `value` as one of `names`, as the core's `names::parse` checks it: a value
+ * that is not a string is INVALID_ARGUMENT, an unknown name is `code`.
+ */
+export function checkName<T extends string>(
+  value: unknown,
+  names: readonly T[],
+  what: string,
+  code: ErrorCode = ErrorCode.INVALID_ARGUMENT,
+): T {
+  if (typeof value !== 'string') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be a string, got ${describe(value)}`);
+  }
+  if (!(names as readonly string[]).includes(value)) {
+    throw new MmsbError(code, `unknown ${what} ${describe(value)}: ${expected(names)}`);
+  }
+  return value as T;
 }
