@@ -342,9 +342,12 @@ pub fn cut_torn_tail(fs: &dyn FileSystem, dir: &Path, tail: &LogTail, mode: Reco
         1 => format!("{segment}.{}.torn", tail.valid_len),
         _ => format!("{segment}.{}.{attempt}.torn", tail.valid_len),
     })?);
-    write_synced(fs, &salvage_file, torn)
-        .and_then(|()| fs.sync_dir(&salvage_dir))
-        .map_err(|error| Error::io("writing salvage file", &salvage_file, &error))?;
+    if let Err(error) = write_synced(fs, &salvage_file, torn).and_then(|()| fs.sync_dir(&salvage_dir)) {
+        // A part of the tail kept nothing safe and took room: on a full disk each
+        // retry would leave one more, until nothing could ever be salvaged.
+        let _ = fs.remove(&salvage_file);
+        return Err(Error::io("writing salvage file", &salvage_file, &error));
+    }
     fs.truncate(&tail.segment_path, tail.valid_len)
         .map_err(|error| Error::io("cutting the torn tail of", &tail.segment_path, &error))?;
     Ok(TornTail {

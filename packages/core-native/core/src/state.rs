@@ -335,6 +335,8 @@ impl State {
             Change::PageMove { id, memory } => self.move_page(*id, *memory, nothing).map(drop),
             Change::PageRelease { id } => self.release_page(*id, nothing),
             Change::Deltas(deltas) => self.apply_batch(deltas, nothing),
+            // Planted (Cargo.toml): replay drops metadata deletions.
+            Change::MetadataSet { value: None, .. } if cfg!(feature = "planted-fuzz-bugs") => Ok(()),
             Change::MetadataSet { id, key, value } => self.set_metadata(*id, key, *value, nothing),
             Change::Checkpoint { .. } => Ok(()),
             Change::EdgeAdd(edge) => self.add_edge(*edge, nothing),

@@ -44,7 +44,8 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Delta<Cow<'_, [u8]>>>> {
     }
     let count = reader.u32()? as usize;
     // Each delta takes at least 17 bytes, which bounds a hostile count.
-    if count > bytes.len() / 17 {
+    // Planted (Cargo.toml): a hostile count trusted.
+    if count > bytes.len() / 17 && !cfg!(feature = "planted-fuzz-bugs") {
         return fail!(
             EncodingInvalid,
             "delta batch claims {count} deltas in {} bytes",

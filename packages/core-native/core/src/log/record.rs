@@ -172,6 +172,10 @@ pub fn read_frame(bytes: &[u8], offset: usize) -> Frame<'_> {
     };
     let body_len = u32::from_le_bytes(header[LEN_OFFSET..LSN_OFFSET].try_into().expect("4 bytes")) as usize;
     let body_start = offset + HEADER_BYTES;
+    if cfg!(feature = "planted-fuzz-bugs") {
+        // Planted (Cargo.toml): the body length trusted before the bounds check.
+        let _ = &bytes[body_start..body_start + body_len];
+    }
     let Some(body) = bytes.get(body_start..).and_then(|rest| rest.get(..body_len)) else {
         return Frame::Incomplete;
     };

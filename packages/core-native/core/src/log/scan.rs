@@ -10,6 +10,8 @@
 //! | valid record, LSN ≠ expected               | —                    | corrupt               |
 //! | seal naming the expected LSN, file ends    | —                    | sealed end            |
 //! | seal, LSN ≠ expected or bytes after it     | —                    | corrupt               |
+//! | part of the seal naming the expected LSN,  | —                    | sealed end            |
+//! | file ends (an interrupted seal write)      |                      |                       |
 //! | fill to the end of the file                | —                    | clean end             |
 //! | incomplete or invalid, last segment        | no                   | torn tail             |
 //! | incomplete or invalid, last segment        | yes                  | corrupt               |
@@ -20,13 +22,17 @@
 //! version-2 segment are a torn tail, never a clean end. An earlier segment
 //! may end in fill too (a crash between starting its successor and cutting
 //! it to its records); the next segment's first LSN still has to follow.
+//! The writer writes a seal only once the next segment exists and is synced,
+//! so a seal cut short by a crash or a failed write (the first bytes of the
+//! very seal that was due) ends the segment as a whole seal would: the
+//! successor exists, or was lost like the successor of any sealed segment.
 //! "Valid records later" means a frame that checks out with an LSN just above
 //! the expected one, anywhere after the damage; only plausible LSNs are
 //! checksummed, so the search stays linear on garbage. Nothing is skipped:
 //! the only bytes ever dropped are a torn tail with nothing valid behind it,
 //! and recovery keeps those in a salvage file (or refuses, in strict mode).
 
-use super::record::{read_frame, Frame, Record, HEADER_BYTES};
+use super::record::{read_frame, seal, Frame, Record, HEADER_BYTES};
 use super::segment::{read_segment_header, SEGMENT_HEADER_BYTES};
 use crate::error::{fail, Result};
 
@@ -121,6 +127,14 @@ pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last:
                 if torn_end <= offset {
                     return ended(records, offset, offset, None);
                 }
+                if is_torn_seal(&bytes[offset..], next_lsn) {
+                    return ended(records, offset, offset, Some(next_lsn));
+                }
+                if cfg!(feature = "planted-recovery-bug") && is_last {
+                    // Planted (Cargo.toml): damage in the newest segment read as the
+                    // clean end of the log, so damaged acknowledged records vanish unreported.
+                    return ended(records, offset, offset, None);
+                }
                 if !is_last {
                     return fail!(
                         LogCorrupt,
@@ -138,6 +152,11 @@ pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last:
         }
     }
     ended(records, offset, offset, None)
+}
+
+/// True when `rest` is the first bytes, not all, of the seal naming `next_lsn`.
+fn is_torn_seal(rest: &[u8], next_lsn: u64) -> bool {
+    rest.len() < HEADER_BYTES && seal(next_lsn).starts_with(rest)
 }
 
 /// The offset of a valid frame after `damaged` whose LSN lies in

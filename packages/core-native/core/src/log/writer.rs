@@ -111,7 +111,8 @@ const PREALLOCATION_BYTES: u64 = 4 << 20;
 impl LogWriter {
     /// Continues the segment starting at `segment_first_lsn`, whose records
     /// end at `segment_len` in a file of `allocated_len` bytes preallocated
-    /// with `fill`, with `next_lsn`. Every record before it is durable.
+    /// with `fill`, with `next_lsn`. Syncs the segment: every record before
+    /// `next_lsn` is durable when it returns.
     #[allow(clippy::too_many_arguments)]
     pub fn resume(
         fs: Arc<dyn FileSystem>,
@@ -128,6 +129,11 @@ impl LogWriter {
         let segment = fs
             .open_append(&segment_path)
             .map_err(|error| Error::io("opening log segment", &segment_path, &error))?;
+        // The records found may never have been synced (the process that wrote
+        // them crashed); they count as durable from here on, so make them so.
+        segment
+            .sync()
+            .map_err(|error| Error::io("syncing log segment", &segment_path, &error))?;
         Ok(LogWriter {
             fs,
             log_dir: log_dir.to_owned(),
@@ -214,8 +220,10 @@ impl LogWriter {
         if let Err(error) = self.segment.write_at(self.segment_len, &parts) {
             let error = Error::io("appending to", &self.segment_path, &error);
             // Put the fill back over the partial record, so that nothing of it can be
-            // read as a record; when that fails too, the file is in doubt.
-            let undone = self.write_fill(self.segment_len, end).is_ok();
+            // read as a record, and sync it: unsynced, a crash could keep the record
+            // and lose the fill, bringing back a change refused as not applied.
+            // When that fails too, the file is in doubt.
+            let undone = self.write_fill(self.segment_len, end).is_ok() && self.segment.sync().is_ok();
             return Err(if undone && error.code == ErrorCode::DiskFull {
                 error
             } else {

@@ -211,6 +211,15 @@ impl Store {
                 )?
             }
         };
+        // What recovery read may be what a process wrote and never made durable
+        // (it crashed first): a segment whose directory entry a power loss would
+        // still drop, with every record acknowledged after it. So the directories
+        // are synced before anything new is acknowledged (the writer's resume
+        // synced the newest segment's bytes).
+        for dir in [&log_dir, &checkpoint_dir] {
+            fs.sync_dir(dir)
+                .map_err(|error| Error::io("syncing directory", dir, &error))?;
+        }
         Ok(Store::assemble(
             replayed.state,
             replayed.last_lsn,
@@ -474,12 +483,15 @@ impl Store {
         });
         durable.writer.roll()?;
         durable.note_new_segment();
+        durable.checkpoints.retain(|&(lsn, _)| lsn != info.lsn);
+        durable.checkpoints.push((info.lsn, info.base_lsn));
+        // Retention runs before the marker is logged, so that a failure in it
+        // fails the call with nothing logged, as every failed call leaves the log.
+        durable.retain()?;
         self.journal.last_lsn =
             durable
                 .writer
                 .append(RecordKind::Checkpoint, false, &[&body::encode_checkpoint(info.lsn)])?;
-        durable.checkpoints.retain(|&(lsn, _)| lsn != info.lsn);
-        durable.checkpoints.push((info.lsn, info.base_lsn));
         durable.bytes_since_checkpoint = 0;
         let counters = &self.journal.counters;
         counters.set(Counter::Lsn, self.journal.last_lsn as f64);
@@ -490,7 +502,6 @@ impl Store {
         if info.base_lsn == 0 {
             durable.bytes_since_full = 0;
         }
-        durable.retain()?;
         Ok(info)
     }
 

@@ -86,6 +86,7 @@ pub fn dense(page_id: u64, bytes: Vec<u8>) -> Delta<Vec<u8>> {
 pub enum FaultPoint {
     Append,
     Sync,
+    SyncDir,
 }
 
 /// The real file system, except that the `after`-th append or sync (counted
@@ -204,6 +205,7 @@ impl FileSystem for Faulty {
         OsFileSystem.remove(path)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.0.hit(FaultPoint::SyncDir)?;
         OsFileSystem.sync_dir(dir)
     }
 }
