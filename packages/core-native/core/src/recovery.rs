@@ -97,7 +97,7 @@ pub fn load_base(
     memory: &MemoryConfig,
 ) -> Result<(State, u64)> {
     let mut failures: Vec<Error> = Vec::new();
-    let reachable = |lsn: u64| lsn <= at_most_lsn && lsn + 1 >= log_first_lsn;
+    let reachable = |lsn: u64| lsn <= at_most_lsn && lsn.saturating_add(1) >= log_first_lsn;
     for &lsn in checkpoints.iter().rev().filter(|&&lsn| reachable(lsn)) {
         match load_checkpoint_with(fs, checkpoint_dir, lsn, memory) {
             Ok(state) => return Ok((state, lsn)),
@@ -151,7 +151,7 @@ pub fn replay(
     let mut buffer: Vec<u8> = Vec::new();
     for (index, &first_lsn) in segments.iter().enumerate() {
         let next_first = segments.get(index + 1).copied();
-        if next_first.is_some_and(|next| next <= base_lsn + 1) {
+        if next_first.is_some_and(|next| next <= base_lsn.saturating_add(1)) {
             continue;
         }
         if until_lsn.is_some_and(|until| first_lsn > until) {
@@ -159,7 +159,7 @@ pub fn replay(
         }
         let name = segment_name(first_lsn);
         let path = log_dir.join(&name);
-        if first_lsn > last_lsn + 1 {
+        if first_lsn > last_lsn.saturating_add(1) {
             return fail!(
                 LogCorrupt,
                 "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: the records between are missing"

@@ -100,8 +100,14 @@ pub fn scan_segment<'a>(name: &str, bytes: &'a [u8], expected_lsn: u64, is_last:
     while offset < bytes.len() {
         match read_frame(bytes, offset) {
             Frame::Valid(record, end) if record.lsn == next_lsn => {
+                let Some(following) = next_lsn.checked_add(1) else {
+                    return fail!(
+                        LogCorrupt,
+                        "segment {name} offset {offset}: record LSN {next_lsn} is the largest LSN there is"
+                    );
+                };
                 records.push((record, offset));
-                next_lsn += 1;
+                next_lsn = following;
                 offset = end;
             }
             Frame::Valid(record, _) => {
@@ -165,7 +171,7 @@ fn valid_record_after(bytes: &[u8], damaged: usize, expected_lsn: u64) -> Option
     let last_start = bytes.len().checked_sub(HEADER_BYTES)?;
     (damaged + 1..=last_start).find(|&offset| {
         let lsn = u64::from_le_bytes(bytes[offset + 8..offset + 16].try_into().expect("8 bytes"));
-        (expected_lsn..expected_lsn + LATER_LSN_WINDOW).contains(&lsn)
+        (expected_lsn..expected_lsn.saturating_add(LATER_LSN_WINDOW)).contains(&lsn)
             && matches!(read_frame(bytes, offset), Frame::Valid(..) | Frame::Seal(..))
     })
 }
