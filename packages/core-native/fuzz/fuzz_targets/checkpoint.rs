@@ -18,14 +18,18 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let rest = &input[5..];
-    let split = rest.len().min(u32::from_le_bytes(split.try_into().expect("4 bytes")) as usize);
+    let split = rest
+        .len()
+        .min(u32::from_le_bytes(split.try_into().expect("4 bytes")) as usize);
     let (mut loaded, mut base) = (rest[..split].to_vec(), rest[split..].to_vec());
     if mode & 1 == 0 {
         fix_checkpoint_checksums(&mut loaded);
         fix_checkpoint_checksums(&mut base);
     }
     let dir = Path::new("/fuzz/checkpoints");
-    let base_lsn = loaded.get(16..24).map_or(0, |field| u64::from_le_bytes(field.try_into().expect("8 bytes")));
+    let base_lsn = loaded
+        .get(16..24)
+        .map_or(0, |field| u64::from_le_bytes(field.try_into().expect("8 bytes")));
     let files = MemoryFiles::with([
         (dir.join(checkpoint_name(LOADED_LSN)), loaded),
         (dir.join(checkpoint_name(base_lsn)), base),

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use mmsb_core::graph::{Edge, EdgeKind};
-use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, RangeWrite, Source, StateHash, Store, StoreOptions};
+use mmsb_fuzz::SmallFiles;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct ModelPage {
@@ -50,7 +50,11 @@ impl Input<'_> {
 }
 
 fn directory() -> PathBuf {
-    let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm".into() } else { std::env::temp_dir() };
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm".into()
+    } else {
+        std::env::temp_dir()
+    };
     base.join(format!("mmsb-fuzz-store-model-{}", std::process::id()))
 }
 
@@ -60,7 +64,7 @@ fn open(dir: &std::path::Path) -> Store {
         compress_bytes_min: Some(64),
         ..StoreOptions::default()
     };
-    Store::open(Arc::new(OsFileSystem), dir, options).expect("the store opens")
+    Store::open(Arc::new(SmallFiles), dir, options).expect("the store opens")
 }
 
 /// A payload for a page of `size` bytes and what it writes: (offset, byte) pairs.
@@ -77,7 +81,9 @@ fn payload(input: &mut Input, size: usize) -> (Payload<Vec<u8>>, Vec<(usize, u8)
             if size % 8 != 0 {
                 *mask.last_mut().expect("a byte") &= (1u8 << (size % 8)) - 1;
             }
-            let offsets: Vec<usize> = (0..size).filter(|index| mask[index / 8] & (1 << (index % 8)) != 0).collect();
+            let offsets: Vec<usize> = (0..size)
+                .filter(|index| mask[index / 8] & (1 << (index % 8)) != 0)
+                .collect();
             let packed: Vec<u8> = offsets.iter().map(|&offset| seed ^ offset as u8).collect();
             let writes = offsets.into_iter().zip(packed.iter().copied()).collect();
             (Payload::Sparse { mask, packed }, writes)
@@ -87,7 +93,13 @@ fn payload(input: &mut Input, size: usize) -> (Payload<Vec<u8>>, Vec<(usize, u8)
             let len = input.below(size - start + 1);
             let bytes = vec![seed; len];
             let writes = (start..start + len).map(|offset| (offset, seed)).collect();
-            (Payload::Ranges(vec![RangeWrite { offset: start as u64, bytes }]), writes)
+            (
+                Payload::Ranges(vec![RangeWrite {
+                    offset: start as u64,
+                    bytes,
+                }]),
+                writes,
+            )
         }
     }
 }
@@ -97,8 +109,11 @@ fn check_page(store: &Store, model: &Model, id: PageId) {
         (Ok(page), Some(expected)) => {
             assert_eq!(page.data(), &expected.bytes[..], "page {id} bytes");
             assert_eq!(page.epoch(), expected.epoch, "page {id} epoch");
-            let metadata: BTreeMap<String, Vec<u8>> =
-                page.metadata().iter().map(|(key, value)| (key.to_string(), value.to_vec())).collect();
+            let metadata: BTreeMap<String, Vec<u8>> = page
+                .metadata()
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_vec()))
+                .collect();
             assert_eq!(metadata, expected.metadata, "page {id} metadata");
         }
         (Err(_), None) => {}
@@ -119,7 +134,10 @@ fuzz_target!(|bytes: &[u8]| {
     let dir = directory();
     let _ = std::fs::remove_dir_all(&dir);
     let mut store = open(&dir);
-    let mut model = Model { next_id: 1, ..Model::default() };
+    let mut model = Model {
+        next_id: 1,
+        ..Model::default()
+    };
     let mut hashes: BTreeMap<u64, StateHash> = BTreeMap::from([(0, store.state_hash())]);
     let mut input = Input(bytes);
     for _ in 0..64 {
@@ -135,16 +153,30 @@ fuzz_target!(|bytes: &[u8]| {
                 let size = 1 + input.below(300);
                 let id = store.create_page(size as u64, Location::Cpu, &[]).expect("created");
                 assert_eq!(id, model.next_id);
-                model.pages.insert(id, ModelPage { bytes: vec![0; size], ..ModelPage::default() });
+                model.pages.insert(
+                    id,
+                    ModelPage {
+                        bytes: vec![0; size],
+                        ..ModelPage::default()
+                    },
+                );
                 model.next_id += 1;
                 touched = Some(id);
             }
             1 => {
                 let (count, size) = (1 + input.below(4), 1 + input.below(64));
-                let first = store.create_pages(count as u64, size as u64, Location::Cpu).expect("created");
+                let first = store
+                    .create_pages(count as u64, size as u64, Location::Cpu)
+                    .expect("created");
                 assert_eq!(first, model.next_id);
                 for id in first..first + count as u64 {
-                    model.pages.insert(id, ModelPage { bytes: vec![0; size], ..ModelPage::default() });
+                    model.pages.insert(
+                        id,
+                        ModelPage {
+                            bytes: vec![0; size],
+                            ..ModelPage::default()
+                        },
+                    );
                 }
                 model.next_id += count as u64;
             }
@@ -160,7 +192,12 @@ fuzz_target!(|bytes: &[u8]| {
                         page.bytes[offset] = byte;
                     }
                     page.epoch += 1;
-                    deltas.push(Delta { page_id: id, payload, source: Source::User, expect_epoch: None });
+                    deltas.push(Delta {
+                        page_id: id,
+                        payload,
+                        source: Source::User,
+                        expect_epoch: None,
+                    });
                     touched = Some(id);
                 }
                 store.apply_batch(&deltas).expect("applied");
@@ -189,7 +226,11 @@ fuzz_target!(|bytes: &[u8]| {
             6 => {
                 let (first, second) = (pick(&mut input), pick(&mut input));
                 let (parent, child) = (first.min(second), first.max(second));
-                let result = store.add_edge(Edge { parent, child, kind: EdgeKind::Data });
+                let result = store.add_edge(Edge {
+                    parent,
+                    child,
+                    kind: EdgeKind::Data,
+                });
                 match result {
                     Ok(()) => assert!(model.edges.insert((parent, child)), "a second edge {parent} -> {child}"),
                     Err(error) if parent == child => assert_eq!(error.code, ErrorCode::GraphCycle),
