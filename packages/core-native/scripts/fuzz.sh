@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 export RUSTC_BOOTSTRAP=1
 CARGO_FUZZ_VERSION=0.13.2
-TARGETS=(log_segment checkpoint batch metadata store_model)
+TARGETS=(${MMSB_FUZZ_TARGETS:-log_segment checkpoint batch metadata store_model})
 TRIPLE=x86_64-unknown-linux-gnu
 LIBFUZZER_FLAGS=(
   -Cpasses=sancov-module
@@ -39,19 +39,23 @@ install_cargo_fuzz() {
   fi
 }
 
-# Prints the executions a libFuzzer log reports.
+# Prints the executions a libFuzzer log reports (its final count, or the last status line's).
 summary() {
   local runs
-  runs=$(grep -Eo 'Done [0-9]+ runs' "$1" | awk '{print $2}' | tail -n1)
-  echo "${runs:-?} runs"
+  runs=$(grep -Eo 'Done [0-9]+ runs' "$1" | awk '{print $2}' | tail -n1 || true)
+  if [ -z "$runs" ]; then
+    runs=$(grep -Eo '^#[0-9]+' "$1" | tr -d '#' | tail -n1 || true)
+  fi
+  echo "${runs:-?} executions"
 }
 
 # Runs the fuzzer binary `binary` on a fresh corpus seeded from the committed one.
+# Crashes go to `artifacts`/.
 run_target() {
-  local target=$1 seconds=$2 corpus=$3 binary=$4 log=$5
-  mkdir -p "fuzz/artifacts/$target" "$corpus"
+  local target=$1 seconds=$2 corpus=$3 binary=$4 log=$5 artifacts=$6
+  mkdir -p "$artifacts" "$corpus"
   "$binary" "$corpus" "fuzz/corpus/$target" -max_total_time="$seconds" -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1
 }
 
 mode=${1:-ci}
@@ -82,7 +86,7 @@ for target in "${TARGETS[@]}"; do
     ci | long)
       seconds=${2:-$([ "$mode" = ci ] && echo 8 || echo 600)}
       corpus=$([ "$mode" = long ] && echo "fuzz/corpus-local/$target" || mktemp -d)
-      if ! run_target "$target" "$seconds" "$corpus" "$binaries/$target" "$log"; then
+      if ! run_target "$target" "$seconds" "$corpus" "$binaries/$target" "$log" "fuzz/artifacts/$target"; then
         tail -n 60 "$log"
         echo "fuzz: $target crashed; the input is in fuzz/artifacts/$target/" >&2
         exit 1
@@ -93,7 +97,8 @@ for target in "${TARGETS[@]}"; do
     planted)
       seconds=${2:-120}
       corpus=$(mktemp -d)
-      if run_target "$target" "$seconds" "$corpus" "$binaries/$target" "$log"; then
+      planted=$(mktemp -d)
+      if run_target "$target" "$seconds" "$corpus" "$binaries/$target" "$log" "$planted"; then
         tail -n 20 "$log"
         echo "fuzz: $target did not find its planted bug in ${seconds}s" >&2
         exit 1
@@ -103,9 +108,9 @@ for target in "${TARGETS[@]}"; do
         echo "fuzz: $target failed, but not with a crash" >&2
         exit 1
       fi
-      found=$(grep -Eo 'panicked at [^ ]+|ERROR: libFuzzer: [a-z-]+' "$log" | head -n1)
+      found=$(grep -Eo 'panicked at [^ ]+|ERROR: (libFuzzer|AddressSanitizer): [a-z-]+' "$log" | head -n1 || true)
       echo "fuzz: $target found its planted bug ($found), $(summary "$log")"
-      rm -rf "$corpus" "fuzz/artifacts/$target"
+      rm -rf "$corpus" "$planted"
       ;;
   esac
   rm -f "$log"
