@@ -94,6 +94,8 @@ export declare class NativeState {
   stateHash(): string
   nextPageId(): number
   livePageCount(): number
+  /** Turns the latency histograms' clock reads on or off (counts stay). */
+  setTimings(timed: boolean): void
   /**
    * The store's counters as one buffer of little-endian `f64`s over the
    * core's own cells (mmsb-core counters.rs, names in `counterNames()`):
@@ -160,6 +162,16 @@ export interface DirectoryListing {
 /** The stable error codes of the core, in declaration order. */
 export declare function errorCodes(): Array<string>
 
+/**
+ * Where a histogram's cells lie in `NativeState.counters()`: from `offset`,
+ * one count per bucket (`bounds`, then +Inf; not cumulative), then the sum.
+ */
+export interface HistogramLayout {
+  name: string
+  bounds: Array<number>
+  offset: number
+}
+
 export interface HistoryCheckpoint {
   lsn: number
   storedHash: string
@@ -216,6 +228,8 @@ export interface Names {
   recoveryModes: Array<string>
   /** The counters, in the order of `NativeState.counters()`'s cells. */
   counters: Array<string>
+  /** The histograms that follow the counters in those cells. */
+  histograms: Array<HistogramLayout>
 }
 
 /** Options of `NativeState.open`; absent fields take the core's defaults. */

@@ -95,6 +95,7 @@ export class Bus extends StateReader {
     super();
     this.#state = state;
     this.#counters = new Counters(state);
+    if (!options.timings) state.setTimings(false);
     this.directory = directory;
     this.#options = options;
     // Waves read views on their hot path: the cache first, the checked call on a miss.
@@ -501,10 +502,11 @@ export class Bus extends StateReader {
   }
 
   /**
-   * One snapshot of the store's counters (pages, deltas by form, the log's
-   * appends, bytes and syncs, checkpoints, recovery), read from the core's
-   * memory without a call, with the propagation engine's counters. Cheap
-   * enough to scrape often.
+   * One snapshot of the store's counters (pages by memory, deltas by form,
+   * the log's appends, bytes, segments and syncs, checkpoints, recovery) and
+   * latency histograms (`histograms`), read from the core's memory without
+   * a call, with the propagation engine's counters (one call). Cheap enough
+   * to scrape often.
    */
   stats(): BusStats & { readonly propagation: Readonly<PropagationStats> } {
     this.native();

@@ -36,4 +36,4 @@ export type {
   SparsePayload,
 } from './types.js';
 export { VERSION } from './version.js';
-export type { BusStats } from './stats.js';
+export type { BusHistograms, BusStats, HistogramName, HistogramSnapshot } from './stats.js';

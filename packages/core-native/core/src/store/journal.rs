@@ -66,6 +66,7 @@ impl Journal {
                 let stored: &[u8] = compressed.as_deref().unwrap_or(&body);
                 self.last_lsn = durable.writer.append(kind, compressed.is_some(), &[stored])?;
                 durable.note_new_segment();
+                self.counters.set(Counter::LogSegments, durable.segments.len() as f64);
                 durable.bytes_since_checkpoint += stored.len() as u64;
                 durable.bytes_since_full += stored.len() as u64;
                 let due = durable.bytes_since_checkpoint >= durable.options.checkpoint_every_bytes;

@@ -24,7 +24,7 @@ use journal::{Durable, Journal};
 use retention::{increment_pays, ChangesSince, INCREMENTAL_CHAIN_MAX};
 
 use crate::checkpoint::{checkpoint_name, read_header, write_checkpoint, CheckpointInfo, Increment};
-use crate::counters::{Counter, Counters};
+use crate::counters::{Counter, Counters, Histogram};
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
 use crate::directory::DataDirectory;
@@ -107,6 +107,11 @@ impl Store {
             Counter::PageBytes,
             state.pages().map(|(_, page)| page.size() as f64).sum(),
         );
+        for (_, page) in state.pages() {
+            count_pages_in(&counters, page.memory(), 1, page.size());
+        }
+        let segments = durable.as_ref().map_or(0, |durable| durable.segments.len());
+        counters.set(Counter::LogSegments, segments as f64);
         Store {
             state,
             journal: Journal {
@@ -300,6 +305,7 @@ impl Store {
         })?;
         journal.counters.add(Counter::PagesLive, 1.0);
         journal.counters.add(Counter::PageBytes, size as f64);
+        count_pages_in(&journal.counters, memory, 1, size);
         Ok(id)
     }
 
@@ -320,17 +326,21 @@ impl Store {
         })?;
         journal.counters.add(Counter::PagesLive, count as f64);
         journal.counters.add(Counter::PageBytes, (count * size) as f64);
+        count_pages_in(&journal.counters, memory, count as i64, size);
         Ok(first)
     }
 
     /// Moves a page's bytes to the backend `memory` (a page-move record).
     /// Returns false, logging nothing, when the page is there already.
     pub fn move_page(&mut self, id: PageId, memory: MemoryKind) -> Result<bool> {
+        let (size, from) = self.state.page(id).map(|page| (page.size(), page.memory()))?;
         let Store { state, journal, .. } = self;
         let moved = state.move_page(id, memory, || {
             journal.log(RecordKind::PageMove, || Cow::Owned(body::encode_page_move(id, memory)))
         })?;
         if moved {
+            count_pages_in(&self.journal.counters, from, -1, size);
+            count_pages_in(&self.journal.counters, memory, 1, size);
             // The next incremental checkpoint must hold the page's new memory.
             self.journal.note(|durable| durable.note_changed(id));
         }
@@ -343,13 +353,14 @@ impl Store {
     }
 
     pub fn release_page(&mut self, id: PageId) -> Result<()> {
-        let size = self.state.page(id)?.size();
+        let (size, memory) = self.state.page(id).map(|page| (page.size(), page.memory()))?;
         let Store { state, journal, .. } = self;
         state.release_page(id, || {
             journal.log(RecordKind::PageRelease, || Cow::Owned(body::encode_page_release(id)))
         })?;
         journal.counters.add(Counter::PagesLive, -1.0);
         journal.counters.add(Counter::PageBytes, -(size as f64));
+        count_pages_in(&journal.counters, memory, -1, size);
         self.journal.note(|durable| durable.note_released(id));
         self.propagation.set_recompute(id, None);
         Ok(())
@@ -389,6 +400,7 @@ impl Store {
 
     /// Applies one delta; returns the page's new epoch.
     pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>) -> Result<u64> {
+        let started = self.journal.counters.start();
         let Store { state, journal, .. } = self;
         let epoch = state.apply(delta, || {
             journal.log(RecordKind::Deltas, || {
@@ -397,11 +409,13 @@ impl Store {
         })?;
         journal.count_forms(std::slice::from_ref(delta));
         self.journal.note(|durable| durable.note_changed(delta.page_id));
+        self.journal.counters.observe_since(Histogram::ApplySeconds, started);
         Ok(epoch)
     }
 
     /// Applies deltas in order, all or none.
     pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>]) -> Result<()> {
+        let started = self.journal.counters.start();
         let Store { state, journal, .. } = self;
         state.apply_batch(deltas, || {
             journal.log(RecordKind::Deltas, || Cow::Owned(encode_for_log(deltas)))
@@ -409,12 +423,14 @@ impl Store {
         journal.count_forms(deltas);
         self.journal
             .note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
+        self.journal.counters.observe_since(Histogram::ApplySeconds, started);
         Ok(())
     }
 
     /// Applies an `MDB1`-encoded batch, all or none; its bytes become the log
     /// record's body as they are. Returns the number of deltas.
     pub fn apply_encoded(&mut self, encoded: &[u8]) -> Result<usize> {
+        let started = self.journal.counters.start();
         let deltas = decode_batch(encoded)?;
         let Store { state, journal, .. } = self;
         state.apply_batch(&deltas, || {
@@ -429,6 +445,7 @@ impl Store {
         journal.count_forms(&deltas);
         self.journal
             .note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
+        self.journal.counters.observe_since(Histogram::ApplySeconds, started);
         Ok(deltas.len())
     }
 
@@ -486,11 +503,15 @@ impl Store {
         counters.set(Counter::CheckpointDue, 0.0);
         counters.add(Counter::Checkpoints, 1.0);
         counters.set(Counter::CheckpointLastBytes, info.bytes as f64);
-        counters.add(Counter::CheckpointNanos, started.elapsed().as_nanos() as f64);
+        counters.add(Counter::CheckpointBytes, info.bytes as f64);
         if info.base_lsn == 0 {
             durable.bytes_since_full = 0;
         }
         durable.retain()?;
+        counters.set(Counter::LogSegments, durable.segments.len() as f64);
+        let elapsed = started.elapsed();
+        counters.add(Counter::CheckpointNanos, elapsed.as_nanos() as f64);
+        counters.observe(Histogram::CheckpointSeconds, elapsed.as_secs_f64());
         Ok(info)
     }
 
@@ -537,6 +558,13 @@ impl Store {
             durable.oldest_reachable_lsn(self.journal.last_lsn)
         })
     }
+}
+
+/// Counts `count` pages (negative: gone) of `size` bytes each in `memory`.
+fn count_pages_in(counters: &Counters, memory: MemoryKind, count: i64, size: u64) {
+    let (pages, bytes) = Counter::pages_in(memory);
+    counters.add(pages, count as f64);
+    counters.add(bytes, count as f64 * size as f64);
 }
 
 /// Reads go straight to the state; changes go through the store's methods.
