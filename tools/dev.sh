@@ -44,6 +44,14 @@ setup() {
   pnpm exec nx run-many -t build --output-style=static "${NX_CACHE_FLAGS[@]}"
 }
 
+# The metrics tests start a real Prometheus server (Debian's package) on loopback.
+install_prometheus() {
+  if ! command -v prometheus >/dev/null; then
+    say "installing prometheus (the metrics tests scrape with it)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+  fi
+}
+
 case "${1:-}" in
   quickstart)
     setup
@@ -52,6 +60,7 @@ case "${1:-}" in
     ;;
   test)
     setup
+    install_prometheus
     say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest"
     pnpm exec nx run-many -t lint typecheck test test:asan --output-style=static "${NX_CACHE_FLAGS[@]}"
     ;;
