@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { runCheckpoint, runReplay } from './bus-commands.js';
 import { runDemo } from './demo.js';
 import { requireDirectory, runLog, runRepair, runVerify } from './directory.js';
+import { runStats } from './stats.js';
 
 const HELP = `mmsb ${VERSION}: the Memory-Mapped State Bus
 
@@ -19,6 +20,7 @@ Usage:
   mmsb replay <dir> --to <lsn>   show the state as it was after record <lsn>
   mmsb verify <dir>              check every checksum, checkpoint hash, the replayed log and torn tails
   mmsb repair <dir>              back to the longest consistent history (what is cut is kept aside)
+  mmsb stats <dir>               pages, log, checkpoints, recovery and latency percentiles, as tables
   mmsb --version                 print the version
   mmsb --help                    print this help
 
@@ -80,6 +82,9 @@ export async function main(argv: readonly string[], print: Print = (line) => pro
         return runVerify(requireDirectory(directory), print) === 0 ? 0 : 1;
       case 'repair':
         runRepair(requireDirectory(directory), print);
+        return 0;
+      case 'stats':
+        await runStats(requireDirectory(directory), print);
         return 0;
       default:
         return usage(`unknown command ${JSON.stringify(command)}`);
