@@ -17,9 +17,10 @@
 //! (seconds, records). Their bounds are fixed, so observing is a comparison
 //! walk and two additions, no allocation and no lock.
 //!
-//! Timing an operation costs two clock reads; `set_timed(false)` turns the
-//! latency histograms off (for a same-run overhead benchmark, or a user who
-//! wants none), leaving every count in place.
+//! Timing an apply costs two clock reads; `set_timed(false)` turns that off
+//! (for a same-run overhead benchmark, or a user who wants none), leaving
+//! every count in place. Syncs, checkpoints and waves were timed before
+//! their histograms existed, so theirs are always kept.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
