@@ -61,6 +61,7 @@ export async function serveMetrics(bus: Pick<Bus, 'stats'>, options: ServeMetric
     registerFamilies(registry, source.families, sources);
   };
   [busSource(bus), ...(options.extra ?? [])].forEach(addSource);
+  const meterProvider = options.otlp === undefined ? undefined : otlpMeterProvider(sources, options.otlp);
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
@@ -71,9 +72,13 @@ export async function serveMetrics(bus: Pick<Bus, 'stats'>, options: ServeMetric
       (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(error)}\n`),
     );
   });
-  await listen(server, host, port);
+  try {
+    await listen(server, host, port);
+  } catch (error) {
+    await meterProvider?.shutdown();
+    throw error;
+  }
   const bound = (server.address() as AddressInfo).port;
-  const meterProvider = options.otlp === undefined ? undefined : otlpMeterProvider(sources, options.otlp);
   let closed: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}/metrics`,
