@@ -62,7 +62,7 @@ export interface HistogramSnapshot {
 
 /** The core's histograms (mmsb-core counters.rs `Histogram`). */
 export interface BusHistograms {
-  /** Seconds per apply call in the core (one delta, or one batch). */
+  /** Seconds per apply call in the core (one delta, or one batch); one call in 16 is timed. */
   readonly applySeconds: HistogramSnapshot;
   /** Seconds per log sync. */
   readonly logSyncSeconds: HistogramSnapshot;

@@ -37,14 +37,14 @@ describe('bus.stats()', () => {
 });
 
 describe('bus.stats().histograms', () => {
-  it('count one apply per call and one sync per log sync; pages are counted by memory', async () => {
+  it('time one apply call in 16, count one sync per log sync; pages are counted by memory', async () => {
     const bus = await Bus.open(scratchDirectory('histograms'), { fsync: 'always' });
     const page = await bus.createPage({ size: 64 });
     await bus.createPage({ size: 32, memory: 'mapped' });
     for (let value = 0; value < 4; value++) await bus.apply({ pageId: page, payload: dense(bytes(64, value)) });
     await bus.applyBatch([{ pageId: page, payload: dense(bytes(64, 9)) }]);
     const { histograms, ...stats } = bus.stats();
-    expect(histograms.applySeconds.count).toBe(5);
+    expect(histograms.applySeconds.count, 'one apply call in 16 is timed, the first included').toBe(1);
     expect(histograms.applySeconds.counts).toHaveLength(histograms.applySeconds.bounds.length + 1);
     expect(histograms.applySeconds.sum).toBeGreaterThan(0);
     expect(histograms.logSyncSeconds.count).toBe(stats.logSyncs);

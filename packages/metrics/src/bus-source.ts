@@ -147,7 +147,7 @@ const histograms: readonly {
     key: 'applySeconds',
     name: 'mmsb.apply',
     unit: 's',
-    help: 'Time of one apply call in the core (one delta or one batch; not timed with timings: false).',
+    help: 'Time of an apply call in the core (one delta or one batch); one call in 16 is timed.',
   },
   { key: 'logSyncSeconds', name: 'mmsb.log.fsync', unit: 's', help: 'Time of one sync of the log.' },
   {

@@ -17,7 +17,8 @@
 //! (seconds, records). Their bounds are fixed, so observing is a comparison
 //! walk and two additions, no allocation and no lock.
 //!
-//! Timing an apply costs two clock reads; `set_timed(false)` turns that off
+//! Timing an apply costs two clock reads, so one apply call in sixteen is
+//! timed (store/journal.rs); `set_timed(false)` turns that off
 //! (for a same-run overhead benchmark, or a user who wants none), leaving
 //! every count in place. Syncs, checkpoints and waves were timed before
 //! their histograms existed, so theirs are always kept.
@@ -146,7 +147,8 @@ impl Counter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Histogram {
-    /// The time of one apply call in the store (one delta, a batch, an encoded batch).
+    /// The time of an apply call in the store (one delta, a batch, an encoded
+    /// batch), one call in `store::APPLY_TIMING_PERIOD` sampled.
     ApplySeconds,
     /// The time of one sync of the log.
     LogSyncSeconds,

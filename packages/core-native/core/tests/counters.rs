@@ -4,6 +4,7 @@ mod support;
 
 use mmsb_core::counters::{Counter, Counters, Histogram};
 use mmsb_core::page_memory::MemoryKind;
+use mmsb_core::store::APPLY_TIMING_PERIOD;
 use mmsb_core::{Delta, Location, Payload, RangeWrite, Source};
 use support::{dense, Scratch};
 
@@ -90,16 +91,17 @@ fn histograms_count_applies_syncs_and_checkpoints_and_pages_are_counted_by_memor
     assert_eq!(counters.get(Counter::LogSegments), 1.0);
     let page = store.create_page(64, Location::Cpu, &[]).unwrap();
     store.create_pages_in(MemoryKind::Arena, 2, 16, Location::Cpu).unwrap();
-    for value in 0..5 {
+    for value in 0..32 {
         store.apply(&dense(page, vec![value; 64])).unwrap();
     }
     store
         .apply_batch(&[dense(page, vec![9; 64]), dense(page, vec![8; 64])])
         .unwrap();
+    assert_eq!(APPLY_TIMING_PERIOD, 16);
     assert_eq!(
         observations(&counters, Histogram::ApplySeconds),
-        6.0,
-        "one per apply call"
+        3.0,
+        "apply calls 1, 17 and 33 (the batch) are timed"
     );
     let (_, apply_seconds) = counters.histogram(Histogram::ApplySeconds);
     assert!(apply_seconds > 0.0);
@@ -140,13 +142,15 @@ fn histograms_count_applies_syncs_and_checkpoints_and_pages_are_counted_by_memor
     );
     counters.set_timed(false);
     let untimed = store.create_page(8, Location::Cpu, &[]).unwrap();
-    store.apply(&dense(untimed, vec![1; 8])).unwrap();
+    for value in 0..16 {
+        store.apply(&dense(untimed, vec![value; 8])).unwrap();
+    }
     assert_eq!(
         observations(&counters, Histogram::ApplySeconds),
-        6.0,
+        3.0,
         "untimed applies are not observed"
     );
-    assert_eq!(counters.get(Counter::DeltasDense), 8.0, "but still counted");
+    assert_eq!(counters.get(Counter::DeltasDense), 50.0, "but still counted");
     drop(store);
     let reopened = support::open(scratch.path()).unwrap();
     let counters = reopened.counters();

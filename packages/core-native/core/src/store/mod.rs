@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use journal::APPLY_TIMING_PERIOD;
 use journal::{Durable, Journal};
 use retention::{increment_pays, ChangesSince, INCREMENTAL_CHAIN_MAX};
 
@@ -118,6 +119,7 @@ impl Store {
                 last_lsn,
                 durable,
                 counters,
+                apply_calls: 0,
             },
             propagation: Propagation::default(),
         }
@@ -400,7 +402,7 @@ impl Store {
 
     /// Applies one delta; returns the page's new epoch.
     pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>) -> Result<u64> {
-        let started = self.journal.counters.start();
+        let started = self.journal.apply_timer();
         let Store { state, journal, .. } = self;
         let epoch = state.apply(delta, || {
             journal.log(RecordKind::Deltas, || {
@@ -415,7 +417,7 @@ impl Store {
 
     /// Applies deltas in order, all or none.
     pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>]) -> Result<()> {
-        let started = self.journal.counters.start();
+        let started = self.journal.apply_timer();
         let Store { state, journal, .. } = self;
         state.apply_batch(deltas, || {
             journal.log(RecordKind::Deltas, || Cow::Owned(encode_for_log(deltas)))
@@ -430,7 +432,7 @@ impl Store {
     /// Applies an `MDB1`-encoded batch, all or none; its bytes become the log
     /// record's body as they are. Returns the number of deltas.
     pub fn apply_encoded(&mut self, encoded: &[u8]) -> Result<usize> {
-        let started = self.journal.counters.start();
+        let started = self.journal.apply_timer();
         let deltas = decode_batch(encoded)?;
         let Store { state, journal, .. } = self;
         state.apply_batch(&deltas, || {
