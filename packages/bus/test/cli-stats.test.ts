@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { main } from '../src/cli/main.js';
+import { parseScrape } from '../src/cli/exposition.js';
 import { formatSeconds, quantile } from '../src/cli/stats.js';
 import { Bus, dense } from '../src/index.js';
 import { bytes, scratchDirectory } from './support.js';
@@ -52,6 +53,27 @@ describe('quantile', () => {
       '4.20 ms',
       '12.5 µs',
       '-',
+    ]);
+  });
+});
+
+describe('parseScrape', () => {
+  it('reads values, and histograms back into per-bucket counts', () => {
+    const text = [
+      '# TYPE mmsb_deltas_applied_total counter',
+      'mmsb_deltas_applied_total{form="dense"} 12',
+      '# TYPE mmsb_log_fsync_seconds histogram',
+      'mmsb_log_fsync_seconds_bucket{le="0.001"} 3',
+      'mmsb_log_fsync_seconds_bucket{le="0.01"} 5',
+      'mmsb_log_fsync_seconds_bucket{le="+Inf"} 6',
+      'mmsb_log_fsync_seconds_sum 0.03',
+      'mmsb_log_fsync_seconds_count 6',
+      '',
+    ].join('\n');
+    const { values, histograms } = parseScrape(text);
+    expect(values).toEqual([{ name: 'mmsb_deltas_applied_total', labels: '{form="dense"}', value: 12 }]);
+    expect(histograms).toEqual([
+      { name: 'mmsb_log_fsync_seconds', labels: '', bounds: [0.001, 0.01], counts: [3, 2, 1], count: 6, sum: 0.03 },
     ]);
   });
 });

@@ -1,9 +1,16 @@
 // The /metrics endpoint of a process serving a real Bus, scraped over HTTP
 // and parsed strictly: values move with the operations sent, exactly.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type Family, valueOf } from './support/exposition.js';
 import { ServerProcess } from './support/server-process.js';
+
+const run = promisify(execFile);
+const mmsb = fileURLToPath(new URL('../../bus/bin/mmsb.js', import.meta.url));
 
 /** The apply calls the core times among the first `calls`: one in 16, the first included (mmsb-core APPLY_TIMING_PERIOD). */
 const timedCalls = (calls: number) => Math.ceil(calls / 16);
@@ -62,6 +69,16 @@ describe('GET /metrics of a process serving a bus', () => {
     expect(valueOf(after, 'mmsb_propagation_waves_total')).toBe(1);
     expect(valueOf(after, 'mmsb_propagation_wave_seconds_count')).toBe(1);
     expect(valueOf(after, 'mmsb_propagation_recomputes_total', { outcome: 'changed' })).toBe(1);
+  });
+
+  it('is what `mmsb stats <url>` shows as tables', async () => {
+    const scraped = await server.scrape();
+    const { stdout } = await run(process.execPath, [mmsb, 'stats', server.url]);
+    const dense = valueOf(scraped, 'mmsb_deltas_applied_total', { form: 'dense' });
+    expect(stdout).toMatch(new RegExp(`mmsb_deltas_applied_total\\s+\\{form="dense"\\}\\s+${dense}\\n`));
+    const syncs = valueOf(scraped, 'mmsb_log_fsync_seconds_count');
+    expect(stdout).toMatch(new RegExp(`mmsb_log_fsync_seconds\\s+${syncs}\\s+[0-9.]+ [µm]?s`));
+    expect(stdout).toMatch(/mmsb_pages_resident_bytes\s+\{memory="heap"\}\s+384 B/);
   });
 
   it('answers anything but GET /metrics with 404', async () => {

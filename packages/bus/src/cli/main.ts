@@ -20,7 +20,7 @@ Usage:
   mmsb replay <dir> --to <lsn>   show the state as it was after record <lsn>
   mmsb verify <dir>              check every checksum, checkpoint hash, the replayed log and torn tails
   mmsb repair <dir>              back to the longest consistent history (what is cut is kept aside)
-  mmsb stats <dir>               pages, log, checkpoints, recovery and latency percentiles, as tables
+  mmsb stats <dir|url>           pages, log, checkpoints, recovery and latency percentiles, as tables
   mmsb --version                 print the version
   mmsb --help                    print this help
 

@@ -1,16 +1,20 @@
 /**
- * `mmsb stats <dir>`: the figures `@mmsb/metrics` serves, as tables for a
- * person at a terminal. It opens the directory (so it recovers it, and is
- * refused while another process holds it: ask that process's `/metrics`
- * then); counts of operations start at zero on open, so what a directory
- * shows is its size, its log, its checkpoints and what recovery took.
+ * `mmsb stats <dir|endpoint>`: the figures `@mmsb/metrics` serves, as
+ * tables for a person at a terminal. Given a directory it opens it (so it
+ * recovers it, and is refused while another process holds it: ask that
+ * process's endpoint then); counts of operations start at zero on open, so
+ * what a directory shows is its size, its log, its checkpoints and what
+ * recovery took. Given an `http://` URL it reads that `/metrics` endpoint:
+ * the live figures of a serving process, the bridge's included.
  *
  * The renderer lives here, in @mmsb/bus, and reads `bus.stats()` directly:
  * @mmsb/metrics depends on @mmsb/bus, so the CLI cannot use it without a
  * dependency cycle.
  */
 import { Bus } from '../bus.js';
+import { ErrorCode, MmsbError } from '../errors.js';
 import type { BusStats, HistogramSnapshot } from '../stats.js';
+import { parseScrape, type Scrape } from './exposition.js';
 import { formatBytes, formatCount, table } from './format.js';
 import type { Print } from './main.js';
 
@@ -103,8 +107,42 @@ export function printStats(stats: Stats, print: Print): void {
   table(['histogram', 'count', 'mean', 'p50', 'p99'], latencies(stats), ['count', 'mean', 'p50', 'p99']).forEach((line) => print(line));
 }
 
-/** `mmsb stats <dir>`: opens the directory and prints its figures. */
-export async function runStats(directory: string, print: Print): Promise<void> {
+/** A scraped value in its unit, by the Prometheus name's suffix. */
+function formatScraped(name: string, value: number): string {
+  if (/_bytes(_total)?$/.test(name)) return formatBytes(value);
+  if (/_seconds(_total)?$/.test(name)) return formatSeconds(value);
+  return formatCount(value);
+}
+
+/** Prints the tables of a scrape: every value, then every histogram with its percentiles. */
+export function printScrape(scrape: Scrape, print: Print): void {
+  const rows = scrape.values.map(({ name, labels, value }) => [name, labels, formatScraped(name, value)]);
+  table(['metric', 'labels', 'value'], rows, ['value']).forEach((line) => print(line));
+  print('');
+  const histogramRows = scrape.histograms.map((histogram) => {
+    const format = (value: number) =>
+      histogram.name.endsWith('_seconds') ? formatSeconds(value) : Number.isFinite(value) ? value.toFixed(1) : '-';
+    const mean = histogram.count === 0 ? NaN : histogram.sum / histogram.count;
+    const quantiles = [0.5, 0.99].map((q) => format(quantile(histogram, q)));
+    return [histogram.name, histogram.labels, formatCount(histogram.count), format(mean), ...quantiles];
+  });
+  table(['histogram', 'labels', 'count', 'mean', 'p50', 'p99'], histogramRows, ['count', 'mean', 'p50', 'p99']).forEach((line) =>
+    print(line),
+  );
+}
+
+/** `mmsb stats <dir|endpoint>`: prints the figures of a directory, or of a serving process's `/metrics`. */
+export async function runStats(target: string, print: Print): Promise<void> {
+  if (/^https?:\/\//.test(target)) {
+    const response = await fetch(target).catch((error: unknown) => {
+      throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${target}: ${String(error)}`);
+    });
+    if (!response.ok) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${target}: HTTP ${response.status}`);
+    print(`${target}:`);
+    printScrape(parseScrape(await response.text()), print);
+    return;
+  }
+  const directory = target;
   const bus = await Bus.open(directory);
   try {
     print(`${directory}:`);
