@@ -13,8 +13,11 @@ function invalid(what: string, expected: string, value: unknown): MmsbError {
   return new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be ${expected} (got ${shown ?? typeof value})`);
 }
 
+/** A plain map as the decoder makes it (not an array, a binary, or the decoder's object for the reserved byte 0xc1). */
 export function isMap(value: unknown): value is Fields {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 /** A field that must be present. */
