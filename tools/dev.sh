@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The one entry point of the README:
+#   bash tools/dev.sh serve        set everything up, then run `mmsb serve` on the default data directory
 #   bash tools/dev.sh quickstart   set everything up, then run the quickstart (mmsb demo)
 #   bash tools/dev.sh test         set everything up, then run every test
 #   bash tools/dev.sh bench        set everything up, then run the benchmarks
@@ -45,6 +46,12 @@ setup() {
 }
 
 case "${1:-}" in
+  serve)
+    setup
+    say "mmsb serve (Ctrl-C stops it)"
+    shift
+    exec node packages/bus/bin/mmsb.js serve "$@"
+    ;;
   quickstart)
     setup
     say "mmsb demo"
@@ -64,7 +71,7 @@ case "${1:-}" in
     pnpm exec nx run-many -t bench --output-style=static
     ;;
   *)
-    echo "usage: bash tools/dev.sh quickstart|test|bench" >&2
+    echo "usage: bash tools/dev.sh serve|quickstart|test|bench" >&2
     exit 2
     ;;
 esac
