@@ -14,7 +14,7 @@ export interface ServeProcess {
   exited(): Promise<number | null>;
 }
 
-/** Starts `mmsb serve` with `args` and resolves once it prints its request endpoint. */
+/** Starts `mmsb serve` with `args` and resolves once it has printed its banner. */
 export function serveProcess(args: readonly string[]): Promise<ServeProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -24,7 +24,8 @@ export function serveProcess(args: readonly string[]): Promise<ServeProcess> {
     const take = (chunk: Buffer): void => {
       output += chunk.toString();
       const match = /requests\s+(\S+)/.exec(output);
-      if (match !== null) {
+      // The last line of the banner: everything before it has been printed.
+      if (match !== null && output.includes('Ctrl-C stops')) {
         clearTimeout(timer);
         resolve({
           child,
