@@ -77,6 +77,7 @@ class Client:
         self._socket.connect(endpoint)
         self._rids = itertools.count(1)
         self._waiting: dict = {}
+        self._outstanding: set = set()
         self._abandoned: set = set()
         self._release_queue: List[int] = []
         self._subscriptions: List[Subscription] = []
@@ -116,12 +117,14 @@ class Client:
         except (OverflowError, TypeError, ValueError) as error:
             raise BridgeError(INVALID_ARGUMENT, f"{op}: the arguments cannot be encoded as plain msgpack ({error})", rid) from error
         self._socket.send_multipart(signing.frames(self._key, body), copy=len(body) < 65536)
+        self._outstanding.add(rid)
         return rid
 
     def receive(self, rid: int) -> dict:
         """The result of request ``rid`` (the response without ``v``, ``rid`` and ``ok``); raises its error."""
         while rid not in self._waiting:
             if not self._socket.poll(int(self.timeout * 1000)):
+                self._outstanding.discard(rid)
                 self._abandoned.add(rid)
                 raise BridgeTimeout(f"no response to request {rid} within {self.timeout} s", rid)
             body = signing.verified_body(self._key, self._socket.recv_multipart())
@@ -130,10 +133,15 @@ class Client:
                 continue
             response = msgpack.unpackb(body, raw=False)
             got = response.get("rid") if isinstance(response, dict) else None
+            if got is None and len(self._outstanding) == 1:
+                # A refusal the server could not tie to a rid (a body it did not decode): with
+                # one request in flight it can only be that one's.
+                got = next(iter(self._outstanding))
             if got in self._abandoned:
                 self._abandoned.discard(got)
-            else:
+            elif got in self._outstanding:
                 self._waiting[got] = response
+        self._outstanding.discard(rid)
         response = self._waiting.pop(rid)
         if response.get("ok") is not True:
             raise BridgeError(str(response.get("code")), str(response.get("message")), rid)

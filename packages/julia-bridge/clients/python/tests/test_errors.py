@@ -3,10 +3,12 @@
 Each failed request must change nothing: the state hash is the same before and after.
 """
 
+import signal
 import unittest
 
 import msgpack
 
+import mmsb_bridge
 from mmsb_bridge import BridgeError
 from tests.support import RawPeer, Server
 
@@ -37,7 +39,7 @@ class Envelope(unittest.TestCase):
         self.peer.close()
 
     def assertRefused(self, request: object, code: str, rid: object = 10) -> dict:
-        response = self.peer.request(request)
+        response = self.peer.request(request, timeout=30)
         self.assertIsNotNone(response, "no response")
         self.assertEqual((response["v"], response["rid"], response["ok"], response.get("code")), (1, rid, False, code), response)
         self.assertIsInstance(response["message"], str)
@@ -142,22 +144,38 @@ class Envelope(unittest.TestCase):
         request = {"v": 1, "rid": 10, "op": "write", "handle": self.handle, "form": "sparse", "mask": b"\x01\x00", "bytes": b"a"}
         self.assertRefused(request, "DELTA_SIZE_MISMATCH")
 
-    def test_a_request_over_the_largest_message(self) -> None:
-        response = self.peer.request({"v": 1, "rid": 10, "op": "ping", "pad": b"\0" * (64 * MIB + 16)}, timeout=30)
-        self.assertIsNotNone(response, "an oversized request must get an answer (it is barely over the limit)")
-        self.assertEqual((response["ok"], response["code"]), (False, "MESSAGE_TOO_LARGE"))
-        self.assertIn(response["rid"], (10, None))
+    def test_a_request_over_the_largest_message_keeps_its_rid(self) -> None:
+        # docs/protocol.md, "Envelope": a failure is {v: 1, rid, ok: false, code, message}; rid is nil
+        # only for a body that "cannot be decoded, is not a map or has no valid rid". This one is a
+        # valid map with rid 10, a few bytes over maxMessageBytes ("Limits": MESSAGE_TOO_LARGE).
+        self.assertRefused({"v": 1, "rid": 10, "op": "ping", "pad": b"\0" * (64 * MIB + 16)}, "MESSAGE_TOO_LARGE")
 
 
 class ThroughTheClient(unittest.TestCase):
-    def test_a_timeout_is_bridge_timeout(self) -> None:
+    def test_a_request_over_the_largest_message(self) -> None:
         with server.connect() as client:
-            client.timeout = 0.0
             with self.assertRaises(BridgeError) as caught:
-                client.hash()
+                client.request("ping", pad=b"\0" * (client.limits.max_message_bytes + 16))
+            self.assertEqual(caught.exception.code, "MESSAGE_TOO_LARGE")
+            client.ping()
+
+    def test_a_timeout_is_bridge_timeout_and_the_late_response_is_dropped(self) -> None:
+        with server.connect() as client:
+            client.timeout = 0.3
+            server.process.send_signal(signal.SIGSTOP)
+            try:
+                with self.assertRaises(BridgeError) as caught:
+                    client.hash()
+            finally:
+                server.process.send_signal(signal.SIGCONT)
             self.assertEqual(caught.exception.code, "BRIDGE_TIMEOUT")
             client.timeout = 10.0
-            self.assertEqual(client.log()["lsn"], client.ping()["lsn"], "a late response is dropped, not mistaken for another")
+            self.assertEqual(set(client.log()), {"lsn", "durableLsn", "oldestLsn", "syncs"}, "the hash's late response is not the log's")
+
+    def test_no_server_is_bridge_timeout(self) -> None:
+        with self.assertRaises(BridgeError) as caught:
+            mmsb_bridge.connect(f"ipc://{server.directory}/nobody.sock", timeout=0.3)
+        self.assertEqual(caught.exception.code, "BRIDGE_TIMEOUT")
 
     def test_an_id_msgpack_cannot_carry_is_refused_before_sending(self) -> None:
         with server.connect() as client:

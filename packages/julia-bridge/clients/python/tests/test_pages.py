@@ -77,6 +77,11 @@ class Handles(unittest.TestCase):
         self.assertEqual(self.client.stats()["session"]["handles"], 1)
         self.assertCode("HANDLE_UNKNOWN", self.client.info, handle)
 
+    def test_the_release_list_runs_before_the_operation(self) -> None:
+        handle = self.client.create(4)["handle"]
+        self.client.queue_release(handle)
+        self.assertCode("HANDLE_UNKNOWN", self.client.info, handle)
+
     def test_a_bad_release_list_releases_nothing(self) -> None:
         keep = self.client.create(4)["handle"]
         self.assertCode("HANDLE_UNKNOWN", self.client.release, keep, 2**40)
@@ -146,6 +151,14 @@ class AcrossSessions(unittest.TestCase):
             self.assertEqual(owner.read(handle).data, b"12345678")
             self.assertEqual(owner.hash(), before)
 
+    def test_a_handle_of_an_ended_session_is_unknown(self) -> None:
+        with server.connect() as one:
+            with server.connect() as gone:
+                handle = gone.create(4)["handle"]
+            with self.assertRaises(BridgeError) as caught:
+                one.info(handle)
+            self.assertEqual(caught.exception.code, "HANDLE_UNKNOWN")
+
     def test_the_same_page_gets_a_handle_per_session(self) -> None:
         with server.connect() as one, server.connect() as two:
             created = one.create(4)
@@ -159,7 +172,9 @@ class Ids(unittest.TestCase):
     def test_ids_come_back_as_uint64_whatever_their_value(self) -> None:
         peer = RawPeer(server.endpoint)
         try:
-            peer.request({"v": 1, "rid": 1, "op": "hello", "versions": [1]})
+            peer.send(msgpack.packb({"v": 1, "rid": 1, "op": "hello", "versions": [1]}))
+            hello = peer.receive_bytes()
+            self.assertIn(b"\xa7session\xcf" + msgpack.unpackb(hello)["session"].to_bytes(8, "big"), hello)
             peer.send(msgpack.packb({"v": 1, "rid": 2, "op": "create", "size": 1}))
             body = peer.receive_bytes()
             response = msgpack.unpackb(body)

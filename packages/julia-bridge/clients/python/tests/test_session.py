@@ -1,6 +1,7 @@
 """hello, version negotiation, ping, bye, and what a connection without a session gets."""
 
 import os
+import signal
 import time
 import unittest
 
@@ -107,6 +108,24 @@ class WithoutSession(unittest.TestCase):
                 result = client.ping()
             self.assertEqual(set(result), {"lsn", "durableLsn"})
             self.assertLessEqual(result["durableLsn"], result["lsn"])
+
+
+class Leftovers(unittest.TestCase):
+    def test_a_server_start_removes_the_shared_memory_of_dead_servers(self) -> None:
+        dead = Server()
+        client = dead.connect()
+        client.read(client.create(4)["handle"], via="shm")
+        server_dir = os.path.dirname(client.shm_dir)
+        dead.process.send_signal(signal.SIGKILL)
+        dead.process.wait()
+        dead.stop()
+        client._socket.close()
+        self.assertTrue(os.path.isdir(server_dir), "a killed server cannot clean up")
+        fresh = Server()
+        try:
+            self.assertFalse(os.path.exists(server_dir))
+        finally:
+            fresh.stop()
 
 
 if __name__ == "__main__":

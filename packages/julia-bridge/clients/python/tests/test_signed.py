@@ -43,7 +43,7 @@ class Signed(unittest.TestCase):
 
     def test_unsigned_and_wrongly_signed_requests_are_dropped_and_counted(self) -> None:
         with server.connect() as observer:
-            before = observer.stats()["bridge"]["droppedFrames"]
+            before = observer.stats()["bridge"]
             peer = RawPeer(server.endpoint)
             try:
                 for frames in (
@@ -58,7 +58,9 @@ class Signed(unittest.TestCase):
                         self.assertIsNone(peer.receive_bytes(timeout=0.5), "a response to a request that is not signed right")
             finally:
                 peer.close()
-            self.assertEqual(observer.stats()["bridge"]["droppedFrames"], before + 5)
+            after = observer.stats()["bridge"]
+            self.assertEqual(after["droppedFrames"], before["droppedFrames"] + 5)
+            self.assertEqual(after["droppedByReason"]["unauthenticated"], before["droppedByReason"].get("unauthenticated", 0) + 5)
 
     def test_an_unsigned_client_times_out(self) -> None:
         with self.assertRaises(BridgeError) as caught:
