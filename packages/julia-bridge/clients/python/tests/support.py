@@ -31,9 +31,10 @@ STARTUP_SECONDS = 30.0
 class Server:
     """``mmsb serve --data <tmp>/data --endpoint ipc://<tmp>/s.sock --pub ipc://<tmp>/p.sock [extra]``."""
 
-    def __init__(self, *extra: str, key: Optional[bytes] = None) -> None:
+    def __init__(self, *extra: str, key: Optional[bytes] = None, data: Optional[str] = None) -> None:
+        """``data``: serve an existing data directory (kept when the server stops) instead of a new one."""
         self.directory = tempfile.mkdtemp(prefix="mmsb-py-")
-        self.data = os.path.join(self.directory, "data")
+        self.data = data or os.path.join(self.directory, "data")
         self.endpoint = f"ipc://{self.directory}/s.sock"
         self.pub = f"ipc://{self.directory}/p.sock"
         self.key = key

@@ -50,6 +50,7 @@ class Notifications(unittest.TestCase):
                 while written.lsn not in range(notification.body["firstLsn"], notification.body["lastLsn"] + 1):
                     notification = commits.receive(timeout=5)
                 self.assertEqual(notification.topic, "commit")
+                self.assertEqual(set(notification.body), {"v", "pages", "firstLsn", "lastLsn", "source"})
                 self.assertEqual(notification.body["v"], 1)
                 self.assertEqual(notification.body["pages"], [a["page"]])
                 self.assertEqual(notification.body["source"], "bridge")

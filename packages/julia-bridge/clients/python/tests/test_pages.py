@@ -148,6 +148,10 @@ class AcrossSessions(unittest.TestCase):
                     with self.assertRaises(BridgeError) as caught:
                         call(*args)
                     self.assertEqual(caught.exception.code, "HANDLE_FOREIGN")
+            intruder.queue_release(handle)
+            with self.assertRaises(BridgeError) as caught:
+                intruder.ping()
+            self.assertEqual(caught.exception.code, "HANDLE_FOREIGN", "in a release list too")
             self.assertEqual(owner.read(handle).data, b"12345678")
             self.assertEqual(owner.hash(), before)
 

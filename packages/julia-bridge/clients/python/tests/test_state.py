@@ -1,6 +1,9 @@
 """Dependency edges, batches, checkpoints, replay at an LSN, log, sync, hash and stats."""
 
+import os
 import re
+import shutil
+import tempfile
 import unittest
 
 from mmsb_bridge import BridgeError, deltas
@@ -138,6 +141,32 @@ class State(unittest.TestCase):
         self.assertGreaterEqual(bridge["errors"], 1)
         self.assertGreaterEqual(bridge["requests"], 4)
         self.assertIsInstance(stats["bus"], dict)
+
+
+class Restart(unittest.TestCase):
+    def test_acknowledged_writes_survive_a_clean_shutdown(self) -> None:
+        data = os.path.join(tempfile.mkdtemp(prefix="mmsb-py-data-"), "data")
+        try:
+            first = Server(data=data)
+            with first.connect() as client:
+                page = client.create(5 * 2**20)
+                payload = os.urandom(5 * 2**20)
+                client.write(page["handle"], payload)
+                rids = [client.send("write", handle=page["handle"], form="ranges", ranges=[[i, bytes([i])]]) for i in range(100)]
+                for rid in rids:
+                    client.receive(rid)
+                state, lsn = client.hash(), client.log()["lsn"]
+            self.assertEqual(first.stop(), 0, "SIGTERM is a clean stop")
+            second = Server(data=data)
+            try:
+                with second.connect() as client:
+                    self.assertEqual((client.hash(), client.log()["lsn"]), (state, lsn))
+                    handle = client.open(page["page"])["handle"]
+                    self.assertEqual(client.read(handle).data, bytes(range(100)) + payload[100:])
+            finally:
+                second.stop()
+        finally:
+            shutil.rmtree(os.path.dirname(data), ignore_errors=True)
 
 
 class Pipelining(unittest.TestCase):
