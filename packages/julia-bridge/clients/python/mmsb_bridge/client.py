@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import msgpack
 import zmq
@@ -48,7 +49,7 @@ class Read(NamedTuple):
     """The bytes read (``bytes``, or a ``memoryview`` of the mapped read file) and the page's epoch."""
 
     epoch: int
-    data: Union[bytes, memoryview]
+    data: bytes | memoryview
 
 
 def _result(response: dict) -> dict:
@@ -62,11 +63,11 @@ class Client:
         self,
         endpoint: str,
         *,
-        key: Optional[bytes] = None,
+        key: bytes | None = None,
         timeout: float = 10.0,
         versions: Sequence[int] = VERSIONS,
         name: str = "mmsb_bridge (Python)",
-        context: Optional[zmq.Context] = None,
+        context: zmq.Context | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
@@ -79,8 +80,8 @@ class Client:
         self._waiting: dict = {}
         self._outstanding: set = set()
         self._abandoned: set = set()
-        self._release_queue: List[int] = []
-        self._subscriptions: List[Subscription] = []
+        self._release_queue: list[int] = []
+        self._subscriptions: list[Subscription] = []
         #: Responses dropped because their signature was missing or wrong.
         self.dropped_frames = 0
         try:
@@ -97,7 +98,7 @@ class Client:
         self.heartbeat_ms: int = hello["heartbeatMs"]
         self.session_timeout_ms: int = hello["sessionTimeoutMs"]
         self.shm_dir: str = hello["shmDir"]
-        self.pub: Optional[str] = hello.get("pub")
+        self.pub: str | None = hello.get("pub")
         limits = hello["limits"]
         self.limits = Limits(limits["maxMessageBytes"], limits["maxBatchDeltas"], limits["maxInlineBytes"], limits["maxInFlight"])
 
@@ -166,7 +167,7 @@ class Client:
                 subscription.close()
             self._socket.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -175,7 +176,7 @@ class Client:
 
     # Pages and handles.
 
-    def create(self, size: int, *, location: Optional[str] = None, memory: Optional[str] = None, metadata: Optional[dict] = None) -> dict:
+    def create(self, size: int, *, location: str | None = None, memory: str | None = None, metadata: dict | None = None) -> dict:
         """A new page of ``size`` bytes; ``{handle, page, size, epoch}``."""
         fields: dict = {"size": size}
         for key, value in (("location", location), ("memory", memory), ("metadata", metadata)):
@@ -223,10 +224,10 @@ class Client:
     def write(
         self,
         handle: int,
-        data: Optional[bytes] = None,
+        data: bytes | None = None,
         *,
-        shm: Optional[ShmRef] = None,
-        expect_epoch: Optional[int] = None,
+        shm: ShmRef | None = None,
+        expect_epoch: int | None = None,
         via: Via = "auto",
     ) -> Applied:
         """Replaces every byte of the page: inline up to ``maxInlineBytes``, else through shmDir (or as ``via`` says)."""
@@ -237,17 +238,17 @@ class Client:
         self,
         handle: int,
         mask: bytes,
-        data: Optional[bytes] = None,
+        data: bytes | None = None,
         *,
-        shm: Optional[ShmRef] = None,
-        expect_epoch: Optional[int] = None,
+        shm: ShmRef | None = None,
+        expect_epoch: int | None = None,
         via: Via = "auto",
     ) -> Applied:
         """Replaces the bytes whose mask bit is set, with ``data`` holding those bytes in order."""
         payload = {"shm": shm} if shm is not None else self._payload(data if data is not None else b"", via)
         return self._write(deltas.sparse(handle, mask, **payload, expect_epoch=expect_epoch))
 
-    def write_ranges(self, handle: int, pairs: Iterable[Tuple[int, bytes]], *, expect_epoch: Optional[int] = None) -> Applied:
+    def write_ranges(self, handle: int, pairs: Iterable[tuple[int, bytes]], *, expect_epoch: int | None = None) -> Applied:
         """Replaces byte runs: ``pairs`` of (offset, bytes)."""
         return self._write(deltas.ranges(handle, pairs, expect_epoch=expect_epoch))
 
@@ -257,7 +258,7 @@ class Client:
 
     # Reads.
 
-    def read(self, handle: int, offset: int = 0, length: Optional[int] = None, *, via: Via = "auto", copy: bool = True) -> Read:
+    def read(self, handle: int, offset: int = 0, length: int | None = None, *, via: Via = "auto", copy: bool = True) -> Read:
         """The bytes of a range (default: the whole page), inline or through the handle's mapped read file.
 
         With ``copy=False`` a shared-memory read gives a view of the mapping itself, whose
@@ -275,7 +276,7 @@ class Client:
 
     # The graph.
 
-    def edge(self, parent: int, child: int, kind: Optional[str] = None) -> int:
+    def edge(self, parent: int, child: int, kind: str | None = None) -> int:
         fields: dict = {"parent": parent, "child": child}
         if kind is not None:
             fields["kind"] = kind
@@ -321,7 +322,7 @@ class Client:
         return subscription
 
 
-def connect(endpoint: str, *, key: Optional[bytes] = None, key_file: Optional[str] = None, **options: Any) -> Client:
+def connect(endpoint: str, *, key: bytes | None = None, key_file: str | None = None, **options: Any) -> Client:
     """Connects to ``endpoint`` and opens a session (``hello``).
 
     ``key`` (bytes) or ``key_file`` (as ``mmsb serve --key-file``) signs every message.

@@ -6,18 +6,18 @@ form's fields); ``batch`` takes a list of them.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Tuple
+from collections.abc import Iterable
 
 from .shared_memory import ShmRef
 
 
-def _with_epoch(delta: dict, expect_epoch: Optional[int]) -> dict:
+def _with_epoch(delta: dict, expect_epoch: int | None) -> dict:
     if expect_epoch is not None:
         delta["expectEpoch"] = expect_epoch
     return delta
 
 
-def dense(handle: int, data: Optional[bytes] = None, *, shm: Optional[ShmRef] = None, expect_epoch: Optional[int] = None) -> dict:
+def dense(handle: int, data: bytes | None = None, *, shm: ShmRef | None = None, expect_epoch: int | None = None) -> dict:
     """Every byte of the page: ``data`` inline, or a range of a file of shmDir."""
     delta = {"handle": handle, "form": "dense"}
     delta.update({"shm": shm.wire()} if shm is not None else {"bytes": bytes(data if data is not None else b"")})
@@ -27,10 +27,10 @@ def dense(handle: int, data: Optional[bytes] = None, *, shm: Optional[ShmRef] = 
 def sparse(
     handle: int,
     mask: bytes,
-    data: Optional[bytes] = None,
+    data: bytes | None = None,
     *,
-    shm: Optional[ShmRef] = None,
-    expect_epoch: Optional[int] = None,
+    shm: ShmRef | None = None,
+    expect_epoch: int | None = None,
 ) -> dict:
     """The bytes whose mask bit is set (the mask inline, the bytes inline or in shmDir)."""
     delta = {"handle": handle, "form": "sparse", "mask": bytes(mask)}
@@ -38,7 +38,7 @@ def sparse(
     return _with_epoch(delta, expect_epoch)
 
 
-def ranges(handle: int, pairs: Iterable[Tuple[int, bytes]], *, expect_epoch: Optional[int] = None) -> dict:
+def ranges(handle: int, pairs: Iterable[tuple[int, bytes]], *, expect_epoch: int | None = None) -> dict:
     """Byte runs at offsets, inline only."""
     delta = {"handle": handle, "form": "ranges", "ranges": [[offset, bytes(data)] for offset, data in pairs]}
     return _with_epoch(delta, expect_epoch)

@@ -7,8 +7,6 @@ unchanged. ``BRIDGE_TIMEOUT`` is the client's own.
 
 from __future__ import annotations
 
-from typing import Optional
-
 #: The bridge's own codes (docs/protocol.md); the bus's codes arrive as strings too.
 MALFORMED_REQUEST = "MALFORMED_REQUEST"
 PROTOCOL_VERSION = "PROTOCOL_VERSION"
@@ -28,7 +26,7 @@ INVALID_ARGUMENT = "INVALID_ARGUMENT"
 class BridgeError(Exception):
     """A failed request (``ok: false``) or a client-side failure such as a timeout."""
 
-    def __init__(self, code: str, message: str, rid: Optional[int] = None) -> None:
+    def __init__(self, code: str, message: str, rid: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -38,5 +36,5 @@ class BridgeError(Exception):
 class BridgeTimeout(BridgeError):
     """No response within the client's timeout (code ``BRIDGE_TIMEOUT``)."""
 
-    def __init__(self, message: str, rid: Optional[int] = None) -> None:
+    def __init__(self, message: str, rid: int | None = None) -> None:
         super().__init__(BRIDGE_TIMEOUT, message, rid)

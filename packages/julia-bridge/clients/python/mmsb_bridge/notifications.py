@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, NamedTuple, Optional
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import msgpack
 import zmq
@@ -21,7 +22,7 @@ class Notification(NamedTuple):
 class Subscription:
     """A SUB socket on the server's ``pub`` endpoint, filtered by topic prefixes."""
 
-    def __init__(self, context: zmq.Context, endpoint: str, topics: Iterable[str], key: Optional[bytes] = None) -> None:
+    def __init__(self, context: zmq.Context, endpoint: str, topics: Iterable[str], key: bytes | None = None) -> None:
         self._key = key
         self._socket = context.socket(zmq.SUB)
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -31,7 +32,7 @@ class Subscription:
         #: Messages dropped because their signature was missing or wrong.
         self.dropped_frames = 0
 
-    def receive(self, timeout: Optional[float] = 5.0) -> Notification:
+    def receive(self, timeout: float | None = 5.0) -> Notification:
         """The next notification; ``BridgeTimeout`` if none comes within ``timeout`` seconds (None: wait)."""
         while True:
             if not self._socket.poll(None if timeout is None else int(timeout * 1000)):
@@ -50,7 +51,7 @@ class Subscription:
     def close(self) -> None:
         self._socket.close()
 
-    def __enter__(self) -> "Subscription":
+    def __enter__(self) -> Subscription:
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 
 def load_key(path: str) -> bytes:
@@ -29,12 +29,12 @@ def signature(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()
 
 
-def frames(key: Optional[bytes], body: bytes) -> list:
+def frames(key: bytes | None, body: bytes) -> list:
     """The frames that carry ``body``: the body alone, or signed."""
     return [body] if key is None else [signature(key, body), body]
 
 
-def verified_body(key: Optional[bytes], received: Sequence[bytes]) -> Optional[bytes]:
+def verified_body(key: bytes | None, received: Sequence[bytes]) -> bytes | None:
     """The body of a received message, or None when its signature is missing or wrong."""
     if key is None:
         return received[0] if len(received) == 1 else None

@@ -14,8 +14,8 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import msgpack
 import zmq
@@ -31,7 +31,7 @@ STARTUP_SECONDS = 30.0
 class Server:
     """``mmsb serve --data <tmp>/data --endpoint ipc://<tmp>/s.sock --pub ipc://<tmp>/p.sock [extra]``."""
 
-    def __init__(self, *extra: str, key: Optional[bytes] = None, data: Optional[str] = None) -> None:
+    def __init__(self, *extra: str, key: bytes | None = None, data: str | None = None) -> None:
         """``data``: serve an existing data directory (kept when the server stops) instead of a new one."""
         self.directory = tempfile.mkdtemp(prefix="mmsb-py-")
         self.data = data or os.path.join(self.directory, "data")
@@ -89,17 +89,17 @@ class Server:
 class RawPeer:
     """A DEALER that sends any bytes and decodes what comes back: what a client library would never send."""
 
-    def __init__(self, endpoint: str, key: Optional[bytes] = None) -> None:
+    def __init__(self, endpoint: str, key: bytes | None = None) -> None:
         self.key = key
         self.socket = zmq.Context.instance().socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.connect(endpoint)
 
-    def send(self, body: bytes, frames: Optional[Sequence[bytes]] = None) -> None:
+    def send(self, body: bytes, frames: Sequence[bytes] | None = None) -> None:
         """Sends ``body`` (signed when the peer has a key), or exactly ``frames``."""
         self.socket.send_multipart(list(frames) if frames is not None else signing.frames(self.key, body))
 
-    def receive_bytes(self, timeout: float = 5.0) -> Optional[bytes]:
+    def receive_bytes(self, timeout: float = 5.0) -> bytes | None:
         """The body of the next response, or None when none comes within ``timeout`` seconds."""
         if not self.socket.poll(int(timeout * 1000)):
             return None
@@ -108,7 +108,7 @@ class RawPeer:
         assert body is not None, "the server's response is not signed as it should be"
         return body
 
-    def request(self, value: object, timeout: float = 5.0) -> Optional[dict]:
+    def request(self, value: object, timeout: float = 5.0) -> dict | None:
         """Sends ``value`` (bytes as they are, anything else msgpack-encoded) and decodes the response."""
         self.send(value if isinstance(value, bytes) else msgpack.packb(value, use_bin_type=True))
         body = self.receive_bytes(timeout)
