@@ -20,7 +20,7 @@ import zmq
 from . import deltas, signing
 from .errors import INVALID_ARGUMENT, PROTOCOL_VERSION, BridgeError, BridgeTimeout
 from .notifications import Subscription
-from .shared_memory import ShmRef, map_range, write_file
+from .shared_memory import ShmRef, read_range, write_file
 
 PROTOCOL = 1
 #: The protocol versions this client speaks, offered in ``hello``.
@@ -271,8 +271,7 @@ class Client:
         if "bytes" in result:
             return Read(result["epoch"], result["bytes"])
         shm = result["shm"]
-        view = map_range(shm["path"], shm["offset"], shm["length"])
-        return Read(result["epoch"], view.tobytes() if copy else view)
+        return Read(result["epoch"], read_range(shm["path"], shm["offset"], shm["length"], copy))
 
     # The graph.
 

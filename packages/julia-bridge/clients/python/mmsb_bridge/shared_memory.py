@@ -46,14 +46,18 @@ def write_file(directory: str, name: str, data: bytes, offset: int = 0) -> ShmRe
     return ShmRef(name, offset, len(data))
 
 
-def map_range(path: str, offset: int, length: int) -> memoryview:
-    """A read-only view of ``length`` bytes at ``offset`` of the file at ``path``, mapped, not copied.
+def read_range(path: str, offset: int, length: int, copy: bool = True) -> bytes | memoryview:
+    """``length`` bytes at ``offset`` of the file at ``path``, through a mapping of it.
 
-    The view stays valid while referenced (the server never shrinks a read file),
-    but the next shared-memory read of the same handle rewrites its bytes.
+    With ``copy=False`` a read-only view of the mapping itself: it stays valid while
+    referenced (the server never shrinks a read file), but the next shared-memory
+    read of the same handle rewrites its bytes.
     """
     if length == 0:
-        return memoryview(b"")
+        return b"" if copy else memoryview(b"")
     with open(path, "rb") as file:
         mapped = mmap.mmap(file.fileno(), 0, prot=mmap.PROT_READ)
-    return memoryview(mapped)[offset : offset + length]
+    if not copy:
+        return memoryview(mapped)[offset : offset + length]
+    with mapped:
+        return mapped[offset : offset + length]

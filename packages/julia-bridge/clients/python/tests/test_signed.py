@@ -1,12 +1,15 @@
 """A server with --key-file: every message is signed; unsigned or wrongly signed ones are dropped and counted."""
 
+import os
+import subprocess
+import tempfile
 import unittest
 
 import msgpack
 
 import mmsb_bridge
 from mmsb_bridge import BridgeError, signing
-from tests.support import RawPeer, Server
+from tests.support import MMSB, ROOT, RawPeer, Server
 
 KEY = b"a shared secret, not for production"
 server: Server
@@ -79,6 +82,15 @@ class Signed(unittest.TestCase):
             self.assertEqual(peer.request(b"\xc1")["code"], "MALFORMED_REQUEST")
         finally:
             peer.close()
+
+
+class OffLoopback(unittest.TestCase):
+    def test_a_tcp_endpoint_off_loopback_needs_a_key(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="mmsb-py-") as directory:
+            arguments = ["--data", os.path.join(directory, "data"), "--endpoint", "tcp://0.0.0.0:*", "--pub", "none"]
+            run = subprocess.run(["node", str(MMSB), "serve", *arguments], cwd=ROOT, capture_output=True, timeout=30)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn(b"key", run.stderr + run.stdout)
 
 
 if __name__ == "__main__":

@@ -179,6 +179,14 @@ class Pipelining(unittest.TestCase):
             self.assertEqual(epochs[0], 200, "writes of one session apply in the order they arrive")
             self.assertEqual(client.read(handle).data, bytes([199] * 4))
 
+    def test_more_requests_in_flight_than_max_in_flight_are_all_answered(self) -> None:
+        with server.connect() as client:
+            count = 5 * client.limits.max_in_flight
+            rids = [client.send("ping") for _ in range(count)]
+            for rid in rids:
+                client.receive(rid)
+            self.assertEqual(client.stats()["bridge"]["droppedFrames"], 0)
+
 
 if __name__ == "__main__":
     unittest.main()
