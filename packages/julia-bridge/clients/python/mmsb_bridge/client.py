@@ -18,7 +18,7 @@ import msgpack
 import zmq
 
 from . import deltas, signing
-from .errors import INVALID_ARGUMENT, PROTOCOL_VERSION, BridgeError, BridgeTimeout
+from .errors import INVALID_ARGUMENT, PROTOCOL_VERSION, SESSION_UNKNOWN, BridgeError, BridgeTimeout
 from .notifications import Subscription
 from .shared_memory import ShmRef, read_range, write_file
 
@@ -112,17 +112,21 @@ class Client:
         rid = next(self._rids)
         request = {"v": PROTOCOL, "rid": rid, "op": op, **fields}
         if self._release_queue:
-            request["release"], self._release_queue = self._release_queue, []
+            request["release"] = self._release_queue
         try:
             body = msgpack.packb(request, use_bin_type=True)
         except (OverflowError, TypeError, ValueError) as error:
             raise BridgeError(INVALID_ARGUMENT, f"{op}: the arguments cannot be encoded as plain msgpack ({error})", rid) from error
+        # Large bodies go without a copy; the socket keeps a reference until they are sent.
         self._socket.send_multipart(signing.frames(self._key, body), copy=len(body) < 65536)
+        self._release_queue = []
         self._outstanding.add(rid)
         return rid
 
     def receive(self, rid: int) -> dict:
         """The result of request ``rid`` (the response without ``v``, ``rid`` and ``ok``); raises its error."""
+        if rid not in self._outstanding:
+            raise ValueError(f"request {rid} is not in flight (never sent, already received, or timed out)")
         while rid not in self._waiting:
             if not self._socket.poll(int(self.timeout * 1000)):
                 self._outstanding.discard(rid)
@@ -159,9 +163,18 @@ class Client:
         return self.request("ping")
 
     def close(self) -> int:
-        """Sends the queued releases and ``bye``, closes the sockets; the number of handles freed."""
+        """Sends the queued releases and ``bye``, closes the sockets; the number of handles freed.
+
+        A session that already ended (``bye`` sent, or expired) frees nothing more: 0.
+        """
+        if self._socket.closed:
+            return 0
         try:
             return self.request("bye")["released"]
+        except BridgeError as error:
+            if error.code == SESSION_UNKNOWN:
+                return 0
+            raise
         finally:
             for subscription in self._subscriptions:
                 subscription.close()
@@ -171,8 +184,7 @@ class Client:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if not self._socket.closed:
-            self.close()
+        self.close()
 
     # Pages and handles.
 

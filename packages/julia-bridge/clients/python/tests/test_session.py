@@ -83,7 +83,7 @@ class WithoutSession(unittest.TestCase):
             client.ping()
         self.assertEqual(caught.exception.code, "SESSION_UNKNOWN")
         self.assertFalse(os.path.exists(shm_dir))
-        client._socket.close()
+        self.assertEqual(client.close(), 0, "closing an ended session frees nothing more")
 
     def test_a_silent_session_expires_freeing_its_handles_and_files(self) -> None:
         with server.connect() as observer:
@@ -99,7 +99,7 @@ class WithoutSession(unittest.TestCase):
             with self.assertRaises(BridgeError) as caught:
                 client.info(handle)
             self.assertEqual(caught.exception.code, "SESSION_UNKNOWN")
-            client._socket.close()
+            self.assertEqual(client.close(), 0)
 
     def test_ping_keeps_a_session_alive_and_reports_the_log(self) -> None:
         with server.connect() as client:
@@ -119,7 +119,10 @@ class Leftovers(unittest.TestCase):
         dead.process.send_signal(signal.SIGKILL)
         dead.process.wait()
         dead.stop()
-        client._socket.close()
+        client.timeout = 0.1
+        with self.assertRaises(BridgeError) as caught:
+            client.close()
+        self.assertEqual(caught.exception.code, "BRIDGE_TIMEOUT")
         self.assertTrue(os.path.isdir(server_dir), "a killed server cannot clean up")
         fresh = Server()
         try:
