@@ -50,6 +50,9 @@ function payload(session: Session, request: Fields, allowShm: boolean): DeltaPay
     case 'sparse':
       return { kind: 'sparse', mask: bytes(field(request, 'mask'), 'mask'), bytes: payloadBytes(session, request, 'bytes') };
     case 'ranges':
+      if (optional(request, 'shm') !== undefined) {
+        throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'ranges carry their bytes inline (shm is for dense and sparse writes)');
+      }
       return {
         kind: 'ranges',
         ranges: array(field(request, 'ranges'), 'ranges').map((entry, index) => {

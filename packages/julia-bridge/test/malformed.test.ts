@@ -1,4 +1,5 @@
-// Hostile frames (seeded: MMSB_FUZZ_SEED and MMSB_FUZZ_FRAMES reproduce or lengthen a run): random bytes, truncated and bit-flipped requests, wrong
+// Hostile frames (seeded: MMSB_FUZZ_SEED and MMSB_FUZZ_FRAMES reproduce or
+// lengthen a run): random bytes, truncated and bit-flipped requests, wrong
 // types, huge declared lengths, unknown operations and versions, oversized
 // messages, forged handles. Each gets an error response (or, unsigned on a
 // server with a key, is dropped and counted); the server keeps serving and

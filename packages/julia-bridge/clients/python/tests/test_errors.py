@@ -87,16 +87,18 @@ class Envelope(unittest.TestCase):
         self.assertRefused({"v": 1, "rid": 10, "op": "release", "handles": [self.handle, 2**60]}, "ID_UNREPRESENTABLE")
         self.assertRefused({"v": 1, "rid": 10, "op": "ping", "release": [2**53]}, "ID_UNREPRESENTABLE")
 
-    def test_floats_are_not_integers(self) -> None:
-        # docs/protocol.md, "Integers and ids": ids are msgpack unsigned integers, "a negative or
-        # non-integer one" is refused with INVALID_ARGUMENT; sizes and offsets are "plain msgpack
-        # integers"; a request without a valid rid is MALFORMED_REQUEST. A msgpack float 64 holding
-        # a whole number (what a client's Float64 would send) is not an integer.
+    def test_whole_floats_read_as_integers(self) -> None:
+        # docs/protocol.md, "Integers and ids": a float whose value is a whole number is read as that
+        # integer (a client's Float64 3.0 is 3); any other float is refused like any non-integer.
+        info = self.peer.request({"v": 1, "rid": 10, "op": "info", "handle": float(self.handle)})
+        self.assertEqual((info["rid"], info["ok"]), (10, True), info)
+        ping = self.peer.request({"v": 1, "rid": 11.0, "op": "ping"})
+        self.assertEqual((ping["rid"], ping["ok"]), (11, True), ping)
         for request, code, rid in (
-            ({"v": 1, "rid": 10, "op": "info", "handle": float(self.handle)}, "INVALID_ARGUMENT", 10),
-            ({"v": 1, "rid": 10, "op": "read", "handle": self.handle, "offset": 1.0}, "INVALID_ARGUMENT", 10),
-            ({"v": 1, "rid": 10, "op": "create", "size": 4.0}, "INVALID_ARGUMENT", 10),
-            ({"v": 1, "rid": 10.0, "op": "ping"}, "MALFORMED_REQUEST", None),
+            ({"v": 1, "rid": 10, "op": "info", "handle": self.handle + 0.5}, "INVALID_ARGUMENT", 10),
+            ({"v": 1, "rid": 10, "op": "read", "handle": self.handle, "offset": 1.5}, "INVALID_ARGUMENT", 10),
+            ({"v": 1, "rid": 10, "op": "create", "size": 4.25}, "INVALID_ARGUMENT", 10),
+            ({"v": 1, "rid": 10.5, "op": "ping"}, "MALFORMED_REQUEST", None),
         ):
             with self.subTest(request=request):
                 self.assertRefused(request, code, rid)
@@ -144,11 +146,10 @@ class Envelope(unittest.TestCase):
         request = {"v": 1, "rid": 10, "op": "write", "handle": self.handle, "form": "sparse", "mask": b"\x01\x00", "bytes": b"a"}
         self.assertRefused(request, "DELTA_SIZE_MISMATCH")
 
-    def test_a_request_over_the_largest_message_keeps_its_rid(self) -> None:
-        # docs/protocol.md, "Envelope": a failure is {v: 1, rid, ok: false, code, message}; rid is nil
-        # only for a body that "cannot be decoded, is not a map or has no valid rid". This one is a
-        # valid map with rid 10, a few bytes over maxMessageBytes ("Limits": MESSAGE_TOO_LARGE).
-        self.assertRefused({"v": 1, "rid": 10, "op": "ping", "pad": b"\0" * (64 * MIB + 16)}, "MESSAGE_TOO_LARGE")
+    def test_a_request_over_the_largest_message_is_refused_undecoded(self) -> None:
+        # docs/protocol.md, "Envelope": a request larger than maxMessageBytes is not decoded at all
+        # and gets rid nil with MESSAGE_TOO_LARGE.
+        self.assertRefused({"v": 1, "rid": 10, "op": "ping", "pad": b"\0" * (64 * MIB + 16)}, "MESSAGE_TOO_LARGE", rid=None)
 
 
 class ThroughTheClient(unittest.TestCase):
