@@ -2,7 +2,7 @@
  * @mmsb/metrics: Prometheus and OpenTelemetry metrics of an MMSB bus and of
  * anything else that implements `MetricSource` (the bridge, the GPU package).
  */
-export { bridgeFamilies } from './bridge-families.js';
+export { bridgeFamilies, bridgeReadings, type BridgeCounts } from './bridge-families.js';
 export { busSource } from './bus-source.js';
 export { otlpMeterProvider, sourceProducer, type OtlpOptions } from './otlp.js';
 export { registerFamilies } from './prometheus.js';

@@ -14,11 +14,13 @@ describe('metric names', () => {
     expect(prometheusName(family({ name: 'mmsb.pages', unit: '{page}', kind: 'gauge' }))).toBe('mmsb_pages');
     expect(bridgeFamilies.map(prometheusName)).toEqual([
       'mmsb_bridge_sessions',
+      'mmsb_bridge_sessions_expired_total',
       'mmsb_bridge_handles',
+      'mmsb_bridge_handles_freed_total',
       'mmsb_bridge_requests_total',
       'mmsb_bridge_errors_total',
-      'mmsb_bridge_shm_mapped_bytes',
       'mmsb_bridge_frames_dropped_total',
+      'mmsb_bridge_shm_transferred_bytes_total',
     ]);
   });
 
