@@ -1,0 +1,110 @@
+# The garbage collector and the server's handle table: finalizers only queue, releases
+# reach the server, nothing leaks.
+
+"""Creates pages and drops them at once; @noinline so no reference survives in this frame."""
+@noinline function make_garbage(bus, count)
+    for _ in 1:count
+        create_page(bus; size = 64)
+    end
+    nothing
+end
+
+@testset "finalizers" begin
+    MMSB.connect(SERVER.endpoint; keepalive = false) do bus
+        # Holding the bus's lock keeps its timer from flushing the queue meanwhile.
+        lock(bus.lock) do
+            make_garbage(bus, 3)
+            GC.gc(true)
+            # The finalizers queued the handles and sent nothing.
+            queued = MMSB.take_all!(bus.releases)
+            @test length(queued) == 3
+            MMSB.requeue!(bus.releases, queued)
+            @test get_stats(bus).session["handles"] == 0
+            @test isempty(bus.releases)
+        end
+
+        # A finalizer completes while another task holds the bus's lock (no lock, no I/O).
+        holding = Base.Event()
+        finished = Base.Event()
+        holder = @async lock(bus.lock) do
+            notify(holding)
+            wait(finished)
+        end
+        wait(holding)
+        make_garbage(bus, 2)
+        GC.gc(true)
+        @test length(MMSB.take_all!(bus.releases)) == 2
+        notify(finished)
+        wait(holder)
+
+        # An explicitly closed page is released once, not again by its finalizer.
+        lock(bus.lock) do
+            page = create_page(bus; size = 8)
+            close(page)
+            page = nothing
+            GC.gc(true)
+            @test length(MMSB.take_all!(bus.releases)) == 1
+        end
+    end
+end
+
+@testset "periodic flush" begin
+    MMSB.connect(SERVER.endpoint) do bus
+        MMSB.connect(SERVER.endpoint) do observer
+            make_garbage(bus, 5)
+            GC.gc(true)
+            # No request of `bus` carries the queue: its timer sends it within heartbeatMs.
+            @test timedwait(() -> isempty(bus.releases), 5.0) === :ok
+            @test timedwait(() -> get_stats(observer).bridge["handles"] == 0, 5.0) === :ok
+        end
+    end
+end
+
+@testset "GC stress" begin
+    MMSB.connect(SERVER.endpoint) do bus
+        kept = create_page(bus; size = 16)
+        for round in 1:20
+            make_garbage(bus, 50)
+            round % 5 == 0 && GC.gc(true)
+            # Pages shared between tasks and collected while requests are in flight.
+            @sync for _ in 1:4
+                @async update_page!(kept, rand(UInt8, 16))
+            end
+        end
+        GC.gc(true)
+        GC.gc(true)
+        stats = get_stats(bus)
+        @test stats.session["handles"] == 1
+        @test stats.session["references"] == 1
+        kept = nothing
+        GC.gc(true)
+        @test get_stats(bus).session["handles"] == 0
+        @test get_stats(bus).bridge["requests"] > 1000
+    end
+end
+
+@testset "close releases everything" begin
+    bus = MMSB.connect(SERVER.endpoint)
+    pages = [create_page(bus; size = 8) for _ in 1:10]
+    MMSB.connect(SERVER.endpoint) do observer
+        @test get_stats(observer).bridge["handles"] == 10
+        close(bus)
+        close(bus)
+        @test !isopen(bus)
+        @test get_stats(observer).bridge["handles"] == 0
+    end
+    @test error_code(() -> pages[1][]) === :SESSION_UNKNOWN
+    @test occursin("closed", sprint(show, bus))
+end
+
+@testset "session expiry" begin
+    bus = MMSB.connect(SERVER.endpoint; keepalive = false)
+    page = create_page(bus; size = 8)
+    MMSB.connect(SERVER.endpoint) do observer
+        @test get_stats(observer).bridge["handles"] == 1
+        sleep(SESSION_TIMEOUT_MS / 1000 * 2.5)
+        @test get_stats(observer).bridge["handles"] == 0
+    end
+    @test error_code(() -> page[]) === :SESSION_UNKNOWN
+    close(bus)
+end

@@ -1,0 +1,50 @@
+# Starting and reaching the real `mmsb serve` the tests run against.
+
+const ZMQ = MMSB.ZMQ
+
+"""The repository root: MMSB_REPO, else three levels above this file (julia/MMSB.jl/test)."""
+const REPO = normpath(get(ENV, "MMSB_REPO", joinpath(@__DIR__, "..", "..", "..")))
+
+"""The mmsb CLI: MMSB_CLI, else the repository's packages/bus/bin/mmsb.js (run with node)."""
+const CLI = get(ENV, "MMSB_CLI", joinpath(REPO, "packages", "bus", "bin", "mmsb.js"))
+
+"""Short timers, so that the periodic flush and session expiry are seen in well under a second."""
+const HEARTBEAT_MS = 100
+const SESSION_TIMEOUT_MS = 600
+const SERVER_ARGS = ["--heartbeat-ms", string(HEARTBEAT_MS), "--session-timeout-ms", string(SESSION_TIMEOUT_MS)]
+
+start_test_server(; data = mktempdir()) = MMSB.start_server(; data, cli = CLI, args = SERVER_ARGS)
+
+"""Testsets to run: all, or the comma-separated names in MMSB_JL_TESTSETS."""
+const SELECTED = filter(!isempty, split(get(ENV, "MMSB_JL_TESTSETS", ""), ','))
+selected(name) = isempty(SELECTED) || name in SELECTED
+
+"""MMSB_JL_PLANT_FAILURE=1 plants one wrong assertion, to show that a failure fails the suite."""
+const PLANTED = get(ENV, "MMSB_JL_PLANT_FAILURE", "") == "1"
+
+"""A DEALER socket of its own, for requests the client would never send."""
+function raw_socket(endpoint)
+    socket = ZMQ.Socket(ZMQ.DEALER)
+    socket.linger = 0
+    socket.rcvtimeo = 10_000
+    ZMQ.connect(socket, endpoint)
+    socket
+end
+
+function raw_exchange(socket, body::Vector{UInt8})
+    ZMQ.send(socket, body)
+    MMSB.decode(ZMQ.recv(socket, Vector{UInt8}))
+end
+
+raw_request(socket, message::AbstractDict) = raw_exchange(socket, MMSB.encode(message))
+
+"""The code of the MmsbError that `f` throws, or `nothing`."""
+function error_code(f)
+    try
+        f()
+    catch err
+        err isa MmsbError && return err.code
+        rethrow()
+    end
+    nothing
+end
