@@ -34,7 +34,8 @@ function packed_mask(mask::BitVector)
     packed
 end
 
-packed_mask(mask::AbstractVector) = throw(invalid_argument("a sparse mask is packed bytes (Vector{UInt8}) or a BitVector, got $(typeof(mask))"))
+packed_mask(mask::AbstractVector) =
+    throw(invalid_argument("a sparse mask is packed bytes (Vector{UInt8}) or a BitVector, got $(typeof(mask))"))
 
 """
 The fields of `payload` for a `write` or a `batch` delta. With `shm`, a dense or sparse
