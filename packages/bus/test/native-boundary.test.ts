@@ -21,6 +21,17 @@ describe('native boundary', () => {
       ErrorCode.EVENTS_OVERFLOW,
       ErrorCode.LISTENER_FAILED,
       ErrorCode.INTERNAL,
+      ErrorCode.MALFORMED_REQUEST,
+      ErrorCode.PROTOCOL_VERSION,
+      ErrorCode.UNKNOWN_OPERATION,
+      ErrorCode.MESSAGE_TOO_LARGE,
+      ErrorCode.BATCH_TOO_LARGE,
+      ErrorCode.SESSION_UNKNOWN,
+      ErrorCode.HANDLE_UNKNOWN,
+      ErrorCode.HANDLE_FOREIGN,
+      ErrorCode.ID_UNREPRESENTABLE,
+      ErrorCode.SHM_INVALID,
+      ErrorCode.BRIDGE_TIMEOUT,
     ];
     expect(native.errorCodes()).toEqual(Object.values(ErrorCode).filter((code) => !tsOnly.includes(code as never)));
   });

@@ -1,0 +1,151 @@
+/**
+ * msgpack in plain types only, as protocol v1 requires. Decoding is
+ * msgpackr's (records and extensions off); encoding is our own, because the
+ * protocol fixes two things msgpackr chooses differently: ids are always
+ * `uint 64` (msgpackr writes a small BigInt as `int 64`), and integers above
+ * 2^32 stay integers (msgpackr writes them as `float 64`).
+ */
+import { Unpackr } from 'msgpackr';
+
+/** An id written as msgpack `uint 64` whatever its value. */
+export class U64 {
+  readonly value: bigint;
+
+  constructor(value: bigint | number) {
+    this.value = BigInt(value);
+  }
+}
+
+/** What `encode` accepts. */
+export type Encodable =
+  null | undefined | boolean | number | bigint | string | Uint8Array | U64 | readonly Encodable[] | { readonly [key: string]: Encodable };
+
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint' });
+
+/** Decodes one message; throws on bytes that are not exactly one msgpack value. */
+export function decode(bytes: Uint8Array): unknown {
+  return unpackr.unpack(bytes);
+}
+
+const textEncoder = new TextEncoder();
+
+class Writer {
+  buffer = new Uint8Array(256);
+  view = new DataView(this.buffer.buffer);
+  length = 0;
+
+  reserve(extra: number): void {
+    if (this.length + extra <= this.buffer.length) return;
+    let capacity = this.buffer.length * 2;
+    while (capacity < this.length + extra) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.buffer.subarray(0, this.length));
+    this.buffer = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = value;
+  }
+
+  head(tag: number, size: number, value: number): void {
+    this.reserve(1 + size);
+    this.buffer[this.length++] = tag;
+    if (size === 1) this.view.setUint8(this.length, value);
+    else if (size === 2) this.view.setUint16(this.length, value);
+    else this.view.setUint32(this.length, value);
+    this.length += size;
+  }
+
+  bytes(value: Uint8Array): void {
+    this.reserve(value.length);
+    this.buffer.set(value, this.length);
+    this.length += value.length;
+  }
+}
+
+function writeUint(out: Writer, value: bigint): void {
+  out.reserve(9);
+  out.buffer[out.length++] = 0xcf;
+  out.view.setBigUint64(out.length, value);
+  out.length += 8;
+}
+
+function writeInteger(out: Writer, value: number): void {
+  if (value >= 0) {
+    if (value < 0x80) out.byte(value);
+    else if (value < 0x100) out.head(0xcc, 1, value);
+    else if (value < 0x10000) out.head(0xcd, 2, value);
+    else if (value < 0x100000000) out.head(0xce, 4, value);
+    else writeUint(out, BigInt(value));
+    return;
+  }
+  if (value >= -32) out.byte(value & 0xff);
+  else if (value >= -0x80) out.head(0xd0, 1, value & 0xff);
+  else if (value >= -0x8000) out.head(0xd1, 2, value & 0xffff);
+  else if (value >= -0x80000000) out.head(0xd2, 4, value >>> 0);
+  else {
+    out.reserve(9);
+    out.buffer[out.length++] = 0xd3;
+    out.view.setBigInt64(out.length, BigInt(value));
+    out.length += 8;
+  }
+}
+
+function writeString(out: Writer, value: string): void {
+  const utf8 = textEncoder.encode(value);
+  if (utf8.length < 32) out.byte(0xa0 | utf8.length);
+  else if (utf8.length < 0x100) out.head(0xd9, 1, utf8.length);
+  else if (utf8.length < 0x10000) out.head(0xda, 2, utf8.length);
+  else out.head(0xdb, 4, utf8.length);
+  out.bytes(utf8);
+}
+
+function writeLength(out: Writer, fix: number, tag16: number, length: number): void {
+  if (length < 16) out.byte(fix | length);
+  else if (length < 0x10000) out.head(tag16, 2, length);
+  else out.head(tag16 + 1, 4, length);
+}
+
+function write(out: Writer, value: Encodable): void {
+  if (value === null || value === undefined) out.byte(0xc0);
+  else if (value === true) out.byte(0xc3);
+  else if (value === false) out.byte(0xc2);
+  else if (typeof value === 'number') {
+    if (Number.isSafeInteger(value)) writeInteger(out, value);
+    else {
+      out.reserve(9);
+      out.buffer[out.length++] = 0xcb;
+      out.view.setFloat64(out.length, value);
+      out.length += 8;
+    }
+  } else if (typeof value === 'bigint') {
+    if (value >= 0n) writeUint(out, BigInt.asUintN(64, value));
+    else writeInteger(out, Number(value));
+  } else if (typeof value === 'string') writeString(out, value);
+  else if (value instanceof U64) writeUint(out, value.value);
+  else if (value instanceof Uint8Array) {
+    if (value.length < 0x100) out.head(0xc4, 1, value.length);
+    else if (value.length < 0x10000) out.head(0xc5, 2, value.length);
+    else out.head(0xc6, 4, value.length);
+    out.bytes(value);
+  } else if (Array.isArray(value)) {
+    writeLength(out, 0x90, 0xdc, value.length);
+    for (const item of value as readonly Encodable[]) write(out, item);
+  } else {
+    const entries = Object.entries(value as { readonly [key: string]: Encodable }).filter(([, item]) => item !== undefined);
+    writeLength(out, 0x80, 0xde, entries.length);
+    for (const [key, item] of entries) {
+      writeString(out, key);
+      write(out, item);
+    }
+  }
+}
+
+/** Encodes one value in plain msgpack; `undefined` map entries are left out. */
+export function encode(value: Encodable): Uint8Array {
+  const out = new Writer();
+  write(out, value);
+  return out.buffer.subarray(0, out.length);
+}

@@ -1,0 +1,129 @@
+/**
+ * `mmsb serve`: a bus behind the bridge until Ctrl-C. With no options it
+ * serves an embedded default data directory on ipc endpoints in a private
+ * run directory. On SIGINT or SIGTERM it stops reading, answers what is in
+ * flight, closes the sockets, then closes (and so syncs) the bus.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { Bus, ErrorCode, MmsbError, VERSION, type FsyncPolicy } from '@mmsb/bus';
+
+import { BridgeServer } from './server.js';
+
+/** Writes one line of output. */
+export type Print = (line: string) => void;
+
+/** The data directory `mmsb serve` uses when given none. */
+export function defaultDataDirectory(): string {
+  const base = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'mmsb', 'default');
+}
+
+/** A private directory for the default ipc endpoints. */
+function runDirectory(): string {
+  const base = process.env.XDG_RUNTIME_DIR || tmpdir();
+  const directory = join(base, `mmsb-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  return directory;
+}
+
+export const SERVE_HELP = `mmsb serve [options]: serve a bus to other processes (docs/protocol.md)
+
+  --data <dir>             data directory, or :memory: (default ${defaultDataDirectory()})
+  --endpoint <endpoint>    requests (ROUTER): ipc://… or tcp://127.0.0.1:<port> (default ipc in a private run directory)
+  --pub <endpoint|none>    commit notifications and heartbeats (PUB) (default ipc beside the requests)
+  --fsync <policy>         always | interval | never (default always)
+  --key-file <file>        auth key: every message is signed (required for a tcp endpoint off loopback)
+  --session-timeout <ms>   a silent session expires after this long (default 10000)
+  --heartbeat <ms>         heartbeat period (default 1000)`;
+
+function positive(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number <= 0 || number > 2 ** 31 - 1) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be a whole number of milliseconds (got ${JSON.stringify(value)})`);
+  }
+  return number;
+}
+
+function readKey(path: string | undefined): Uint8Array | undefined {
+  if (path === undefined) return undefined;
+  const key = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  if (key.length === 0) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `the key file ${path} is empty`);
+  return Buffer.from(key, 'utf8');
+}
+
+/**
+ * Runs `mmsb serve` with `argv` (the arguments after `serve`) until
+ * `stop` resolves (by default SIGINT or SIGTERM). Returns the exit code.
+ */
+export async function runServe(argv: readonly string[], print: Print, stop?: Promise<unknown>): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      data: { type: 'string' },
+      endpoint: { type: 'string' },
+      pub: { type: 'string' },
+      fsync: { type: 'string' },
+      'key-file': { type: 'string' },
+      'session-timeout': { type: 'string' },
+      heartbeat: { type: 'string' },
+    },
+  });
+  if (positionals.length > 0) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `unexpected arguments ${positionals.join(' ')}`);
+  const fsync = (values.fsync ?? 'always') as FsyncPolicy;
+  if (!['always', 'interval', 'never'].includes(fsync)) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `--fsync must be always, interval or never (got ${JSON.stringify(values.fsync)})`);
+  }
+  const key = readKey(values['key-file']);
+  const sessionTimeoutMs = positive(values['session-timeout'], '--session-timeout');
+  const heartbeatMs = positive(values.heartbeat, '--heartbeat');
+  const data = values.data ?? defaultDataDirectory();
+  const endpoint = values.endpoint ?? `ipc://${join(runDirectory(), 'mmsb.sock')}`;
+  const pub =
+    values.pub === 'none'
+      ? undefined
+      : (values.pub ?? (values.endpoint === undefined ? `ipc://${join(runDirectory(), 'mmsb-pub.sock')}` : undefined));
+
+  if (data !== ':memory:') mkdirSync(data, { recursive: true });
+  const bus = await Bus.open(data, { fsync });
+  let server: BridgeServer;
+  try {
+    server = await BridgeServer.start({
+      bus,
+      endpoint,
+      pub,
+      key,
+      liveness: { ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), ...(heartbeatMs === undefined ? {} : { heartbeatMs }) },
+      onError: (error) => process.emitWarning(`mmsb serve: ${(error as Error)?.stack ?? String(error)}`),
+    });
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  print(`mmsb serve ${VERSION}: protocol v1, fsync ${fsync}${key === undefined ? '' : ', signed messages'}`);
+  print(`  data           ${data}`);
+  print(`  requests       ${server.endpoint}`);
+  print(`  notifications  ${server.pubEndpoint ?? 'none'}`);
+  print(
+    `  try            julia -e 'using MMSB; bus = MMSB.connect("${server.endpoint}"); p = create_page(bus; size = 4); update_page!(p, UInt8[1, 2, 3, 4]); println(query_page(p))'`,
+  );
+  print('Ctrl-C stops (in-flight requests are answered and the log is synced).');
+
+  const stopped =
+    stop ??
+    new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+  await stopped;
+  await server.close();
+  const lsn = bus.lsn;
+  await bus.close();
+  print(`mmsb serve: stopped; the log is synced through LSN ${lsn}`);
+  return 0;
+}
