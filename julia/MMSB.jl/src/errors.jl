@@ -1,9 +1,9 @@
 # One exception type for every failure the bus, the bridge or this client reports.
 
 """
-Every code an `MmsbError` can carry: the codes of `@mmsb/bus`'s `ErrorCode` in its order
-(packages/bus/src/errors.ts), then the bridge's codes of docs/protocol.md. The test suite
-checks this list against both files.
+Every code an `MmsbError` can carry: `@mmsb/bus`'s `ErrorCode` in its order
+(packages/bus/src/errors.ts): the bus's codes, then the bridge's of docs/protocol.md. The
+test suite checks this list against both files.
 """
 const ERROR_CODES = (
     :PAGE_NOT_FOUND, :PAGE_RELEASED, :PAGE_SIZE_INVALID, :LOCATION_UNKNOWN, :CUDA_UNAVAILABLE,

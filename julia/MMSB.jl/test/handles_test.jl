@@ -10,20 +10,21 @@
 end
 
 @testset "finalizers" begin
-    MMSB.connect(SERVER.endpoint; keepalive = false) do bus
-        # Holding the bus's lock keeps its timer from flushing the queue meanwhile.
-        lock(bus.lock) do
-            make_garbage(bus, 3)
-            GC.gc(true)
-            # The finalizers queued the handles and sent nothing.
-            queued = MMSB.take_all!(bus.releases)
-            @test length(queued) == 3
-            MMSB.requeue!(bus.releases, queued)
-            @test get_stats(bus).session["handles"] == 0
-            @test isempty(bus.releases)
-        end
+    MMSB.connect(SERVER.endpoint) do bus
+        # With the bus's timer stopped, released handles wait in the queue for a request.
+        close(bus.timer)
+        make_garbage(bus, 3)
+        GC.gc(true)
+        queued = MMSB.take_all!(bus.releases)
+        @test length(queued) == 3
+        MMSB.requeue!(bus.releases, queued)
+        @test get_stats(bus).session["handles"] == 0
+        @test isempty(bus.releases)
 
-        # A finalizer completes while another task holds the bus's lock (no lock, no I/O).
+        # A finalizer completes while another task holds the bus's lock: it neither locks nor
+        # does I/O. (Julia defers finalizers while a ReentrantLock is held; `finalize` runs
+        # them now.)
+        pages = [create_page(bus; size = 8) for _ in 1:2]
         holding = Base.Event()
         finished = Base.Event()
         holder = @async lock(bus.lock) do
@@ -31,20 +32,18 @@ end
             wait(finished)
         end
         wait(holding)
-        make_garbage(bus, 2)
-        GC.gc(true)
-        @test length(MMSB.take_all!(bus.releases)) == 2
+        finalizing = @async foreach(finalize, pages)
+        @test timedwait(() -> istaskdone(finalizing), 5.0) === :ok
+        @test sort(MMSB.take_all!(bus.releases)) == sort([page.handle for page in pages])
         notify(finished)
         wait(holder)
+        @test all(!isopen, pages)
 
         # An explicitly closed page is released once, not again by its finalizer.
-        lock(bus.lock) do
-            page = create_page(bus; size = 8)
-            close(page)
-            page = nothing
-            GC.gc(true)
-            @test length(MMSB.take_all!(bus.releases)) == 1
-        end
+        page = create_page(bus; size = 8)
+        close(page)
+        finalize(page)
+        @test MMSB.take_all!(bus.releases) == [page.handle]
     end
 end
 
@@ -98,13 +97,19 @@ end
 end
 
 @testset "session expiry" begin
-    bus = MMSB.connect(SERVER.endpoint; keepalive = false)
-    page = create_page(bus; size = 8)
-    MMSB.connect(SERVER.endpoint) do observer
-        @test get_stats(observer).bridge["handles"] == 1
-        sleep(SESSION_TIMEOUT_MS / 1000 * 2.5)
-        @test get_stats(observer).bridge["handles"] == 0
+    server = start_test_server(; data = ":memory:", session_timeout_ms = SHORT_SESSION_TIMEOUT_MS)
+    try
+        bus = MMSB.connect(server.endpoint; keepalive = false)
+        page = create_page(bus; size = 8)
+        MMSB.connect(server.endpoint) do observer
+            @test get_stats(observer).bridge["handles"] == 1
+            # The silent session expires; the observer's timer keeps its own alive.
+            @test timedwait(() -> get_stats(observer).bridge["handles"] == 0, SHORT_SESSION_TIMEOUT_MS / 1000 * 5) === :ok
+            @test get_stats(observer).bridge["sessions"] == 1
+        end
+        @test error_code(() -> page[]) === :SESSION_UNKNOWN
+        close(bus)
+    finally
+        close(server)
     end
-    @test error_code(() -> page[]) === :SESSION_UNKNOWN
-    close(bus)
 end

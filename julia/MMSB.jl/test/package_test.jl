@@ -11,16 +11,16 @@
 end
 
 @testset "error codes" begin
-    # @mmsb/bus's ErrorCode in order, then the bridge's table of docs/protocol.md.
+    # @mmsb/bus's ErrorCode, in its order; it ends with the bridge's table of docs/protocol.md.
     errors_ts = read(joinpath(REPO, "packages", "bus", "src", "errors.ts"), String)
     block = match(r"export const ErrorCode = \{(.*?)\}"s, errors_ts).captures[1]
     bus_codes = [Symbol(m.captures[1]) for m in eachmatch(r"^\s*([A-Z_]+):"m, block)]
     protocol = read(joinpath(REPO, "docs", "protocol.md"), String)
     table = split(split(protocol, "## Error codes")[2], "## ")[1]
     bridge_codes = [Symbol(m.captures[1]) for m in eachmatch(r"^\| `([A-Z_]+)` \|"m, table)]
-    @test length(bus_codes) == 31
     @test length(bridge_codes) == 11
-    @test collect(MMSB.ERROR_CODES) == vcat(bus_codes, bridge_codes)
+    @test collect(MMSB.ERROR_CODES) == bus_codes
+    @test bus_codes[end-length(bridge_codes)+1:end] == bridge_codes
 
     for code in MMSB.ERROR_CODES
         err = MMSB.response_error(Dict{Any,Any}("ok" => false, "code" => String(code), "message" => "m $code"))
