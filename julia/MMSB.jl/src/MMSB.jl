@@ -10,6 +10,7 @@ module MMSB
 
 import Mmap
 import MsgPack
+import PrecompileTools
 import SHA
 import ZMQ
 
@@ -30,5 +31,6 @@ include("payloads.jl")
 include("pages.jl")
 include("log.jl")
 include("subscriptions.jl")
+include("precompile.jl")
 
 end
