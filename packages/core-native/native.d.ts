@@ -182,6 +182,13 @@ export interface HistoryInfo {
 /** Lists the segments and checkpoints of a data directory, without opening it. */
 export declare function inspectDirectory(directory: string): DirectoryListing
 
+/**
+ * Maps the whole regular file at `path` shared (writable or read-only) as
+ * a Uint8Array over the mapping: writes through it reach the file, and every
+ * other mapping of the file sees them. Unmapped when the array is collected.
+ */
+export declare function mapSharedFile(path: string, writable: boolean): Uint8Array
+
 /** The result of `merge_payloads`: dense (`mask` absent) or sparse. */
 export interface MergedPayload {
   kind: string

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const LINE_CHARS_MAX = 140;
-const skipped = new Set(['node_modules', 'target', 'dist', '.git', '.nx']);
+const skipped = new Set(['node_modules', 'target', 'dist', '.git', '.nx', '.venv']);
 
 function filesUnder(directory: string, extension: string): string[] {
   return readdirSync(directory).flatMap((name) => {

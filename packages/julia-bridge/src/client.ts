@@ -4,10 +4,11 @@
  * and matched to its response by request id. Failures are the MmsbErrors
  * of `@mmsb/bus`, with the server's code.
  */
-import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ErrorCode, MmsbError, type DeltaPayload, type EdgeKind, type Location, type PageMemory } from '@mmsb/bus';
+import { native } from '@mmsb/core-native';
 import { Dealer, Subscriber } from 'zeromq';
 
 import { isMap, type Fields } from './fields.js';
@@ -46,6 +47,13 @@ export interface CommitNotice {
   readonly source: string;
 }
 
+export interface ReadOptions {
+  readonly offset?: number;
+  readonly length?: number;
+  /** `auto` (default): inline up to the server's `maxInlineBytes`, else shared memory. */
+  readonly via?: 'auto' | 'inline' | 'shm';
+}
+
 export interface WriteOptions {
   readonly expectEpoch?: number;
   /** Send the bytes through a file in the session's shared-memory directory (default: when above `maxInlineBytes`). */
@@ -53,9 +61,10 @@ export interface WriteOptions {
 }
 
 interface Pending {
+  readonly op: string;
   readonly resolve: (fields: Fields) => void;
   readonly reject: (error: MmsbError) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly sentAt: number;
 }
 
 const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
@@ -92,10 +101,14 @@ export class BridgeClient {
   readonly #pending = new Map<bigint, Pending>();
   readonly #releases: bigint[] = [];
   readonly #subscribers: Subscriber[] = [];
+  /** The server's read file of each handle, mapped read-only once. */
+  readonly #readFiles = new Map<string, Uint8Array>();
   #nextRid = 1n;
   #nextFile = 0;
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** One timer for every request's timeout: a timer per request would cost more than the request. */
+  readonly #sweeper: NodeJS.Timeout;
   #lastSent = Date.now();
   /** The session, as `hello` answered. */
   session = 0n;
@@ -110,7 +123,18 @@ export class BridgeClient {
     this.#dealer = new Dealer({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     this.#dealer.connect(endpoint);
     this.#outbox = new Outbox(this.#dealer, () => undefined);
+    this.#sweeper = setInterval(() => this.#expire(), Math.max(10, Math.min(1000, this.#timeoutMs / 4)));
+    this.#sweeper.unref();
     void this.#receive();
+  }
+
+  #expire(): void {
+    const deadline = Date.now() - this.#timeoutMs;
+    for (const [rid, pending] of this.#pending) {
+      if (pending.sentAt > deadline) break;
+      this.#pending.delete(rid);
+      pending.reject(new MmsbError(ErrorCode.BRIDGE_TIMEOUT, `no response to ${pending.op} within ${this.#timeoutMs} ms`));
+    }
   }
 
   /** Connects and opens a session. */
@@ -150,7 +174,6 @@ export class BridgeClient {
         const pending = this.#pending.get(response.rid);
         if (pending === undefined) continue;
         this.#pending.delete(response.rid);
-        clearTimeout(pending.timer);
         if (response.ok === true) pending.resolve(response);
         else {
           const code =
@@ -170,12 +193,9 @@ export class BridgeClient {
     const release = this.#releases.length > 0 && op !== 'hello' ? this.#releases.splice(0).map((handle) => new U64(handle)) : undefined;
     const body = encode({ v: PROTOCOL_VERSION, rid: new U64(rid), op, ...args, ...(release === undefined ? {} : { release }) });
     return new Promise<Fields>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(rid);
-        reject(new MmsbError(ErrorCode.BRIDGE_TIMEOUT, `no response to ${op} within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
-      this.#pending.set(rid, { resolve, reject, timer });
       this.#lastSent = Date.now();
+      // Insertion order is sending order, so the sweep stops at the first request still in time.
+      this.#pending.set(rid, { op, resolve, reject, sentAt: this.#lastSent });
       this.#outbox.send(this.#signer.frames(body));
     });
   }
@@ -210,7 +230,14 @@ export class BridgeClient {
 
   /** Releases handles now, in one request; resolves to the number freed. */
   async release(handles: readonly bigint[]): Promise<number> {
-    return (await this.request('release', { handles: handles.map((handle) => new U64(handle)) })).released as number;
+    const freed = (await this.request('release', { handles: handles.map((handle) => new U64(handle)) })).released as number;
+    this.#forgetMappings();
+    return freed;
+  }
+
+  /** Drops the mappings of read files the server has removed (their views stay valid). */
+  #forgetMappings(): void {
+    for (const path of this.#readFiles.keys()) if (!existsSync(path)) this.#readFiles.delete(path);
   }
 
   /** Queues a release, sent with the next request (what a finalizer does). */
@@ -258,23 +285,37 @@ export class BridgeClient {
     return { count: response.count as number, lsn: response.lsn as number };
   }
 
-  /** Reads a page (or a range); large reads come through the handle's shared-memory file. */
-  async read(
-    handle: bigint,
-    options: { readonly offset?: number; readonly length?: number; readonly via?: 'auto' | 'inline' | 'shm' } = {},
-  ): Promise<{ epoch: number; bytes: Uint8Array }> {
+  /**
+   * Reads a page (or a range) into a new array; large reads come through
+   * the handle's shared-memory file, mapped here, with one copy out of it.
+   */
+  async read(handle: bigint, options: ReadOptions = {}): Promise<{ epoch: number; bytes: Uint8Array }> {
+    const { epoch, bytes, mapped } = await this.#read(handle, options);
+    return { epoch, bytes: mapped ? bytes.slice() : bytes };
+  }
+
+  /**
+   * Reads without a copy where the bytes come through shared memory: the
+   * array is a view of the handle's mapped read file, valid until the next
+   * read of the same handle rewrites it (copy what you keep). The mapping
+   * itself stays valid, even after the handle is released.
+   */
+  async readView(handle: bigint, options: ReadOptions = {}): Promise<{ epoch: number; bytes: Uint8Array }> {
+    const { epoch, bytes } = await this.#read(handle, options);
+    return { epoch, bytes };
+  }
+
+  async #read(handle: bigint, options: ReadOptions): Promise<{ epoch: number; bytes: Uint8Array; mapped: boolean }> {
     const response = await this.request('read', { handle: new U64(handle), ...options });
-    if (response.bytes instanceof Uint8Array) return { epoch: response.epoch as number, bytes: response.bytes };
+    const epoch = response.epoch as number;
+    if (response.bytes instanceof Uint8Array) return { epoch, bytes: response.bytes, mapped: false };
     const shm = response.shm as { path: string; offset: number; length: number };
-    const bytes = new Uint8Array(shm.length);
-    const fd = openSync(shm.path, 'r');
-    try {
-      let done = 0;
-      while (done < shm.length) done += readSync(fd, bytes, done, shm.length - done, shm.offset + done);
-    } finally {
-      closeSync(fd);
+    let mapping = this.#readFiles.get(shm.path);
+    if (mapping === undefined) {
+      mapping = native.mapSharedFile(shm.path, false);
+      this.#readFiles.set(shm.path, mapping);
     }
-    return { epoch: response.epoch as number, bytes };
+    return { epoch, bytes: mapping.subarray(shm.offset, shm.offset + shm.length), mapped: true };
   }
 
   async addEdge(parent: bigint, child: bigint, kind?: EdgeKind): Promise<number> {
@@ -350,8 +391,8 @@ export class BridgeClient {
   #shut(): void {
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#sweeper);
     for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
       pending.reject(new MmsbError(ErrorCode.BUS_CLOSED, 'the client is closed'));
     }
     this.#pending.clear();

@@ -7,7 +7,7 @@ import type { SharedMemory } from './shared-memory.js';
 import type { Sessions } from './sessions.js';
 
 /** Why a frame got no response. */
-export type DropReason = 'unauthenticated' | 'unroutable' | 'closing';
+export type DropReason = 'unauthenticated' | 'framing' | 'unroutable';
 
 export interface BridgeSnapshot {
   readonly sessions: number;

@@ -3,14 +3,21 @@
  * each reader checks the type and range and throws a typed MmsbError naming
  * the field, so an operation only ever sees values of the types it declares.
  */
+import { inspect } from 'node:util';
+
 import { ErrorCode, MmsbError } from '@mmsb/bus';
 
 /** A decoded msgpack map. */
 export type Fields = Readonly<Record<string, unknown>>;
 
+/** A short, safe rendering of any decoded value for a message. */
+function show(value: unknown): string {
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  return inspect(value, { depth: 1, maxArrayLength: 4, maxStringLength: 40, breakLength: Infinity }).slice(0, 120);
+}
+
 function invalid(what: string, expected: string, value: unknown): MmsbError {
-  const shown = value instanceof Uint8Array ? `${value.length} bytes` : typeof value === 'bigint' ? `${value}` : JSON.stringify(value);
-  return new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be ${expected} (got ${shown ?? typeof value})`);
+  return new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be ${expected} (got ${show(value)})`);
 }
 
 /** A plain map as the decoder makes it (not an array, a binary, or the decoder's object for the reserved byte 0xc1). */

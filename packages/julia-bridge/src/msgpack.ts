@@ -13,6 +13,7 @@ export class U64 {
 
   constructor(value: bigint | number) {
     this.value = BigInt(value);
+    if (this.value < 0n || this.value >= 1n << 64n) throw new RangeError(`${value} is not an unsigned 64-bit integer`);
   }
 }
 
@@ -33,6 +34,12 @@ class Writer {
   buffer = new Uint8Array(256);
   view = new DataView(this.buffer.buffer);
   length = 0;
+
+  /** Gives back the memory a large message grew the buffer to. */
+  reset(): void {
+    this.buffer = new Uint8Array(256);
+    this.view = new DataView(this.buffer.buffer);
+  }
 
   reserve(extra: number): void {
     if (this.length + extra <= this.buffer.length) return;
@@ -94,6 +101,13 @@ function writeInteger(out: Writer, value: number): void {
 }
 
 function writeString(out: Writer, value: string): void {
+  // Keys and names are short ASCII: written directly, without an encoder call.
+  if (value.length < 32 && /^[\x00-\x7f]*$/.test(value)) {
+    out.reserve(1 + value.length);
+    out.buffer[out.length++] = 0xa0 | value.length;
+    for (let index = 0; index < value.length; index++) out.buffer[out.length++] = value.charCodeAt(index);
+    return;
+  }
   const utf8 = textEncoder.encode(value);
   if (utf8.length < 32) out.byte(0xa0 | utf8.length);
   else if (utf8.length < 0x100) out.head(0xd9, 1, utf8.length);
@@ -121,8 +135,8 @@ function write(out: Writer, value: Encodable): void {
       out.length += 8;
     }
   } else if (typeof value === 'bigint') {
-    if (value >= 0n) writeUint(out, BigInt.asUintN(64, value));
-    else writeInteger(out, Number(value));
+    if (value < 0n || value >= 1n << 64n) throw new RangeError(`${value} is not an unsigned 64-bit integer`);
+    writeUint(out, value);
   } else if (typeof value === 'string') writeString(out, value);
   else if (value instanceof U64) writeUint(out, value.value);
   else if (value instanceof Uint8Array) {
@@ -143,9 +157,14 @@ function write(out: Writer, value: Encodable): void {
   }
 }
 
+/** One writer for every message: its buffer only grows, and each result is copied out of it. */
+const scratch = new Writer();
+
 /** Encodes one value in plain msgpack; `undefined` map entries are left out. */
 export function encode(value: Encodable): Uint8Array {
-  const out = new Writer();
-  write(out, value);
-  return out.buffer.subarray(0, out.length);
+  scratch.length = 0;
+  write(scratch, value);
+  const result = scratch.buffer.slice(0, scratch.length);
+  if (scratch.buffer.length > 1 << 20) scratch.reset();
+  return result;
 }

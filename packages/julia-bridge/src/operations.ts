@@ -24,9 +24,6 @@ export type Result = { readonly [key: string]: Encodable };
 
 export type Handler = (context: Context, session: Session, request: Fields) => Result | Promise<Result>;
 
-/** Room left in a response for its envelope and fields besides the bytes. */
-const ENVELOPE_ROOM = 4096;
-
 function page(context: Context, session: Session, request: Fields, key: string): PageId {
   return context.sessions.resolve(session, id(field(request, key), key));
 }
@@ -53,6 +50,9 @@ function payload(session: Session, request: Fields, allowShm: boolean): DeltaPay
     case 'sparse':
       return { kind: 'sparse', mask: bytes(field(request, 'mask'), 'mask'), bytes: payloadBytes(session, request, 'bytes') };
     case 'ranges':
+      if (optional(request, 'shm') !== undefined) {
+        throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'ranges carry their bytes inline (shm is for dense and sparse writes)');
+      }
       return {
         kind: 'ranges',
         ranges: array(field(request, 'ranges'), 'ranges').map((entry, index) => {
@@ -155,7 +155,8 @@ export const operations: Readonly<Record<string, Handler>> = {
       const path = session.files.publish(handle, info.size, offset, bytes);
       return { epoch: info.epoch, shm: { path, offset, length } };
     }
-    if (length > limits.maxMessageBytes - ENVELOPE_ROOM) throw tooLarge('an inline read', length, limits);
+    // The server checks the encoded response too; this refuses before copying what cannot fit.
+    if (length > limits.maxMessageBytes) throw tooLarge('an inline read', length, limits);
     return { epoch: info.epoch, bytes: bus.read(pageId, { offset, length }) };
   },
 
@@ -188,7 +189,7 @@ export const operations: Readonly<Record<string, Handler>> = {
       const pageId = pageIds[index]!;
       const bytes = past.read(pageId);
       total += bytes.length;
-      if (total > context.limits.maxMessageBytes - ENVELOPE_ROOM) throw tooLarge('a replay', total, context.limits);
+      if (total > context.limits.maxMessageBytes) throw tooLarge('a replay', total, context.limits);
       return { handle: new U64(handle), epoch: past.page(pageId).epoch, bytes };
     });
     return { lsn, hash: past.stateHash(), pages };

@@ -89,6 +89,8 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
       ? undefined
       : (values.pub ?? (values.endpoint === undefined ? `ipc://${join(runDirectory(), 'mmsb-pub.sock')}` : undefined));
 
+  // A closed stdout (`mmsb serve | head`) must not stop the server.
+  process.stdout.on('error', () => undefined);
   if (data !== ':memory:') mkdirSync(data, { recursive: true });
   const bus = await Bus.open(data, { fsync });
   let server: BridgeServer;
@@ -109,9 +111,14 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
   print(`  data           ${data}`);
   print(`  requests       ${server.endpoint}`);
   print(`  notifications  ${server.pubEndpoint ?? 'none'}`);
-  print(
-    `  try            julia -e 'using MMSB; bus = MMSB.connect("${server.endpoint}"); p = create_page(bus; size = 4); update_page!(p, UInt8[1, 2, 3, 4]); println(query_page(p))'`,
-  );
+  const example = [
+    'using MMSB',
+    `bus = MMSB.connect("${server.endpoint}")`,
+    'p = create_page(bus; size = 4)',
+    'update_page!(p, UInt8[1, 2, 3, 4])',
+    'println(query_page(p))',
+  ];
+  print(`  try            julia -e '${example.join('; ')}'`);
   print('Ctrl-C stops (in-flight requests are answered and the log is synced).');
 
   const stopped =

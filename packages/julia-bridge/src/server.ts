@@ -147,7 +147,7 @@ export class BridgeServer {
   #received(identity: Buffer, frames: readonly Uint8Array[]): Session | undefined {
     const body = this.#signer.open(frames);
     if (body === undefined) {
-      this.#counters.dropped('unauthenticated');
+      this.#counters.dropped(this.#signer.enabled ? 'unauthenticated' : 'framing');
       return undefined;
     }
     let rid: bigint | undefined;

@@ -7,22 +7,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   fstatSync,
+  ftruncateSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readSync,
   rmSync,
-  writeSync,
   constants as fs,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ErrorCode, MmsbError } from '@mmsb/bus';
+import { native } from '@mmsb/core-native';
 
 /** Names a client may give its own files: no separators, not a read file's `h…`. */
 const CLIENT_FILE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -92,7 +94,8 @@ export class SharedMemory {
 export class SessionFiles {
   readonly directory: string;
   readonly #memory: SharedMemory;
-  readonly #readFiles = new Set<number>();
+  /** Each handle's read file, mapped once: a read is one copy into the mapping. */
+  readonly #readFiles = new Map<number, Uint8Array>();
 
   constructor(directory: string, memory: SharedMemory) {
     this.directory = directory;
@@ -100,24 +103,31 @@ export class SessionFiles {
   }
 
   /**
-   * Writes `bytes` at `offset` into the read file of `handle`, made (and
-   * kept) as large as the page so that a client's mapping never loses its
-   * pages under it. Returns the file's path.
+   * Copies `bytes` to `offset` of the read file of `handle`, made as large as
+   * the page (and never shrunk, so that a client's mapping never loses its
+   * pages under it) and mapped on first use. Returns the file's path.
    */
   publish(handle: number, pageSize: number, offset: number, bytes: Uint8Array): string {
     const path = join(this.directory, `h${handle}`);
-    // NOFOLLOW and NONBLOCK: a client that put a link or a FIFO in the way gets an error, not our write or a stall.
-    const fd = openSync(path, fs.O_RDWR | fs.O_CREAT | fs.O_NOFOLLOW | fs.O_NONBLOCK, 0o600);
-    try {
-      const stat = fstatSync(fd);
-      if (!stat.isFile()) throw new MmsbError(ErrorCode.SHM_INVALID, `${path} is not a regular file`);
-      if (stat.size !== pageSize) writeSync(fd, new Uint8Array(1), 0, 1, pageSize - 1);
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
-    } finally {
-      closeSync(fd);
+    let mapping = this.#readFiles.get(handle);
+    if (mapping === undefined) {
+      // NOFOLLOW and NONBLOCK: a client that put a link or a FIFO in the way gets an error, not our write or a stall.
+      const fd = openSync(path, fs.O_RDWR | fs.O_CREAT | fs.O_NOFOLLOW | fs.O_NONBLOCK, 0o600);
+      try {
+        const stat = fstatSync(fd);
+        if (!stat.isFile()) throw new MmsbError(ErrorCode.SHM_INVALID, `${path} is not a regular file`);
+        if (stat.size < pageSize) ftruncateSync(fd, pageSize);
+      } finally {
+        closeSync(fd);
+      }
+      mapping = native.mapSharedFile(path, true);
+      // Read-only from now on (our mapping stays writable): a client cannot
+      // truncate it under our mapping, which would fault the server, without
+      // first changing its mode (processes of the same user are trusted that far).
+      chmodSync(path, 0o400);
+      this.#readFiles.set(handle, mapping);
     }
-    this.#readFiles.add(handle);
+    mapping.set(bytes, offset);
     this.#memory.bytesWritten += bytes.length;
     return path;
   }
@@ -160,6 +170,7 @@ export class SessionFiles {
 
   /** Removes the read file of a freed handle. */
   forget(handle: number): void {
+    // The mapping goes with its last reference; a client's own mapping outlives the file.
     if (this.#readFiles.delete(handle)) rmSync(join(this.directory, `h${handle}`), { force: true });
   }
 

@@ -6,10 +6,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { decode, encode } from '../src/msgpack.js';
-import { RawPeer, startServer, type Running } from './support.js';
+import { RawPeer, startServer } from './support.js';
 import { cases } from './vector-cases.js';
 
 interface Vector {
@@ -74,8 +74,6 @@ describe('conformance vectors', () => {
     }
     vectors = (JSON.parse(readFileSync(FILE, 'utf8')) as { cases: Vector[] }).cases;
   });
-
-  afterAll(() => undefined);
 
   it('the file holds exactly the cases of vector-cases.ts', () => {
     expect(vectors.map((vector) => vector.name)).toEqual(cases.map((entry) => entry.name));

@@ -31,6 +31,7 @@ pub mod page_memory;
 pub mod page_table;
 pub mod propagation;
 pub mod recovery;
+pub mod shared_file;
 pub mod state;
 pub mod state_hash;
 pub mod storage;

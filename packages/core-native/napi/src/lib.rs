@@ -12,6 +12,7 @@ pub mod graph;
 pub mod inspect;
 pub mod pages;
 pub mod propagation;
+pub mod shared_file;
 pub mod state;
 pub mod sync;
 

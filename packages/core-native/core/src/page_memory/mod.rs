@@ -40,11 +40,11 @@ use crate::error::{fail, Result};
 use crate::page::PageId;
 
 pub use arena::ARENA_PAGE_MAX;
-pub use mapped::remove_leftovers;
+pub use mapped::{remove_leftovers, Mapping};
 
 use arena::{Arena, Chunk};
 use heap::Heap;
-use mapped::{MappedFiles, MappedPage, Mapping};
+use mapped::{MappedFiles, MappedPage};
 
 /// One byte that may be written through a shared reference.
 #[repr(transparent)]
