@@ -42,8 +42,7 @@ end
     @test isfile(VECTORS)
     cases = MiniJSON.parse(read(VECTORS, String))["cases"]
     @test !isempty(cases)
-    server = MMSB.start_server(; data = mktempdir(), cli = CLI)
-    socket = raw_socket(server.endpoint)
+    socket = raw_socket(server(:conformance).endpoint)
     try
         for case in cases
             response = raw_exchange(socket, hex2bytes(case["request"]))
@@ -55,6 +54,5 @@ end
         end
     finally
         close(socket)
-        close(server)
     end
 end

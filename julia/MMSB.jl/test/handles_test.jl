@@ -64,7 +64,7 @@ end
         kept = create_page(bus; size = 16)
         for round in 1:20
             make_garbage(bus, 50)
-            round % 5 == 0 && GC.gc(true)
+            round % 10 == 0 && GC.gc(true)
             # Pages shared between tasks and collected while requests are in flight.
             @sync for _ in 1:4
                 @async update_page!(kept, rand(UInt8, 16))
@@ -97,19 +97,15 @@ end
 end
 
 @testset "session expiry" begin
-    server = start_test_server(; data = ":memory:", session_timeout_ms = SHORT_SESSION_TIMEOUT_MS)
-    try
-        bus = MMSB.connect(server.endpoint; keepalive = false)
-        page = create_page(bus; size = 8)
-        MMSB.connect(server.endpoint) do observer
-            @test get_stats(observer).bridge["handles"] == 1
-            # The silent session expires; the observer's timer keeps its own alive.
-            @test timedwait(() -> get_stats(observer).bridge["handles"] == 0, SHORT_SESSION_TIMEOUT_MS / 1000 * 5) === :ok
-            @test get_stats(observer).bridge["sessions"] == 1
-        end
-        @test error_code(() -> page[]) === :SESSION_UNKNOWN
-        close(bus)
-    finally
-        close(server)
+    endpoint = server(:expiry).endpoint
+    bus = MMSB.connect(endpoint; keepalive = false)
+    page = create_page(bus; size = 8)
+    MMSB.connect(endpoint) do observer
+        @test get_stats(observer).bridge["handles"] == 1
+        # The silent session expires; the observer's timer keeps its own alive.
+        @test timedwait(() -> get_stats(observer).bridge["handles"] == 0, SHORT_SESSION_TIMEOUT_MS / 1000 * 5) === :ok
+        @test get_stats(observer).bridge["sessions"] == 1
     end
+    @test error_code(() -> page[]) === :SESSION_UNKNOWN
+    close(bus)
 end

@@ -27,6 +27,35 @@ end
 const SELECTED = filter(!isempty, split(get(ENV, "MMSB_JL_TESTSETS", ""), ','))
 selected(name) = isempty(SELECTED) || name in SELECTED
 
+"""The key of the server that signs its messages."""
+const KEY = "a shared secret"
+
+function key_file()
+    path = joinpath(mktempdir(), "key")
+    write(path, KEY * "\n")
+    chmod(path, 0o600)
+    path
+end
+
+"""
+The servers the selected testsets need, by name, each with the testsets that use it. They
+start together at the beginning (each takes a second or two, mostly Node.js starting), and
+`server(name)` waits for one.
+"""
+const SERVER_SPECS = [
+    :shared => (() -> start_test_server(), ("pages", "handles", "errors", "examples")),
+    :expiry => (() -> start_test_server(; data = ":memory:", session_timeout_ms = SHORT_SESSION_TIMEOUT_MS), ("handles",)),
+    # The conformance vectors expect a fresh server with the defaults on an empty directory.
+    :conformance => (() -> MMSB.start_server(; data = mktempdir(), cli = CLI), ("conformance",)),
+    :signed => (() -> MMSB.start_server(; data = ":memory:", cli = CLI, args = ["--key-file", key_file()]), ("pages",)),
+]
+
+const SERVERS = Dict(name => (@async start()) for (name, (start, suites)) in SERVER_SPECS if any(selected, suites))
+
+server(name::Symbol) = fetch(SERVERS[name])
+
+stop_servers() = foreach(task -> close(fetch(task)), values(SERVERS))
+
 """MMSB_JL_PLANT_FAILURE=1 plants one wrong assertion, to show that a failure fails the suite."""
 const PLANTED = get(ENV, "MMSB_JL_PLANT_FAILURE", "") == "1"
 

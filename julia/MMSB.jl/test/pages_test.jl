@@ -146,30 +146,22 @@ end
 end
 
 @testset "signed messages" begin
-    dir = mktempdir()
-    key_file = joinpath(dir, "key")
-    write(key_file, "a shared secret\n")
-    chmod(key_file, 0o600)
-    server = MMSB.start_server(; data = ":memory:", cli = CLI, args = ["--key-file", key_file])
-    try
-        MMSB.connect(server.endpoint; key = "a shared secret") do bus
-            seen = Channel{CommitNotification}(64)
-            subscription = subscribe(note -> put!(seen, note), bus)
-            page = create_page(bus; size = 4)
-            update_page!(page, UInt8[1, 2, 3, 4])
-            @test page[] == UInt8[1, 2, 3, 4]
-            deadline = time() + 10
-            while !isready(seen) && time() < deadline
-                update_page!(page, rand(UInt8, 4))
-                sleep(0.05)
-            end
-            @test isready(seen)
-            close(subscription)
+    endpoint = server(:signed).endpoint
+    MMSB.connect(endpoint; key = KEY) do bus
+        seen = Channel{CommitNotification}(64)
+        subscription = subscribe(note -> put!(seen, note), bus)
+        page = create_page(bus; size = 4)
+        update_page!(page, UInt8[1, 2, 3, 4])
+        @test page[] == UInt8[1, 2, 3, 4]
+        deadline = time() + 10
+        while !isready(seen) && time() < deadline
+            update_page!(page, rand(UInt8, 4))
+            sleep(0.05)
         end
-        # Unsigned or wrongly signed requests are dropped without a response.
-        @test error_code(() -> MMSB.connect(server.endpoint; timeout = 0.5)) === :BRIDGE_TIMEOUT
-        @test error_code(() -> MMSB.connect(server.endpoint; timeout = 0.5, key = "wrong")) === :BRIDGE_TIMEOUT
-    finally
-        close(server)
+        @test isready(seen)
+        close(subscription)
     end
+    # Unsigned or wrongly signed requests are dropped without a response.
+    @test error_code(() -> MMSB.connect(endpoint; timeout = 0.5)) === :BRIDGE_TIMEOUT
+    @test error_code(() -> MMSB.connect(endpoint; timeout = 0.5, key = "wrong")) === :BRIDGE_TIMEOUT
 end
