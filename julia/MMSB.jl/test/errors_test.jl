@@ -7,8 +7,10 @@
         request(op, arguments = Dict{String,Any}()) = code(() -> MMSB.request(bus, op, arguments))
 
         @test code(() -> create_page(bus; size = 0)) === :PAGE_SIZE_INVALID
-        @test code(() -> create_page(bus; size = 8, location = :gpu)) in (:CUDA_UNAVAILABLE, :LOCATION_UNKNOWN)
-        @test code(() -> create_page(bus; size = 8, location = :moon)) in (:LOCATION_UNKNOWN, :INVALID_ARGUMENT)
+        if isempty(Base.Libc.Libdl.find_library(["libcuda"]))
+            @test code(() -> create_page(bus; size = 8, location = :gpu)) === :CUDA_UNAVAILABLE
+        end
+        @test code(() -> create_page(bus; size = 8, location = :moon)) === :LOCATION_UNKNOWN
         @test code(() -> create_page(bus; size = 8192, memory = :arena)) === :MEMORY_UNSUITABLE
         @test code(() -> update_page!(page, zeros(UInt8, 3))) === (PLANTED ? :EPOCH_CONFLICT : :DELTA_SIZE_MISMATCH)
         @test code(() -> update_page!(page, [6 => UInt8[1, 2, 3]])) === :RANGE_OUT_OF_BOUNDS
@@ -18,7 +20,7 @@
         @test code(() -> replay_log(bus, 10^12, [page])) === :LSN_OUT_OF_RANGE
         @test code(() -> open_page(bus, 10^9)) === :PAGE_NOT_FOUND
         @test request("create", Dict{String,Any}("size" => "eight")) === :INVALID_ARGUMENT
-        @test request("create", Dict{String,Any}("size" => 8, "metadata" => "not a map")) in (:METADATA_INVALID, :INVALID_ARGUMENT)
+        @test request("create", Dict{String,Any}("size" => 8, "metadata" => "not a map")) === :INVALID_ARGUMENT
         @test request("no-such-op") === :UNKNOWN_OPERATION
         @test request("read", Dict{String,Any}("handle" => UInt64(10)^12)) === :HANDLE_UNKNOWN
         @test request("read", Dict{String,Any}("handle" => UInt64(2)^53)) === :ID_UNREPRESENTABLE
@@ -31,6 +33,9 @@
             @test request("read", Dict{String,Any}("handle" => foreign.handle)) === :HANDLE_FOREIGN
             @test code(() -> add_dependency!(page, foreign)) === :HANDLE_FOREIGN
         end
+        huge = create_page(bus; size = MMSB.session(bus).limits.max_message_bytes + 1)
+        @test code(() -> query_page(huge; via = :inline)) === :MESSAGE_TOO_LARGE
+        close(huge)
         deltas = [page => [0 => UInt8[1]] for _ in 1:(MMSB.session(bus).limits.max_batch_deltas + 1)]
         @test code(() -> batch_route_deltas!(bus, deltas)) === :BATCH_TOO_LARGE
 

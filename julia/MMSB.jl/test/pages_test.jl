@@ -135,7 +135,7 @@ end
         note = take!(seen)
         @test page.id in note.pages
         @test note.first_lsn <= note.last_lsn
-        @test note.source in (:user, :bridge)
+        @test note.source === :bridge
         close(subscription)
         @test !isopen(subscription)
         close(subscription)
