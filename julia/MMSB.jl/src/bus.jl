@@ -118,8 +118,11 @@ function request(bus::Bus, op::AbstractString, arguments::AbstractDict = Dict{St
     response
 end
 
+"""How long `close` waits for the answer to `bye`: a server that is gone must not hold it up."""
+const BYE_TIMEOUT_MS = 2000
+
 """One request and its response, under the bus's lock; the response may be a failure."""
-function exchange(bus::Bus, op::AbstractString, arguments::AbstractDict)
+function exchange(bus::Bus, op::AbstractString, arguments::AbstractDict; timeout_ms::Int = bus.timeout_ms)
     rid = bus.next_rid
     bus.next_rid += 1
     message = Dict{String,Any}(arguments)
@@ -135,7 +138,7 @@ function exchange(bus::Bus, op::AbstractString, arguments::AbstractDict)
         rethrow()
     end
     bus.last_request = time()
-    await_response(bus, rid)
+    await_response(bus, rid, timeout_ms)
 end
 
 function send_body(bus::Bus, body::Vector{UInt8})
@@ -147,11 +150,11 @@ function send_body(bus::Bus, body::Vector{UInt8})
     end
 end
 
-function await_response(bus::Bus, rid::UInt64)
-    deadline = time() + bus.timeout_ms / 1000
+function await_response(bus::Bus, rid::UInt64, timeout_ms::Int)
+    deadline = time() + timeout_ms / 1000
     while true
         remaining = round(Int, (deadline - time()) * 1000)
-        remaining > 0 || throw(MmsbError(:BRIDGE_TIMEOUT, "no response to request $rid within $(bus.timeout_ms) ms"))
+        remaining > 0 || throw(MmsbError(:BRIDGE_TIMEOUT, "no response to request $rid within $timeout_ms ms"))
         bus.socket.rcvtimeo = remaining
         frames = try
             ZMQ.recv_multipart(bus.socket, Vector{UInt8})
@@ -226,7 +229,7 @@ function Base.close(bus::Bus)
     bus.timer === nothing || close(bus.timer)
     lock(bus.lock) do
         try
-            exchange(bus, "bye", Dict{String,Any}())
+            exchange(bus, "bye", Dict{String,Any}(); timeout_ms = min(bus.timeout_ms, BYE_TIMEOUT_MS))
         catch err
             err isa MmsbError || err isa ZMQ.StateError || rethrow()
         finally

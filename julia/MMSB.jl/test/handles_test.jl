@@ -109,3 +109,30 @@ end
     @test error_code(() -> page[]) === :SESSION_UNKNOWN
     close(bus)
 end
+
+@testset "mmsb_start and closing" begin
+    # mmsb_start owns its server: closing the bus stops it.
+    bus = mmsb_start(; data = mktempdir(), cli = CLI)
+    server = bus.server
+    page = create_page(bus; size = 4)
+    update_page!(page, UInt8[1, 2, 3, 4])
+    @test isopen(server)
+    close(bus)
+    @test !isopen(server)
+    @test occursin("stopped", sprint(show, server))
+
+    # A bus whose server is gone still closes, without waiting for the full timeout.
+    server = MMSB.start_server(; data = ":memory:", cli = CLI)
+    bus = MMSB.connect(server.endpoint; timeout = 60)
+    close(server)
+    @test @elapsed(close(bus)) < 10
+    @test !isopen(bus)
+    # A server that cannot start is reported with its output.
+    failed = try
+        MMSB.start_server(; data = ":memory:", cli = CLI, args = ["--no-such-flag"])
+    catch err
+        err
+    end
+    @test failed isa ErrorException
+    @test occursin("mmsb serve exited", failed.msg)
+end
