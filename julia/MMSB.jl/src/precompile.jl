@@ -19,3 +19,34 @@ PrecompileTools.@compile_workload begin
     push!(queue, UInt64(1))
     take_all!(queue)
 end
+
+# The calls that need a server, compiled without running them.
+for (f, types) in (
+    (request, (Bus, String, Dict{String,Any})),
+    (exchange, (Bus, String, Dict{String,Any})),
+    (await_response, (Bus, UInt64, Int)),
+    (hello!, (Bus,)),
+    (tick, (WeakRef, Timer)),
+    (page_from, (Bus, Dict{Any,Any})),
+    (write_payload, (Page, DensePayload, Nothing)),
+    (write_payload, (Page, SparsePayload, Nothing)),
+    (write_payload, (Page, RangesPayload, Nothing)),
+    (update_page!, (Page, Vector{UInt8})),
+    (update_page!, (Page, Vector{Float64})),
+    (update_page!, (Page, Vector{Pair{Int,Vector{UInt8}}})),
+    (update_page!, (Page, BitVector, Vector{UInt8})),
+    (query_page, (Page,)),
+    (query_page, (Page, Type{Float64})),
+    (map_read, (String, Int, Int)),
+    (page_info, (Page,)),
+    (get_stats, (Bus,)),
+    (query_log, (Bus,)),
+    (checkpoint_log!, (Bus,)),
+    (replay_log, (Bus, Int, Vector{Page})),
+    (add_dependency!, (Page, Page)),
+    (batch_route_deltas!, (Bus, Vector{Pair{Page,Vector{UInt8}}})),
+)
+    precompile(f, types)
+end
+precompile(Core.kwcall, (NamedTuple{(:size,),Tuple{Int}}, typeof(create_page), Bus))
+precompile(Core.kwcall, (NamedTuple{(:timeout,),Tuple{Int}}, typeof(connect), String))
