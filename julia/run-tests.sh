@@ -16,6 +16,8 @@ REPO="$(cd "$HERE/.." && pwd)"
 PACKAGE="$HERE/MMSB.jl"
 export MMSB_REPO="$REPO"
 export MMSB_CLI="${MMSB_CLI:-$REPO/packages/bus/bin/mmsb.js}"
+# Two threads: finalizers and the release queue are exercised across threads.
+export JULIA_NUM_THREADS="${JULIA_NUM_THREADS:-2}"
 
 find_shared_julia() {
   if [ -n "${MMSB_SHARED_JULIA:-}" ]; then

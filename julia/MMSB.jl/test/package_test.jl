@@ -43,11 +43,20 @@ end
     @test !isempty(queue)
     @test MMSB.take_all!(queue) == UInt64.(1:5)
     @test isempty(queue)
-    # Pushes from several threads (when the tests run with threads) lose nothing.
-    Threads.@threads for i in 1:10_000
+    # Pushes from several threads (run-tests.sh runs the suite with two), while another
+    # thread takes, lose and duplicate nothing.
+    taken = UInt64[]
+    pushing = Threads.Atomic{Bool}(true)
+    taker = Threads.@spawn while pushing[] || !isempty(queue)
+        append!(taken, MMSB.take_all!(queue))
+        yield()
+    end
+    Threads.@threads for i in 1:20_000
         push!(queue, UInt64(i))
     end
-    @test sort(MMSB.take_all!(queue)) == UInt64.(1:10_000)
+    pushing[] = false
+    wait(taker)
+    @test sort(taken) == UInt64.(1:20_000)
 end
 
 @testset "codec" begin
