@@ -23,8 +23,9 @@ const ERROR_CODES = (
 
 The one exception MMSB.jl throws for a refused request, a broken connection or a bad
 argument. `code` is one of [`ERROR_CODES`](@ref MMSB.ERROR_CODES) (stable, to branch on);
-`message` says what was wrong. Every code but `DURABILITY_UNKNOWN` means the request
-changed nothing.
+`message` says what was wrong. A refused request changed nothing, with two exceptions:
+`DURABILITY_UNKNOWN` (applied and logged, but the sync failed) and `BRIDGE_TIMEOUT` (no
+response came in time: the server may still have applied the request).
 
 ```julia
 try
