@@ -93,8 +93,8 @@ export class BridgeServer {
     this.#context = { bus: this.#bus, sessions: this.#sessions, limits: this.#limits, counters: this.#counters };
     this.#onError = options.onError ?? (() => undefined);
     // Twice the limit reaches the server, which answers MESSAGE_TOO_LARGE; beyond, ZeroMQ drops the connection.
-    // At most 1,000 replies wait for a client that does not read them; ZeroMQ drops those beyond.
-    this.#router = new Router({ maxMessageSize: 2 * this.#limits.maxMessageBytes, sendHighWaterMark: 1000, linger: 2000 });
+    // At most 8,192 replies wait for a client that does not read them (a bound on the memory it can hold); ZeroMQ drops those beyond.
+    this.#router = new Router({ maxMessageSize: 2 * this.#limits.maxMessageBytes, sendHighWaterMark: 8192, linger: 2000 });
     this.#publisher = options.pub === undefined ? undefined : new Publisher({ sendHighWaterMark: 65_536, linger: 0 });
     // zeromq.js allows one send in progress per socket, even on sockets that never block for long.
     this.#replies = new Outbox(this.#router, () => this.#counters.dropped('unroutable'));
