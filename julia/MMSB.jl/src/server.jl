@@ -46,7 +46,8 @@ end
 Starts `mmsb serve --data <data> --endpoint <endpoint> --pub <pub> <args...>` and waits
 until it listens (for `ipc://` endpoints: until its socket file exists). `data` may be
 `":memory:"`. By default the endpoints are sockets in a new temporary directory. Output goes
-to a log file next to them. Use [`mmsb_start`](@ref) to start a server and connect to it.
+to a log file next to them. The server is stopped by `close`, or when Julia exits. Use
+[`mmsb_start`](@ref) to start a server and connect to it.
 """
 function start_server(; data::AbstractString, endpoint::Union{Nothing,AbstractString} = nothing,
                       pub::Union{Nothing,AbstractString} = nothing, cli::Union{Nothing,AbstractString} = nothing,
@@ -58,6 +59,9 @@ function start_server(; data::AbstractString, endpoint::Union{Nothing,AbstractSt
     command = `$(cli_command(cli)) serve --data $data --endpoint $endpoint --pub $pub $args`
     process = run(pipeline(command; stdout = log, stderr = log, append = true); wait = false)
     server = ServerProcess(process, endpoint, pub, String(data), log)
+    # A script that dies of an uncaught error must not leave its server running.
+    weak = WeakRef(server)
+    atexit(() -> weak.value isa ServerProcess && close(weak.value))
     ready = () -> !isopen(server) || !startswith(endpoint, "ipc://") || ispath(endpoint[7:end])
     timedwait(ready, Float64(timeout); pollint = 0.02)
     if !isopen(server)
