@@ -4,7 +4,7 @@
  * and matched to its response by request id. Failures are the MmsbErrors
  * of `@mmsb/bus`, with the server's code.
  */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ErrorCode, MmsbError, type DeltaPayload, type EdgeKind, type Location, type PageMemory } from '@mmsb/bus';
@@ -12,7 +12,8 @@ import { native } from '@mmsb/core-native';
 import { Dealer, Subscriber } from 'zeromq';
 
 import { isMap, type Fields } from './fields.js';
-import { decode, encode, U64, type Encodable } from './msgpack.js';
+import { decode } from './decode.js';
+import { encode, U64, type Encodable } from './msgpack.js';
 import { Outbox } from './outbox.js';
 import { PROTOCOL_VERSION, PROTOCOL_VERSIONS, TOPIC_COMMIT, type Limits } from './protocol.js';
 import { Signer } from './signing.js';
@@ -101,8 +102,8 @@ export class BridgeClient {
   readonly #pending = new Map<bigint, Pending>();
   readonly #releases: bigint[] = [];
   readonly #subscribers: Subscriber[] = [];
-  /** The server's read file of each handle, mapped read-only once. */
-  readonly #readFiles = new Map<string, Uint8Array>();
+  /** The server's read file of each handle, mapped read-only once; dropped when the handle is released. */
+  readonly #readFiles = new Map<bigint, Uint8Array>();
   #nextRid = 1n;
   #nextFile = 0;
   #closed = false;
@@ -231,18 +232,15 @@ export class BridgeClient {
   /** Releases handles now, in one request; resolves to the number freed. */
   async release(handles: readonly bigint[]): Promise<number> {
     const freed = (await this.request('release', { handles: handles.map((handle) => new U64(handle)) })).released as number;
-    this.#forgetMappings();
+    // Views of the mappings stay valid; the mappings go when nothing refers to them.
+    for (const handle of handles) this.#readFiles.delete(handle);
     return freed;
-  }
-
-  /** Drops the mappings of read files the server has removed (their views stay valid). */
-  #forgetMappings(): void {
-    for (const path of this.#readFiles.keys()) if (!existsSync(path)) this.#readFiles.delete(path);
   }
 
   /** Queues a release, sent with the next request (what a finalizer does). */
   releaseLater(handle: bigint): void {
     this.#releases.push(handle);
+    this.#readFiles.delete(handle);
   }
 
   async delete(handle: bigint): Promise<number> {
@@ -310,10 +308,10 @@ export class BridgeClient {
     const epoch = response.epoch as number;
     if (response.bytes instanceof Uint8Array) return { epoch, bytes: response.bytes, mapped: false };
     const shm = response.shm as { path: string; offset: number; length: number };
-    let mapping = this.#readFiles.get(shm.path);
+    let mapping = this.#readFiles.get(handle);
     if (mapping === undefined) {
       mapping = native.mapSharedFile(shm.path, false);
-      this.#readFiles.set(shm.path, mapping);
+      this.#readFiles.set(handle, mapping);
     }
     return { epoch, bytes: mapping.subarray(shm.offset, shm.offset + shm.length), mapped: true };
   }
@@ -378,11 +376,17 @@ export class BridgeClient {
     return () => subscriber.close();
   }
 
-  /** Releases what is queued, ends the session and closes the sockets. Closing twice is harmless. */
+  /**
+   * Releases what is queued, ends the session and closes the sockets.
+   * Closing twice is harmless, and so is closing after the session was lost
+   * (expired, or the server restarted): there is nothing left to end.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     try {
       await this.request('bye');
+    } catch (error) {
+      if (!(error instanceof MmsbError) || error.code !== ErrorCode.SESSION_UNKNOWN) throw error;
     } finally {
       this.#shut();
     }

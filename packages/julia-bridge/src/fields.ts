@@ -10,10 +10,19 @@ import { ErrorCode, MmsbError } from '@mmsb/bus';
 /** A decoded msgpack map. */
 export type Fields = Readonly<Record<string, unknown>>;
 
-/** A short, safe rendering of any decoded value for a message. */
-function show(value: unknown): string {
+/**
+ * A short, safe rendering of any decoded value for a message: bounded in
+ * length, and a large integer is described, not converted to decimal (which
+ * costs time quadratic in its size).
+ */
+export function show(value: unknown): string {
   if (value instanceof Uint8Array) return `${value.length} bytes`;
-  return inspect(value, { depth: 1, maxArrayLength: 4, maxStringLength: 40, breakLength: Infinity }).slice(0, 120);
+  if (typeof value === 'bigint') return value < 1n << 64n && value >= -(1n << 63n) ? `${value}` : 'a very large integer';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'object' && value !== null) {
+    return inspect(value, { depth: 0, maxArrayLength: 4, maxStringLength: 40, breakLength: Infinity }).slice(0, 120);
+  }
+  return String(value);
 }
 
 function invalid(what: string, expected: string, value: unknown): MmsbError {

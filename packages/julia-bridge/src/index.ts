@@ -18,7 +18,8 @@ export {
 } from './client.js';
 export type { BridgeSnapshot, DropReason } from './counters.js';
 export { isLoopback } from './endpoints.js';
-export { decode, encode, U64, type Encodable } from './msgpack.js';
+export { decode, DecodeError } from './decode.js';
+export { encode, U64, type Encodable } from './msgpack.js';
 export {
   DEFAULT_LIMITS,
   DEFAULT_LIVENESS,

@@ -1,11 +1,9 @@
 /**
- * msgpack in plain types only, as protocol v1 requires. Decoding is
- * msgpackr's (records and extensions off); encoding is our own, because the
- * protocol fixes two things msgpackr chooses differently: ids are always
- * `uint 64` (msgpackr writes a small BigInt as `int 64`), and integers above
- * 2^32 stay integers (msgpackr writes them as `float 64`).
+ * msgpack in plain types only, as protocol v1 requires, both ways and our
+ * own. Encoding: ids are always `uint 64` and integers stay integers
+ * (msgpackr writes a small BigInt as `int 64` and integers above 2^32 as
+ * `float 64`). Decoding (`decode.ts`) refuses what is not plain msgpack.
  */
-import { Unpackr } from 'msgpackr';
 
 /** An id written as msgpack `uint 64` whatever its value. */
 export class U64 {
@@ -20,13 +18,6 @@ export class U64 {
 /** What `encode` accepts. */
 export type Encodable =
   null | undefined | boolean | number | bigint | string | Uint8Array | U64 | readonly Encodable[] | { readonly [key: string]: Encodable };
-
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint' });
-
-/** Decodes one message; throws on bytes that are not exactly one msgpack value. */
-export function decode(bytes: Uint8Array): unknown {
-  return unpackr.unpack(bytes);
-}
 
 const textEncoder = new TextEncoder();
 

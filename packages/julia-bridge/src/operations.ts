@@ -28,8 +28,11 @@ function page(context: Context, session: Session, request: Fields, key: string):
   return context.sessions.resolve(session, id(field(request, key), key));
 }
 
-/** A binary given inline, or as a range of a file in the session's shared-memory directory. */
-function payloadBytes(session: Session, request: Fields, key: string): Uint8Array {
+/**
+ * A binary given inline, or as a range of a file in the session's
+ * shared-memory directory, which is read only when it fits the page.
+ */
+function payloadBytes(session: Session, request: Fields, key: string, pageSize: number): Uint8Array {
   const shm = optional(request, 'shm');
   if (shm === undefined) return bytes(field(request, key), key);
   const reference = map(shm, 'shm');
@@ -37,18 +40,19 @@ function payloadBytes(session: Session, request: Fields, key: string): Uint8Arra
     string(field(reference, 'name'), 'shm.name'),
     integer(optional(reference, 'offset') ?? 0, 'shm.offset'),
     integer(field(reference, 'length'), 'shm.length'),
+    pageSize,
   );
 }
 
-function payload(session: Session, request: Fields, allowShm: boolean): DeltaPayload {
+function payload(session: Session, request: Fields, allowShm: boolean, pageSize: number): DeltaPayload {
   if (!allowShm && optional(request, 'shm') !== undefined) {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'deltas of a batch carry their bytes inline (shm is for write)');
   }
   switch (oneOf(field(request, 'form'), ['dense', 'sparse', 'ranges'], 'form')) {
     case 'dense':
-      return { kind: 'dense', bytes: payloadBytes(session, request, 'bytes') };
+      return { kind: 'dense', bytes: payloadBytes(session, request, 'bytes', pageSize) };
     case 'sparse':
-      return { kind: 'sparse', mask: bytes(field(request, 'mask'), 'mask'), bytes: payloadBytes(session, request, 'bytes') };
+      return { kind: 'sparse', mask: bytes(field(request, 'mask'), 'mask'), bytes: payloadBytes(session, request, 'bytes', pageSize) };
     case 'ranges':
       if (optional(request, 'shm') !== undefined) {
         throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'ranges carry their bytes inline (shm is for dense and sparse writes)');
@@ -66,9 +70,10 @@ function payload(session: Session, request: Fields, allowShm: boolean): DeltaPay
 
 function delta(context: Context, session: Session, request: Fields, allowShm: boolean): Delta {
   const expectEpoch = optional(request, 'expectEpoch');
+  const pageId = page(context, session, request, 'handle');
   return {
-    pageId: page(context, session, request, 'handle'),
-    payload: payload(session, request, allowShm),
+    pageId,
+    payload: payload(session, request, allowShm, allowShm ? context.bus.page(pageId).size : 0),
     source: 'bridge',
     expectEpoch: expectEpoch === undefined ? undefined : integer(expectEpoch, 'expectEpoch'),
   };

@@ -11,6 +11,8 @@ import { parseArgs } from 'node:util';
 
 import { Bus, ErrorCode, MmsbError, VERSION, type FsyncPolicy } from '@mmsb/bus';
 
+import { ownDirectory } from './private-directory.js';
+import { DEFAULT_LIVENESS } from './protocol.js';
 import { BridgeServer } from './server.js';
 
 /** Writes one line of output. */
@@ -25,35 +27,42 @@ export function defaultDataDirectory(): string {
 /** A private directory for the default ipc endpoints. */
 function runDirectory(): string {
   const base = process.env.XDG_RUNTIME_DIR || tmpdir();
-  const directory = join(base, `mmsb-${process.getuid?.() ?? 'user'}`);
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
-  return directory;
+  return ownDirectory(join(base, `mmsb-${process.getuid?.() ?? 'user'}`));
 }
 
 export const SERVE_HELP = `mmsb serve [options]: serve a bus to other processes (docs/protocol.md)
 
   --data <dir>             data directory, or :memory: (default ${defaultDataDirectory()})
   --endpoint <endpoint>    requests (ROUTER): ipc://… or tcp://127.0.0.1:<port> (default ipc in a private run directory)
-  --pub <endpoint|none>    commit notifications and heartbeats (PUB) (default ipc beside the requests)
+  --pub <endpoint|none>    commit notifications and heartbeats (PUB) (default: ipc beside the default
+                           requests; none when --endpoint is given without --pub)
   --fsync <policy>         always | interval | never (default always)
   --key-file <file>        auth key: every message is signed (required for a tcp endpoint off loopback)
   --session-timeout <ms>   a silent session expires after this long (default 10000)
-  --heartbeat <ms>         heartbeat period (default 1000)`;
+  --heartbeat <ms>         heartbeat period, shorter than the session timeout (default 1000)`;
 
 function positive(value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
-  const number = Number(value);
+  const number = /^[0-9]{1,10}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number <= 0 || number > 2 ** 31 - 1) {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be a whole number of milliseconds (got ${JSON.stringify(value)})`);
   }
   return number;
 }
 
+/** The key file's bytes, a trailing newline (`\n` or `\r\n`) removed. */
 function readKey(path: string | undefined): Uint8Array | undefined {
   if (path === undefined) return undefined;
-  const key = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-  if (key.length === 0) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `the key file ${path} is empty`);
-  return Buffer.from(key, 'utf8');
+  let key: Buffer;
+  try {
+    key = readFileSync(path);
+  } catch (error) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `cannot read the key file ${path}: ${(error as Error).message}`);
+  }
+  let end = key.length;
+  if (key[end - 1] === 0x0a) end -= key[end - 2] === 0x0d ? 2 : 1;
+  if (end === 0) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `the key file ${path} is empty`);
+  return key.subarray(0, end);
 }
 
 /**
@@ -91,7 +100,22 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
 
   // A closed stdout (`mmsb serve | head`) must not stop the server.
   process.stdout.on('error', () => undefined);
-  if (data !== ':memory:') mkdirSync(data, { recursive: true });
+  if (heartbeatMs !== undefined && heartbeatMs >= (sessionTimeoutMs ?? DEFAULT_LIVENESS.sessionTimeoutMs)) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, '--heartbeat must be shorter than --session-timeout, or idle clients expire');
+  }
+  if (sessionTimeoutMs !== undefined && heartbeatMs === undefined && sessionTimeoutMs <= DEFAULT_LIVENESS.heartbeatMs) {
+    throw new MmsbError(
+      ErrorCode.INVALID_ARGUMENT,
+      `--session-timeout must be longer than the heartbeat (${DEFAULT_LIVENESS.heartbeatMs} ms)`,
+    );
+  }
+  if (data !== ':memory:') {
+    try {
+      mkdirSync(data, { recursive: true });
+    } catch (error) {
+      throw new MmsbError(ErrorCode.IO_ERROR, `cannot use ${data} as the data directory: ${(error as Error).message}`);
+    }
+  }
   const bus = await Bus.open(data, { fsync });
   let server: BridgeServer;
   try {

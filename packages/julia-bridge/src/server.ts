@@ -13,9 +13,10 @@ import { ErrorCode, MmsbError, VERSION, type Bus, type CommitEvent } from '@mmsb
 import { Publisher, Router } from 'zeromq';
 
 import { BridgeCounters, type BridgeSnapshot } from './counters.js';
-import { checkEndpoint } from './endpoints.js';
-import { array, field, id, isMap, optional, type Fields } from './fields.js';
-import { decode, encode, U64, type Encodable } from './msgpack.js';
+import { checkEndpoint, checkIpcFree } from './endpoints.js';
+import { array, field, id, isMap, optional, show, type Fields } from './fields.js';
+import { decode } from './decode.js';
+import { encode, U64, type Encodable } from './msgpack.js';
 import { operations, type Context, type Result } from './operations.js';
 import { Outbox } from './outbox.js';
 import {
@@ -92,7 +93,8 @@ export class BridgeServer {
     this.#context = { bus: this.#bus, sessions: this.#sessions, limits: this.#limits, counters: this.#counters };
     this.#onError = options.onError ?? (() => undefined);
     // Twice the limit reaches the server, which answers MESSAGE_TOO_LARGE; beyond, ZeroMQ drops the connection.
-    this.#router = new Router({ maxMessageSize: 2 * this.#limits.maxMessageBytes, sendHighWaterMark: 65_536, linger: 2000 });
+    // At most 8,192 replies wait for a client that does not read them (a bound on the memory it can hold); ZeroMQ drops those beyond.
+    this.#router = new Router({ maxMessageSize: 2 * this.#limits.maxMessageBytes, sendHighWaterMark: 8192, linger: 2000 });
     this.#publisher = options.pub === undefined ? undefined : new Publisher({ sendHighWaterMark: 65_536, linger: 0 });
     // zeromq.js allows one send in progress per socket, even on sockets that never block for long.
     this.#replies = new Outbox(this.#router, () => this.#counters.dropped('unroutable'));
@@ -105,10 +107,14 @@ export class BridgeServer {
     const endpoint = checkEndpoint(options.endpoint, 'endpoint', keyed);
     const pub = options.pub === undefined ? undefined : checkEndpoint(options.pub, 'pub endpoint', keyed);
     const server = new BridgeServer(options, SharedMemory.create(options.shmRoot));
+    let binding = endpoint;
     try {
+      await checkIpcFree(endpoint);
       await server.#router.bind(endpoint);
       server.endpoint = server.#router.lastEndpoint ?? endpoint;
       if (server.#publisher !== undefined && pub !== undefined) {
+        binding = pub;
+        await checkIpcFree(pub);
         await server.#publisher.bind(pub);
         server.pubEndpoint = server.#publisher.lastEndpoint ?? pub;
       }
@@ -116,7 +122,8 @@ export class BridgeServer {
       server.#router.close();
       server.#publisher?.close();
       server.#memory.remove();
-      throw new MmsbError(ErrorCode.IO_ERROR, `cannot bind ${endpoint}: ${(error as Error).message}`, { cause: error });
+      if (error instanceof MmsbError) throw error;
+      throw new MmsbError(ErrorCode.IO_ERROR, `cannot bind ${binding}: ${(error as Error).message}`, { cause: error });
     }
     server.#stopCommits = server.#bus.onCommit((event) => server.#notifyCommit(event));
     server.#timer = setInterval(() => server.#heartbeat(), server.#liveness.heartbeatMs);
@@ -147,7 +154,11 @@ export class BridgeServer {
   #received(identity: Buffer, frames: readonly Uint8Array[]): Session | undefined {
     const body = this.#signer.open(frames);
     if (body === undefined) {
-      this.#counters.dropped(this.#signer.enabled ? 'unauthenticated' : 'framing');
+      if (this.#signer.enabled) {
+        this.#counters.dropped('unauthenticated');
+      } else {
+        this.#fail(identity, undefined, MALFORMED(`a request is one frame; this message has ${frames.length}`));
+      }
       return undefined;
     }
     let rid: bigint | undefined;
@@ -174,19 +185,26 @@ export class BridgeServer {
       if (request.v !== PROTOCOL_VERSION) {
         throw new MmsbError(
           ErrorCode.PROTOCOL_VERSION,
-          `protocol version ${String(request.v)}; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`,
+          `protocol version ${show(request.v)}; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`,
         );
       }
       const session = this.#sessions.of(identity.toString('hex'));
-      if (session === undefined)
+      if (session === undefined || session.ending)
         throw new MmsbError(ErrorCode.SESSION_UNKNOWN, 'no session on this connection: send hello (it may have expired)');
       session.lastSeen = Date.now();
       if (this.#closing !== undefined) throw new MmsbError(ErrorCode.BUS_CLOSED, 'the server is shutting down');
       const handler = Object.hasOwn(operations, op) ? operations[op] : undefined;
       if (handler === undefined && op !== 'bye')
-        throw new MmsbError(ErrorCode.UNKNOWN_OPERATION, `no operation ${JSON.stringify(op)} in protocol v1`);
+        throw new MmsbError(ErrorCode.UNKNOWN_OPERATION, `no operation ${show(op)} in protocol v1`);
       this.#releaseFirst(session, request);
-      if (op === 'bye') return this.#reply(identity, rid, { released: this.#sessions.end(session) });
+      if (op === 'bye') {
+        // Requests of the session still in flight finish (a create acquires its handle) before the session ends.
+        session.ending = true;
+        return this.#run(identity, rid, session, async () => {
+          while (session.inFlight > 1) await this.#settled();
+          return { released: this.#sessions.end(session) };
+        });
+      }
       return this.#run(identity, rid, session, () => handler!(this.#context, session, request));
     } catch (error) {
       this.#fail(identity, rid, error);
@@ -228,25 +246,35 @@ export class BridgeServer {
     };
   }
 
+  /** Runs an operation, counted in flight (from before it starts) until it settles. */
   #run(identity: Buffer, rid: bigint, session: Session, operation: () => Result | Promise<Result>): Session | undefined {
-    const result = operation();
+    session.inFlight += 1;
+    this.#inFlight += 1;
+    let result: Result | Promise<Result>;
+    try {
+      result = operation();
+    } catch (error) {
+      this.#settle(session);
+      throw error;
+    }
     if (!(result instanceof Promise)) {
+      this.#settle(session);
       this.#reply(identity, rid, result);
       return undefined;
     }
-    session.inFlight += 1;
-    this.#inFlight += 1;
     result
       .then(
         (value) => this.#reply(identity, rid, value),
         (error: unknown) => this.#fail(identity, rid, error),
       )
-      .finally(() => {
-        session.inFlight -= 1;
-        this.#inFlight -= 1;
-        for (const wake of this.#waiters.splice(0)) wake();
-      });
+      .finally(() => this.#settle(session));
     return session;
+  }
+
+  #settle(session: Session): void {
+    session.inFlight -= 1;
+    this.#inFlight -= 1;
+    for (const wake of this.#waiters.splice(0)) wake();
   }
 
   /** Resolves when a request in flight settles. */

@@ -27,6 +27,8 @@ export class Session {
   lastSeen: number;
   /** Requests being served; the server stops reading at the limit. */
   inFlight = 0;
+  /** `bye` arrived: later requests are refused while those in flight finish. */
+  ending = false;
   ended = false;
 
   constructor(id: bigint, peer: string, files: SessionFiles, now: number) {

@@ -7,24 +7,23 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync,
   closeSync,
   existsSync,
   fstatSync,
   ftruncateSync,
-  lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readSync,
   rmSync,
+  writeSync,
   constants as fs,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ErrorCode, MmsbError } from '@mmsb/bus';
-import { native } from '@mmsb/core-native';
+
+import { ownDirectory } from './private-directory.js';
 
 /** Names a client may give its own files: no separators, not a read file's `h…`. */
 const CLIENT_FILE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -39,19 +38,6 @@ function alive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** A directory of ours: refuses one that another user owns or a symbolic link, which could redirect our writes. */
-function ownDirectory(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  const stat = lstatSync(path);
-  const uid = process.getuid?.();
-  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
-    throw new MmsbError(
-      ErrorCode.IO_ERROR,
-      `${path} is not a private directory of this user; remove it or choose another shared-memory root`,
-    );
   }
 }
 
@@ -94,8 +80,8 @@ export class SharedMemory {
 export class SessionFiles {
   readonly directory: string;
   readonly #memory: SharedMemory;
-  /** Each handle's read file, mapped once: a read is one copy into the mapping. */
-  readonly #readFiles = new Map<number, Uint8Array>();
+  /** Handles that have a read file. */
+  readonly #readFiles = new Set<number>();
 
   constructor(directory: string, memory: SharedMemory) {
     this.directory = directory;
@@ -103,31 +89,35 @@ export class SessionFiles {
   }
 
   /**
-   * Copies `bytes` to `offset` of the read file of `handle`, made as large as
-   * the page (and never shrunk, so that a client's mapping never loses its
-   * pages under it) and mapped on first use. Returns the file's path.
+   * Writes `bytes` at `offset` into the read file of `handle`, made as large
+   * as the page (and never shrunk, so that a client's mapping never loses its
+   * pages under it). Written with pwrite, not through a mapping: a file a
+   * client truncated, or a full file system, is then an error for this
+   * request, never a fault that stops the server. Returns the file's path.
    */
   publish(handle: number, pageSize: number, offset: number, bytes: Uint8Array): string {
     const path = join(this.directory, `h${handle}`);
-    let mapping = this.#readFiles.get(handle);
-    if (mapping === undefined) {
-      // NOFOLLOW and NONBLOCK: a client that put a link or a FIFO in the way gets an error, not our write or a stall.
-      const fd = openSync(path, fs.O_RDWR | fs.O_CREAT | fs.O_NOFOLLOW | fs.O_NONBLOCK, 0o600);
-      try {
-        const stat = fstatSync(fd);
-        if (!stat.isFile()) throw new MmsbError(ErrorCode.SHM_INVALID, `${path} is not a regular file`);
-        if (stat.size < pageSize) ftruncateSync(fd, pageSize);
-      } finally {
-        closeSync(fd);
-      }
-      mapping = native.mapSharedFile(path, true);
-      // Read-only from now on (our mapping stays writable): a client cannot
-      // truncate it under our mapping, which would fault the server, without
-      // first changing its mode (processes of the same user are trusted that far).
-      chmodSync(path, 0o400);
-      this.#readFiles.set(handle, mapping);
+    let fd: number;
+    try {
+      // NOFOLLOW and NONBLOCK: a link or a FIFO a client put in the way is refused, not followed or waited on.
+      fd = openSync(path, fs.O_RDWR | fs.O_CREAT | fs.O_NOFOLLOW | fs.O_NONBLOCK, 0o600);
+    } catch (error) {
+      throw new MmsbError(ErrorCode.SHM_INVALID, `the read file ${path} cannot be opened: ${(error as Error).message}`);
     }
-    mapping.set(bytes, offset);
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new MmsbError(ErrorCode.SHM_INVALID, `${path} is not a regular file`);
+      if (stat.size < pageSize) ftruncateSync(fd, pageSize);
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+      this.#readFiles.add(handle);
+    } catch (error) {
+      if (error instanceof MmsbError) throw error;
+      const code = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? ErrorCode.DISK_FULL : ErrorCode.IO_ERROR;
+      throw new MmsbError(code, `writing the read file ${path}: ${(error as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
     this.#memory.bytesWritten += bytes.length;
     return path;
   }
@@ -136,7 +126,10 @@ export class SessionFiles {
    * Reads `length` bytes at `offset` of the client's file `name` into
    * private memory, once: what is validated, logged and applied is this copy.
    */
-  take(name: string, offset: number, length: number): Uint8Array {
+  take(name: string, offset: number, length: number, most: number): Uint8Array {
+    if (length > most) {
+      throw new MmsbError(ErrorCode.SHM_INVALID, `a payload of ${length} bytes for a page of ${most}: no delta of it can be that long`);
+    }
     if (!CLIENT_FILE.test(name) || name.startsWith('h') || name === '.' || name === '..') {
       throw new MmsbError(
         ErrorCode.SHM_INVALID,
@@ -151,7 +144,8 @@ export class SessionFiles {
     }
     try {
       const stat = fstatSync(fd);
-      if (!stat.isFile() || offset + length > stat.size) {
+      if (!stat.isFile()) throw new MmsbError(ErrorCode.SHM_INVALID, `${name} is not a regular file`);
+      if (offset + length > stat.size) {
         throw new MmsbError(ErrorCode.SHM_INVALID, `${name} holds ${stat.size} bytes; the range ${offset}+${length} is outside it`);
       }
       const copy = new Uint8Array(length);
@@ -170,7 +164,7 @@ export class SessionFiles {
 
   /** Removes the read file of a freed handle. */
   forget(handle: number): void {
-    // The mapping goes with its last reference; a client's own mapping outlives the file.
+    // A client's mapping outlives the file.
     if (this.#readFiles.delete(handle)) rmSync(join(this.directory, `h${handle}`), { force: true });
   }
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Bus } from '@mmsb/bus';
 import { Dealer } from 'zeromq';
 
-import { decode, encode, type Encodable } from '../src/msgpack.js';
+import { decode } from '../src/decode.js';
+import { encode, type Encodable } from '../src/msgpack.js';
 import { BridgeServer, type ServerOptions } from '../src/server.js';
 
 export interface Running {

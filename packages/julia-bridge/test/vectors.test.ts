@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { decode, encode } from '../src/msgpack.js';
+import { decode } from '../src/decode.js';
+import { encode } from '../src/msgpack.js';
 import { RawPeer, startServer } from './support.js';
 import { cases } from './vector-cases.js';
 

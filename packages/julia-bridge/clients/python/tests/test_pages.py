@@ -101,7 +101,7 @@ class Handles(unittest.TestCase):
         self.client.read(handle, via="shm")
         path = os.path.join(self.client.shm_dir, f"h{handle}")
         self.assertEqual(os.path.getsize(path), 16)
-        self.assertEqual(os.stat(path).st_mode & 0o777, 0o400)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
         self.client.release(handle)
         self.assertFalse(os.path.exists(path))
 
