@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Bus, ErrorCode, MmsbError, VERSION, type FsyncPolicy } from '@mmsb/bus';
+import { bridgeFamilies, bridgeReadings, DEFAULT_LISTEN, serveMetrics, type MetricsServer } from '@mmsb/metrics';
 
 import { ownDirectory } from './private-directory.js';
 import { DEFAULT_LIVENESS } from './protocol.js';
@@ -39,7 +40,10 @@ export const SERVE_HELP = `mmsb serve [options]: serve a bus to other processes 
   --fsync <policy>         always | interval | never (default always)
   --key-file <file>        auth key: every message is signed (required for a tcp endpoint off loopback)
   --session-timeout <ms>   a silent session expires after this long (default 10000)
-  --heartbeat <ms>         heartbeat period, shorter than the session timeout (default 1000)`;
+  --heartbeat <ms>         heartbeat period, shorter than the session timeout (default 1000)
+  --metrics <host:port>    serve Prometheus metrics at http://<host:port>/metrics (e.g. 127.0.0.1:9464)
+  --otlp <url>             also export the metrics over OTLP/HTTP (e.g. http://127.0.0.1:4318/v1/metrics)
+  --otlp-interval <ms>     OTLP export period (default 15000; stopping exports once more)`;
 
 function positive(value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
@@ -81,6 +85,9 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
       'key-file': { type: 'string' },
       'session-timeout': { type: 'string' },
       heartbeat: { type: 'string' },
+      metrics: { type: 'string' },
+      otlp: { type: 'string' },
+      'otlp-interval': { type: 'string' },
     },
   });
   if (positionals.length > 0) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `unexpected arguments ${positionals.join(' ')}`);
@@ -131,10 +138,28 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
     await bus.close();
     throw error;
   }
+  let metrics: MetricsServer | undefined;
+  if (values.metrics !== undefined || values.otlp !== undefined) {
+    const otlpIntervalMs = positive(values['otlp-interval'], '--otlp-interval');
+    try {
+      metrics = await serveMetrics(bus, {
+        listen: values.metrics ?? DEFAULT_LISTEN,
+        extra: [{ families: bridgeFamilies, collect: () => bridgeReadings(server.stats()) }],
+        ...(values.otlp === undefined
+          ? {}
+          : { otlp: { url: values.otlp, ...(otlpIntervalMs === undefined ? {} : { intervalMs: otlpIntervalMs }) } }),
+      });
+    } catch (error) {
+      await server.close();
+      await bus.close();
+      throw error instanceof MmsbError ? error : new MmsbError(ErrorCode.INVALID_ARGUMENT, `--metrics: ${(error as Error).message}`);
+    }
+  }
   print(`mmsb serve ${VERSION}: protocol v1, fsync ${fsync}${key === undefined ? '' : ', signed messages'}`);
   print(`  data           ${data}`);
   print(`  requests       ${server.endpoint}`);
   print(`  notifications  ${server.pubEndpoint ?? 'none'}`);
+  if (metrics !== undefined) print(`  metrics        ${metrics.url}${values.otlp === undefined ? '' : `, exported to ${values.otlp}`}`);
   const example = [
     'using MMSB',
     `bus = MMSB.connect("${server.endpoint}")`,
@@ -153,6 +178,7 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
     });
   await stopped;
   await server.close();
+  await metrics?.close();
   const lsn = bus.lsn;
   await bus.close();
   print(`mmsb serve: stopped; the log is synced through LSN ${lsn}`);

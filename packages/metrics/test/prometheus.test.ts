@@ -1,6 +1,7 @@
 // A real Prometheus server scrapes a process serving a bus (and the bridge's
-// families, from a stand-in source until `mmsb serve` exists), and every
-// PromQL expression of the Grafana dashboard returns a non-empty series.
+// families, from a stand-in source; julia-bridge's serve-metrics test does the
+// same against `mmsb serve --metrics`), and every PromQL expression of the
+// Grafana dashboard returns a non-empty series.
 import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
