@@ -56,6 +56,14 @@ export interface BusOptions {
    * process warning (`process.emitWarning`), never silently dropped.
    */
   readonly onBackgroundError?: (error: MmsbError) => void;
+  /**
+   * What a `gpu` or `unified` page (or `device`/`managed` memory) gets when
+   * CUDA is unavailable: `refuse` (default), CUDA_UNAVAILABLE; `cpu`, heap
+   * memory (the location stays, so the state is the same) and a process
+   * warning (code `MMSB_CUDA_FALLBACK`). CUDA's presence is process-wide, and
+   * so is this choice once a bus makes it `cpu`; recovery follows it too.
+   */
+  readonly cudaFallback?: 'refuse' | 'cpu';
 }
 
 export interface ResolvedOptions {
@@ -65,6 +73,7 @@ export interface ResolvedOptions {
   readonly checkpointEveryMs: number | undefined;
   readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
   readonly waveLimit: number;
+  readonly cudaFallback: 'refuse' | 'cpu';
   readonly native: {
     segmentBytes?: number;
     checkpointsRetained?: number;
@@ -89,6 +98,7 @@ const optionNames: ReadonlySet<string> = new Set([
   'waveLimit',
   'recovery',
   'onBackgroundError',
+  'cudaFallback',
 ] satisfies (keyof BusOptions)[]);
 
 const policies: ReadonlySet<string> = new Set<FsyncPolicy>(['always', 'interval', 'never']);
@@ -134,6 +144,9 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'onBackgroundError must be a function');
   }
+  if (options.cudaFallback !== undefined && options.cudaFallback !== 'refuse' && options.cudaFallback !== 'cpu') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `cudaFallback must be "refuse" or "cpu", got ${String(options.cudaFallback)}`);
+  }
   const native: ResolvedOptions['native'] = {};
   if (options.segmentBytes !== undefined) native.segmentBytes = options.segmentBytes;
   if (options.checkpointsRetained !== undefined) native.checkpointsRetained = options.checkpointsRetained;
@@ -147,6 +160,7 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
     checkpointEveryMs: options.checkpointEveryMs,
     onBackgroundError: options.onBackgroundError,
     waveLimit: options.waveLimit ?? 1_000_000,
+    cudaFallback: options.cudaFallback ?? 'refuse',
     native,
   };
 }

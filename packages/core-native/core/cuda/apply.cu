@@ -36,17 +36,21 @@ __device__ static u32 mask_word(const u8* mask, u64 mask_len, u64 w)
     return word;
 }
 
+// Per-warp sums of block_exclusive_scan. At file scope with external linkage,
+// so that its PTX name does not depend on where nvcc was run (a function's
+// static gets a path-derived name, which would make the PTX check flaky).
+__shared__ u64 mmsb_warp_sums[32];
+
 // Exclusive prefix sum of `value` over the block; `total` gets the block's sum.
-template <typename T>
-__device__ static T block_exclusive_scan(T value, T* total)
+__device__ static u64 block_exclusive_scan(u64 value, u64* total)
 {
-    __shared__ T warp_sums[32];
+    u64* warp_sums = mmsb_warp_sums;
     unsigned lane = threadIdx.x & 31;
     unsigned warp = threadIdx.x >> 5;
     unsigned warps = blockDim.x >> 5;
-    T inclusive = value;
+    u64 inclusive = value;
     for (unsigned offset = 1; offset < 32; offset <<= 1) {
-        T other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+        u64 other = __shfl_up_sync(0xffffffffu, inclusive, offset);
         if (lane >= offset) {
             inclusive += other;
         }
@@ -56,9 +60,9 @@ __device__ static T block_exclusive_scan(T value, T* total)
     }
     __syncthreads();
     if (warp == 0) {
-        T sum = lane < warps ? warp_sums[lane] : 0;
+        u64 sum = lane < warps ? warp_sums[lane] : 0;
         for (unsigned offset = 1; offset < 32; offset <<= 1) {
-            T other = __shfl_up_sync(0xffffffffu, sum, offset);
+            u64 other = __shfl_up_sync(0xffffffffu, sum, offset);
             if (lane >= offset) {
                 sum += other;
             }
@@ -66,7 +70,7 @@ __device__ static T block_exclusive_scan(T value, T* total)
         warp_sums[lane] = sum;
     }
     __syncthreads();
-    T before = (warp == 0 ? 0 : warp_sums[warp - 1]) + inclusive - value;
+    u64 before = (warp == 0 ? 0 : warp_sums[warp - 1]) + inclusive - value;
     *total = warp_sums[warps - 1];
     // The next call in the same block reuses warp_sums.
     __syncthreads();
@@ -95,7 +99,7 @@ extern "C" __global__ void mmsb_sparse_count(const u8* mask, u64 mask_len, u64 w
     u64 w = (u64)blockIdx.x * SPARSE_THREADS + threadIdx.x;
     u64 bits = w < words ? (u64)__popc(mask_word(mask, mask_len, w)) : 0;
     u64 total;
-    block_exclusive_scan<u64>(bits, &total);
+    block_exclusive_scan(bits, &total);
     if (threadIdx.x == 0) {
         block_counts[blockIdx.x] = total;
     }
@@ -109,7 +113,7 @@ extern "C" __global__ void mmsb_scan_offsets(u64* counts, u64 n)
         u64 i = first + threadIdx.x;
         u64 value = i < n ? counts[i] : 0;
         u64 total;
-        u64 before = block_exclusive_scan<u64>(value, &total);
+        u64 before = block_exclusive_scan(value, &total);
         if (i < n) {
             counts[i] = carry + before;
         }
@@ -123,7 +127,7 @@ extern "C" __global__ void mmsb_sparse_scatter(u8* page, u64 len, const u8* mask
     u64 w = (u64)blockIdx.x * SPARSE_THREADS + threadIdx.x;
     u32 word = w < words ? mask_word(mask, mask_len, w) : 0;
     u64 total;
-    u64 next = block_offsets[blockIdx.x] + block_exclusive_scan<u64>((u64)__popc(word), &total);
+    u64 next = block_offsets[blockIdx.x] + block_exclusive_scan((u64)__popc(word), &total);
     u64 base = w * 32;
     while (word != 0) {
         u64 bit = (u64)(__ffs(word) - 1);

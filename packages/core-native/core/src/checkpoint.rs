@@ -498,7 +498,7 @@ fn parse_directory(bytes: &[u8], header: &CheckpointHeader) -> std::result::Resu
             other => return Err(format!("page {id} has unknown location {other}")),
         };
         let memory = match header.version {
-            1 => MemoryKind::default_for_pages(size),
+            1 => MemoryKind::default_for_pages(location, size),
             _ => {
                 let value = take(1)?[0];
                 MemoryKind::from_u8(value).ok_or_else(|| format!("page {id} has unknown memory {value}"))?
