@@ -1,7 +1,8 @@
 //! The GPU benchmark's native side (tools/bench/gpu/run.sh drives it on a
 //! GPU machine and puts its JSON beside the Python peers' figures):
 //! `gpu_restore <dir> make` writes the seed's 84 MiB case (gpu pages of 4, 16
-//! and 64 MiB, random bytes, a full checkpoint) and the raw bytes to
+//! and 64 MiB, random bytes, a full checkpoint, the log before it dropped by
+//! retention, as a saved model's directory would be) and the raw bytes to
 //! `<dir>/raw.bin` for the peers; `gpu_restore <dir> <warm|cold> <runs>`
 //! times opening the directory until every page is current on the device,
 //! with the CUDA context made before the timer, and prints one JSON line.
@@ -13,7 +14,11 @@ use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{cuda, Delta, Location, Payload, Source, Store, StoreOptions};
 
 fn open(dir: &str) -> Store {
-    Store::open(std::sync::Arc::new(OsFileSystem), dir.as_ref(), StoreOptions::default()).expect("opening the store")
+    let options = StoreOptions {
+        checkpoints_retained: 1,
+        ..StoreOptions::default()
+    };
+    Store::open(std::sync::Arc::new(OsFileSystem), dir.as_ref(), options).expect("opening the store")
 }
 
 fn make(dir: &str) {
@@ -39,6 +44,8 @@ fn make(dir: &str) {
         store.apply(&delta).expect("a dense write");
         raw.extend_from_slice(&bytes);
     }
+    // The second checkpoint retires the first and the log segment of the writes.
+    store.checkpoint(true).expect("a checkpoint");
     store.checkpoint(true).expect("a checkpoint");
     std::fs::write(format!("{dir}/raw.bin"), raw).expect("raw bytes");
 }

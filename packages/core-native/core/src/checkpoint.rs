@@ -423,12 +423,11 @@ fn load_file(
             data_crc = read_past(&mut reader, entry.size, data_crc, &mut scratch).map_err(reading)?;
             continue;
         }
-        let mut data = memory.allocate(entry.memory, entry.id, entry.size)?;
-        if let Err(error) = reader.read_exact(data.bytes_mut()) {
-            memory.free(data);
-            return Err(reading(error));
-        }
-        data_crc = crc32c::crc32c_append(data_crc, data.as_slice());
+        let data = memory.restore(entry.memory, entry.id, entry.size, |chunk| {
+            reader.read_exact(chunk).map_err(reading)?;
+            data_crc = crc32c::crc32c_append(data_crc, chunk);
+            Ok(())
+        })?;
         pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
     }
     if data_crc != header.data_crc {

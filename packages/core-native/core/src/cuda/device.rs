@@ -320,6 +320,62 @@ impl Device {
         }
     }
 
+    /// Fills `len` bytes of device memory at `to` chunk by chunk: `fill`
+    /// writes each chunk into a pinned staging half (reading a file, say)
+    /// while the chunk before it crosses from the other half; then waits.
+    pub fn upload_stream(
+        &self,
+        to: DevicePtr,
+        len: usize,
+        mut fill: impl FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<()> {
+        let (driver, mut inner) = self.bind()?;
+        let inner = &mut *inner;
+        if inner.staging.is_none() {
+            inner.staging = Some(host_alloc(driver, 2 * STAGING_HALF)?);
+        }
+        let staging = inner.staging.as_ref().expect("allocated above");
+        let mut used = [false; 2];
+        let mut done = 0;
+        let mut half = 0;
+        while done < len {
+            let chunk = STAGING_HALF.min(len - done);
+            if used[half] {
+                // Safety: the event was recorded after this half's last copy.
+                check(
+                    driver,
+                    unsafe { (driver.event_synchronize)(inner.staged[half]) },
+                    "cuEventSynchronize",
+                )?;
+            }
+            // Safety: the half holds STAGING_HALF bytes and no copy reads it now.
+            let into = unsafe { std::slice::from_raw_parts_mut(staging.as_ptr().add(half * STAGING_HALF), chunk) };
+            fill(into)?;
+            // Safety: `into` is pinned and stays untouched until the event below completes.
+            unsafe {
+                check(
+                    driver,
+                    (driver.memcpy_htod_async)(to + done as u64, into.as_ptr().cast(), chunk, inner.stream),
+                    "cuMemcpyHtoDAsync",
+                )?;
+                check(
+                    driver,
+                    (driver.event_record)(inner.staged[half], inner.stream),
+                    "cuEventRecord",
+                )?;
+            }
+            used[half] = true;
+            half ^= 1;
+            done += chunk;
+        }
+        // Safety: waits on the device's own stream.
+        check(
+            driver,
+            unsafe { (driver.stream_synchronize)(inner.stream) },
+            "cuStreamSynchronize",
+        )
+    }
+
     /// Copies `len` bytes from `from` on device `source` to `to` on this device, and waits.
     pub fn copy_from_peer(&self, to: DevicePtr, source: &Device, from: DevicePtr, len: usize) -> Result<()> {
         let (driver, inner) = self.bind()?;

@@ -74,6 +74,28 @@ impl DevicePage {
         })
     }
 
+    /// `len` bytes on `device` that `fill` writes chunk by chunk (a
+    /// checkpoint's bytes), straight to the device through pinned staging:
+    /// no host mirror is made until something on the host reads the page.
+    pub(crate) fn restore(
+        device: Arc<Device>,
+        len: usize,
+        fill: impl FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<DevicePage> {
+        let ptr = device.allocate(len)?;
+        let page = DevicePage {
+            device,
+            len,
+            copies: Mutex::new(Copies {
+                device: Some(ptr),
+                host: None,
+                residency: Residency::Device,
+            }),
+        };
+        page.device.upload_stream(ptr, len, fill)?;
+        Ok(page)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }

@@ -252,6 +252,34 @@ impl Memory {
         }))
     }
 
+    /// Memory of `size` bytes for page `id` in backend `kind`, filled by
+    /// `fill` chunk by chunk in order (restoring a checkpoint). Device pages
+    /// go straight to the device through pinned staging, chunks overlapping
+    /// their copies; other memory is filled in place. Nothing is kept on error.
+    pub fn restore(
+        &mut self,
+        kind: MemoryKind,
+        id: PageId,
+        size: u64,
+        mut fill: impl FnMut(&mut [u8]) -> Result<()>,
+    ) -> Result<PageMemory> {
+        if kind == MemoryKind::Device {
+            if let Ok(device) = cuda::device(self.cuda.ordinal) {
+                return Ok(PageMemory(Repr::Device(Box::new(DevicePage::restore(
+                    device,
+                    size as usize,
+                    fill,
+                )?))));
+            }
+        }
+        let mut memory = self.allocate(kind, id, size)?;
+        if let Err(error) = fill(memory.bytes_mut()) {
+            self.free(memory);
+            return Err(error);
+        }
+        Ok(memory)
+    }
+
     /// Takes back the memory of a released or moved page.
     pub fn free(&mut self, memory: PageMemory) {
         self.backend(memory.kind()).free(memory);
