@@ -49,7 +49,10 @@ export interface Residency {
   readonly memory: PageMemory;
   /** The CUDA device of a `device` or `managed` page. */
   readonly device: number | undefined;
-  /** For a `device` page: `device` (only the device copy is current), `host` (only the mirror: written on the host, or evicted) or `both`. */
+  /**
+   * For a `device` page, which copies are current: `device` (a delta ran
+   * since the last host read), `host` (written on the host, or evicted) or `both`.
+   */
   readonly current: 'device' | 'host' | 'both' | undefined;
   /** Device memory the page holds now. */
   readonly deviceBytes: number;

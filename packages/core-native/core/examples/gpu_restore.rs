@@ -50,7 +50,10 @@ fn make(dir: &str) {
     std::fs::write(format!("{dir}/raw.bin"), raw).expect("raw bytes");
 }
 
+/// Writes dirty pages back first: the kernel drops only clean ones.
 fn drop_caches() {
+    let synced = std::process::Command::new("sync").status().expect("running sync");
+    assert!(synced.success(), "sync failed");
     std::fs::write("/proc/sys/vm/drop_caches", "3").expect("dropping the page cache (root only)");
 }
 
