@@ -6,7 +6,9 @@
 // (core-native/core/tests/gpu.rs, docs/gpu-validation.md).
 import { describe, expect, it } from 'vitest';
 
+import { runVerify } from '../src/cli/directory.js';
 import { Bus, cudaInfo, ErrorCode, MEMORY } from '../src/index.js';
+import { nativeAddon } from '../src/native.js';
 import { expectMmsbError, scratchDirectory } from './support.js';
 
 const noCuda = !cudaInfo().available;
@@ -83,5 +85,11 @@ describe.runIf(noCuda)('without CUDA', () => {
       await bus.close();
     });
     expect(reopened).toHaveLength(1);
+    // Without the fallback the directory does not open; `mmsb verify` turns it on, as it only reads bytes.
+    nativeAddon().setCudaFallback(false);
+    await expectMmsbError(() => Bus.open(directory), ErrorCode.CUDA_UNAVAILABLE);
+    const lines: string[] = [];
+    expect(runVerify(directory, (line) => lines.push(line))).toBe(0);
+    expect(lines.at(-1)).toBe('verify: everything checks out');
   });
 });

@@ -122,6 +122,20 @@ fn without_cuda_device_pages_are_refused_or_fall_back_to_the_heap() {
     let page = store.page(gpu).unwrap();
     assert_eq!((page.location(), page.memory()), (Location::Gpu, MemoryKind::Heap));
     assert_eq!(store.page_memory_of(gpu).unwrap().residency(), None);
+
+    // A directory whose log made a device page opens only with the fallback,
+    // and without it says why: CUDA, not a corrupt log.
+    let scratch = Scratch::new("gpu-fallback");
+    set_cuda_fallback(true);
+    let made = support::open(scratch.path()).and_then(|mut store| store.create_page(64, Location::Gpu, &[]));
+    set_cuda_fallback(false);
+    made.unwrap();
+    let error = support::open(scratch.path()).err().expect("no CUDA, no fallback");
+    assert_eq!(error.code, ErrorCode::CudaUnavailable, "{error}");
+    set_cuda_fallback(true);
+    let reopened = support::open(scratch.path());
+    set_cuda_fallback(false);
+    assert_eq!(reopened.unwrap().page(1).unwrap().memory(), MemoryKind::Heap);
 }
 
 #[test]
