@@ -415,6 +415,41 @@ fn load_file(
     }
     let mut data_crc = 0u32;
     let mut ids = Vec::with_capacity(entries.len());
+    // Device pages are copied from the mapped file by several threads;
+    // other files are read in order.
+    let loads_device = entries
+        .iter()
+        .any(|entry| entry.memory == MemoryKind::Device && !skip.contains(&entry.id));
+    if loads_device && crate::cuda::available() {
+        let file = fs
+            .map_whole(path)
+            .map_err(|error| Error::io("reading checkpoint", path, &error))?;
+        let mut at = HEADER_BYTES + header.directory_len as usize;
+        if file.len() != at + header.data_len as usize {
+            return Err(corrupt(path, "changed while it was read"));
+        }
+        for entry in entries {
+            ids.push(entry.id);
+            let bytes = &file[at..at + entry.size as usize];
+            at += bytes.len();
+            if skip.contains(&entry.id) {
+                data_crc = crc32c::crc32c_append(data_crc, bytes);
+                continue;
+            }
+            let (data, crc) = memory.restore_from(entry.memory, entry.id, bytes)?;
+            data_crc = crc32c::crc32c_combine(data_crc, crc, bytes.len());
+            pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
+        }
+        if data_crc != header.data_crc {
+            return Err(corrupt(path, "page data checksum mismatch"));
+        }
+        return Ok(LoadedFile {
+            header,
+            ids,
+            released,
+            edges,
+        });
+    }
     let mut scratch = Vec::new();
     for entry in entries {
         let reading = |error: std::io::Error| corrupt(path, format!("reading page {}: {error}", entry.id));
@@ -423,11 +458,12 @@ fn load_file(
             data_crc = read_past(&mut reader, entry.size, data_crc, &mut scratch).map_err(reading)?;
             continue;
         }
-        let data = memory.restore(entry.memory, entry.id, entry.size, |chunk| {
-            reader.read_exact(chunk).map_err(reading)?;
-            data_crc = crc32c::crc32c_append(data_crc, chunk);
-            Ok(())
-        })?;
+        let mut data = memory.allocate(entry.memory, entry.id, entry.size)?;
+        if let Err(error) = reader.read_exact(data.bytes_mut()) {
+            memory.free(data);
+            return Err(reading(error));
+        }
+        data_crc = crc32c::crc32c_append(data_crc, data.as_slice());
         pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
     }
     if data_crc != header.data_crc {

@@ -30,6 +30,8 @@ pub struct Device {
 
 struct Inner {
     stream: Stream,
+    /// Pinned slots and their events for `upload_parallel`, made on first use.
+    parallel: Option<(Pinned, Vec<Event>)>,
     kernels: Option<Kernels>,
     staging: Option<Pinned>,
     /// Two events: the copy out of each staging half.
@@ -162,6 +164,7 @@ impl Device {
                 context,
                 inner: Mutex::new(Inner {
                     stream,
+                    parallel: None,
                     kernels: None,
                     staging: None,
                     staged,
@@ -320,60 +323,64 @@ impl Device {
         }
     }
 
-    /// Fills `len` bytes of device memory at `to` chunk by chunk: `fill`
-    /// writes each chunk into a pinned staging half (reading a file, say)
-    /// while the chunk before it crosses from the other half; then waits.
-    pub fn upload_stream(
-        &self,
-        to: DevicePtr,
-        len: usize,
-        mut fill: impl FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<()> {
+    /// Copies `from` (host memory that several threads may read, such as a
+    /// mapped checkpoint) to the device memory at `to`: up to
+    /// `PARALLEL_THREADS` threads each copy chunks into their own two pinned
+    /// slots, checksum them and issue each chunk's copy as it lands. Returns
+    /// the CRC32C of `from`, and returns once the device has every byte.
+    pub fn upload_parallel(&self, to: DevicePtr, from: &[u8]) -> Result<u32> {
         let (driver, mut inner) = self.bind()?;
         let inner = &mut *inner;
-        if inner.staging.is_none() {
-            inner.staging = Some(host_alloc(driver, 2 * STAGING_HALF)?);
+        if inner.parallel.is_none() {
+            let slots = host_alloc(driver, 2 * PARALLEL_THREADS * PARALLEL_CHUNK)?;
+            let mut events = vec![std::ptr::null_mut(); 2 * PARALLEL_THREADS];
+            for event in &mut events {
+                // Safety: writes one event handle.
+                check(
+                    driver,
+                    unsafe { (driver.event_create)(event, driver::EVENT_DISABLE_TIMING) },
+                    "cuEventCreate",
+                )?;
+            }
+            inner.parallel = Some((slots, events));
         }
-        let staging = inner.staging.as_ref().expect("allocated above");
-        let mut used = [false; 2];
-        let mut done = 0;
-        let mut half = 0;
-        while done < len {
-            let chunk = STAGING_HALF.min(len - done);
-            if used[half] {
-                // Safety: the event was recorded after this half's last copy.
-                check(
-                    driver,
-                    unsafe { (driver.event_synchronize)(inner.staged[half]) },
-                    "cuEventSynchronize",
-                )?;
+        let (slots, events) = inner.parallel.as_ref().expect("made above");
+        let chunks = from.len().div_ceil(PARALLEL_CHUNK);
+        let threads = PARALLEL_THREADS.min(chunks).max(1);
+        let shared = Shared {
+            context: self.context,
+            stream: inner.stream,
+            slots: slots.as_ptr(),
+            events: events.as_slice(),
+        };
+        let mut crcs = vec![0u32; chunks];
+        let results: Vec<Result<Vec<(usize, u32)>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|thread| {
+                    let shared = &shared;
+                    scope.spawn(move || shared.upload_chunks(driver, thread, threads, to, from))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        for result in results {
+            for (chunk, crc) in result? {
+                crcs[chunk] = crc;
             }
-            // Safety: the half holds STAGING_HALF bytes and no copy reads it now.
-            let into = unsafe { std::slice::from_raw_parts_mut(staging.as_ptr().add(half * STAGING_HALF), chunk) };
-            fill(into)?;
-            // Safety: `into` is pinned and stays untouched until the event below completes.
-            unsafe {
-                check(
-                    driver,
-                    (driver.memcpy_htod_async)(to + done as u64, into.as_ptr().cast(), chunk, inner.stream),
-                    "cuMemcpyHtoDAsync",
-                )?;
-                check(
-                    driver,
-                    (driver.event_record)(inner.staged[half], inner.stream),
-                    "cuEventRecord",
-                )?;
-            }
-            used[half] = true;
-            half ^= 1;
-            done += chunk;
         }
         // Safety: waits on the device's own stream.
         check(
             driver,
             unsafe { (driver.stream_synchronize)(inner.stream) },
             "cuStreamSynchronize",
-        )
+        )?;
+        Ok(crcs.iter().enumerate().fold(0, |crc, (chunk, &chunk_crc)| {
+            let len = PARALLEL_CHUNK.min(from.len() - chunk * PARALLEL_CHUNK);
+            crc32c::crc32c_combine(crc, chunk_crc, len)
+        }))
     }
 
     /// Copies `len` bytes from `from` on device `source` to `to` on this device, and waits.
@@ -424,6 +431,84 @@ impl Device {
             inner.kernels = Some(Kernels::load(driver)?);
         }
         Ok(())
+    }
+}
+
+/// Threads and chunk size of `upload_parallel`: enough threads to drain the
+/// page cache several times faster than one, chunks large enough that each
+/// copy runs well past its launch cost.
+const PARALLEL_THREADS: usize = 8;
+const PARALLEL_CHUNK: usize = 4 << 20;
+
+/// What `upload_parallel`'s threads share: raw driver handles, used only
+/// while the device's lock is held by the thread that started them.
+struct Shared<'a> {
+    context: Context,
+    stream: Stream,
+    slots: *mut u8,
+    events: &'a [Event],
+}
+
+// Safety: driver handles are thread-agnostic; each thread writes only its own
+// two slots and records only their events.
+unsafe impl Sync for Shared<'_> {}
+
+impl Shared<'_> {
+    /// Thread `thread` of `threads`: chunks thread, thread + threads, ... of `from`.
+    fn upload_chunks(
+        &self,
+        driver: &Driver,
+        thread: usize,
+        threads: usize,
+        to: DevicePtr,
+        from: &[u8],
+    ) -> Result<Vec<(usize, u32)>> {
+        // Safety: the context was retained when the device was opened.
+        check(
+            driver,
+            unsafe { (driver.ctx_set_current)(self.context) },
+            "cuCtxSetCurrent",
+        )?;
+        let mut crcs = Vec::new();
+        for (round, chunk) in (thread..from.len().div_ceil(PARALLEL_CHUNK))
+            .step_by(threads)
+            .enumerate()
+        {
+            let slot = thread * 2 + round % 2;
+            if round >= 2 {
+                // Safety: the event was recorded after this slot's last copy.
+                check(
+                    driver,
+                    unsafe { (driver.event_synchronize)(self.events[slot]) },
+                    "cuEventSynchronize",
+                )?;
+            }
+            let bytes = &from[chunk * PARALLEL_CHUNK..from.len().min((chunk + 1) * PARALLEL_CHUNK)];
+            // Safety: slot `slot` is PARALLEL_CHUNK pinned bytes that only this
+            // thread writes, and its last copy has completed.
+            let into = unsafe { self.slots.add(slot * PARALLEL_CHUNK) };
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), into, bytes.len()) };
+            crcs.push((chunk, crc32c::crc32c(bytes)));
+            // Safety: the slot stays untouched until the event below completes.
+            unsafe {
+                check(
+                    driver,
+                    (driver.memcpy_htod_async)(
+                        to + (chunk * PARALLEL_CHUNK) as u64,
+                        into.cast::<c_void>().cast_const(),
+                        bytes.len(),
+                        self.stream,
+                    ),
+                    "cuMemcpyHtoDAsync",
+                )?;
+                check(
+                    driver,
+                    (driver.event_record)(self.events[slot], self.stream),
+                    "cuEventRecord",
+                )?;
+            }
+        }
+        Ok(crcs)
     }
 }
 

@@ -74,26 +74,21 @@ impl DevicePage {
         })
     }
 
-    /// `len` bytes on `device` that `fill` writes chunk by chunk (a
-    /// checkpoint's bytes), straight to the device through pinned staging:
-    /// no host mirror is made until something on the host reads the page.
-    pub(crate) fn restore(
-        device: Arc<Device>,
-        len: usize,
-        fill: impl FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<DevicePage> {
-        let ptr = device.allocate(len)?;
+    /// A page on `device` holding `bytes`, copied by several threads
+    /// (`Device::upload_parallel`); returns it with the CRC32C of `bytes`.
+    pub(crate) fn restore_parallel(device: Arc<Device>, bytes: &[u8]) -> Result<(DevicePage, u32)> {
+        let ptr = device.allocate(bytes.len())?;
         let page = DevicePage {
             device,
-            len,
+            len: bytes.len(),
             copies: Mutex::new(Copies {
                 device: Some(ptr),
                 host: None,
                 residency: Residency::Device,
             }),
         };
-        page.device.upload_stream(ptr, len, fill)?;
-        Ok(page)
+        let crc = page.device.upload_parallel(ptr, bytes)?;
+        Ok((page, crc))
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -252,32 +252,19 @@ impl Memory {
         }))
     }
 
-    /// Memory of `size` bytes for page `id` in backend `kind`, filled by
-    /// `fill` chunk by chunk in order (restoring a checkpoint). Device pages
-    /// go straight to the device through pinned staging, chunks overlapping
-    /// their copies; other memory is filled in place. Nothing is kept on error.
-    pub fn restore(
-        &mut self,
-        kind: MemoryKind,
-        id: PageId,
-        size: u64,
-        mut fill: impl FnMut(&mut [u8]) -> Result<()>,
-    ) -> Result<PageMemory> {
+    /// Memory for page `id` in backend `kind` holding a copy of `bytes` (a
+    /// mapped checkpoint's), with the CRC32C of `bytes`. Device pages are
+    /// copied to the device by several threads through pinned slots.
+    pub fn restore_from(&mut self, kind: MemoryKind, id: PageId, bytes: &[u8]) -> Result<(PageMemory, u32)> {
         if kind == MemoryKind::Device {
             if let Ok(device) = cuda::device(self.cuda.ordinal) {
-                return Ok(PageMemory(Repr::Device(Box::new(DevicePage::restore(
-                    device,
-                    size as usize,
-                    fill,
-                )?))));
+                let (page, crc) = DevicePage::restore_parallel(device, bytes)?;
+                return Ok((PageMemory(Repr::Device(Box::new(page))), crc));
             }
         }
-        let mut memory = self.allocate(kind, id, size)?;
-        if let Err(error) = fill(memory.bytes_mut()) {
-            self.free(memory);
-            return Err(error);
-        }
-        Ok(memory)
+        let mut memory = self.allocate(kind, id, bytes.len() as u64)?;
+        memory.bytes_mut().copy_from_slice(bytes);
+        Ok((memory, crc32c::crc32c(bytes)))
     }
 
     /// Takes back the memory of a released or moved page.
