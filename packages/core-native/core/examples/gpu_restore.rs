@@ -5,12 +5,14 @@
 //! retention, as a saved model's directory would be) and the raw bytes to
 //! `<dir>/raw.bin` for the peers; `gpu_restore <dir> <warm|cold> <runs>`
 //! times opening the directory until every page is current on the device,
-//! with the CUDA context made before the timer, and prints one JSON line.
+//! with the CUDA context made before the timer, and prints one JSON line;
+//! with the time of the copy path alone (the checkpoint file mapped and
+//! copied to the device by `Device::upload_parallel`, without the store).
 //! Cold runs drop the page cache first (root on Linux).
 
 use std::time::Instant;
 
-use mmsb_core::storage::OsFileSystem;
+use mmsb_core::storage::{FileSystem, OsFileSystem};
 use mmsb_core::{cuda, Delta, Location, Payload, Source, Store, StoreOptions};
 
 fn open(dir: &str) -> Store {
@@ -92,6 +94,28 @@ fn main() {
             .map(|&id| store.page(id).expect("a page").size())
             .sum::<u64>();
     }
+    // The copy path alone, for the split: map the checkpoint file and copy
+    // all of it to the device as a restore copies its pages, without the store.
+    let checkpoint = std::fs::read_dir(format!("{dir}/checkpoints"))
+        .expect("the checkpoints")
+        .map(|entry| entry.expect("an entry").path())
+        .max()
+        .expect("a checkpoint");
+    let target = device
+        .allocate(std::fs::metadata(&checkpoint).expect("its size").len() as usize)
+        .expect("device memory");
+    let mut copies = Vec::new();
+    for _ in 0..runs {
+        if cold {
+            drop_caches();
+        }
+        let started = Instant::now();
+        let file = OsFileSystem.map_whole(&checkpoint).expect("the mapped checkpoint");
+        device.upload_parallel(target, &file).expect("the copy");
+        copies.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    device.free(target);
+    copies.sort_by(f64::total_cmp);
     // Read-back: one delta makes the device copy the only current one, then a host read copies it out.
     let mut store = open(dir);
     let last = store.pages().map(|(id, _)| id).last().expect("pages");
@@ -119,5 +143,6 @@ fn main() {
         times[times.len() / 2],
         times[0]
     );
+    print!("\"map_and_copy_median_ms\":{:.2},", copies[copies.len() / 2]);
     println!("\"readback_64mib_gbps\":{read_gbps:.1}}}");
 }
