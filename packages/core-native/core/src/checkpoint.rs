@@ -30,7 +30,7 @@
 //! 104     4     header_crc (crc32c of bytes 0..104)
 //! directory: released ids (u64 × released_count), then per page in id order:
 //!   id u64 | size u32 | location u8 | memory u8 (version 2 only: 0 heap,
-//!   1 arena, 2 mapped) | epoch u64 | metadata_count u32
+//!   1 arena, 2 mapped, 3 device, 4 managed) | epoch u64 | metadata_count u32
 //!   | (key_len u32 | key | value_len u32 | value) × metadata_count,
 //!   then the whole graph (also in an incremental checkpoint): edge_count u64
 //!   | (parent u64 | child u64 | kind u8) × edge_count, children in id order,
