@@ -8,7 +8,8 @@
 //   bits, packed in page order. Each thread owns 32 page bytes (4 mask
 //   bytes); the packed index of its first set bit is the number of set bits
 //   before it, found by a per-block count, one scan over the blocks, and a
-//   scan inside each block;
+//   scan inside each block; it merges its set bytes into its 32 page bytes
+//   in registers and writes them back as two 16-byte vectors;
 // - mmsb_ranges: pieces (page offset, payload offset, length) of at most
 //   RANGE_PIECE bytes each (the host splits longer writes), one block a piece.
 //
@@ -129,6 +130,33 @@ extern "C" __global__ void mmsb_sparse_scatter(u8* page, u64 len, const u8* mask
     u64 total;
     u64 next = block_offsets[blockIdx.x] + block_exclusive_scan((u64)__popc(word), &total);
     u64 base = w * 32;
+    if (word == 0) {
+        return;
+    }
+    if (base + 32 <= len) {
+        // A whole 32-byte piece (32-byte aligned: pages are 256-byte aligned
+        // allocations): read it as two vectors unless every byte is replaced,
+        // merge the set bytes in registers (the loop unrolls, so every index
+        // is a constant), and write it back as two vectors.
+        uint4* piece = (uint4*)(page + base);
+        uint4 halves[2] = {make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
+        if (word != 0xffffffffu) {
+            halves[0] = piece[0];
+            halves[1] = piece[1];
+        }
+        u32* lanes = (u32*)halves;
+#pragma unroll
+        for (int bit = 0; bit < 32; bit++) {
+            if (word & (1u << bit)) {
+                u32 shift = 8 * (bit % 4);
+                lanes[bit / 4] = (lanes[bit / 4] & ~(0xffu << shift)) | ((u32)packed[next] << shift);
+                next++;
+            }
+        }
+        piece[0] = halves[0];
+        piece[1] = halves[1];
+        return;
+    }
     while (word != 0) {
         u64 bit = (u64)(__ffs(word) - 1);
         if (base + bit < len) {
