@@ -8,6 +8,7 @@ export default defineConfig({
       { test: { name: 'bus', include: ['packages/bus/test/**/*.test.ts'] } },
       { test: { name: 'julia-bridge', include: ['packages/julia-bridge/test/**/*.test.ts'] } },
       { test: { name: 'metrics', include: ['packages/metrics/test/**/*.test.ts'] } },
+      { test: { name: 'gpu', include: ['packages/gpu/test/**/*.test.ts'] } },
       { test: { name: 'tidy', include: ['tools/tidy/**/*.test.ts'] } },
     ],
   },

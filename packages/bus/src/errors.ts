@@ -1,6 +1,6 @@
 /**
  * Every failure a caller can cause has a stable code. The codes from
- * `PAGE_NOT_FOUND` to `WAVE_LIMIT` are the Rust core's own (a test
+ * `PAGE_NOT_FOUND` to `DEVICE_FAILED` are the Rust core's own (a test
  * checks the two lists agree); the rest arise in TypeScript only, those
  * from `MALFORMED_REQUEST` on in the bridge (docs/protocol.md).
  *
@@ -40,6 +40,9 @@ export const ErrorCode = {
   DURABILITY_UNKNOWN: 'DURABILITY_UNKNOWN',
   MEMORY_UNSUITABLE: 'MEMORY_UNSUITABLE',
   WAVE_LIMIT: 'WAVE_LIMIT',
+  DEVICE_NOT_FOUND: 'DEVICE_NOT_FOUND',
+  DEVICE_OUT_OF_MEMORY: 'DEVICE_OUT_OF_MEMORY',
+  DEVICE_FAILED: 'DEVICE_FAILED',
   NATIVE_UNAVAILABLE: 'NATIVE_UNAVAILABLE',
   BUS_CLOSED: 'BUS_CLOSED',
   RECOMPUTE_FAILED: 'RECOMPUTE_FAILED',

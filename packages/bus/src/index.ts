@@ -9,6 +9,7 @@
  * ```
  */
 export { Bus, MEMORY, type CheckpointInfo, type RecoveryInfo, type TornTail } from './bus.js';
+export { cudaInfo, type CudaInfo, type DevicePointer, type Residency } from './cuda.js';
 export { encodeBatch } from './delta-encoding.js';
 export { ErrorCode, isMmsbError, MmsbError } from './errors.js';
 export type { CommitEvent, CommitListener } from './events.js';

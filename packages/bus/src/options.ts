@@ -62,6 +62,14 @@ export interface BusOptions {
    * checkpoint and wave histograms (timed anyway), are kept either way.
    */
   readonly timings?: boolean;
+  /**
+   * What a `gpu` or `unified` page (or `device`/`managed` memory) gets when
+   * CUDA is unavailable: `refuse` (default), CUDA_UNAVAILABLE; `cpu`, heap
+   * memory (the location stays, so the state is the same) and a process
+   * warning (code `MMSB_CUDA_FALLBACK`). CUDA's presence is process-wide, and
+   * so is this choice once a bus makes it `cpu`; recovery follows it too.
+   */
+  readonly cudaFallback?: 'refuse' | 'cpu';
 }
 
 export interface ResolvedOptions {
@@ -72,6 +80,7 @@ export interface ResolvedOptions {
   readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
   readonly waveLimit: number;
   readonly timings: boolean;
+  readonly cudaFallback: 'refuse' | 'cpu';
   readonly native: {
     segmentBytes?: number;
     checkpointsRetained?: number;
@@ -97,6 +106,7 @@ const optionNames: ReadonlySet<string> = new Set([
   'recovery',
   'onBackgroundError',
   'timings',
+  'cudaFallback',
 ] satisfies (keyof BusOptions)[]);
 
 const policies: ReadonlySet<string> = new Set<FsyncPolicy>(['always', 'interval', 'never']);
@@ -145,6 +155,9 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   if (options.timings !== undefined && typeof options.timings !== 'boolean') {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `timings must be true or false, got ${String(options.timings)}`);
   }
+  if (options.cudaFallback !== undefined && options.cudaFallback !== 'refuse' && options.cudaFallback !== 'cpu') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `cudaFallback must be "refuse" or "cpu", got ${String(options.cudaFallback)}`);
+  }
   const native: ResolvedOptions['native'] = {};
   if (options.segmentBytes !== undefined) native.segmentBytes = options.segmentBytes;
   if (options.checkpointsRetained !== undefined) native.checkpointsRetained = options.checkpointsRetained;
@@ -159,6 +172,7 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
     onBackgroundError: options.onBackgroundError,
     waveLimit: options.waveLimit ?? 1_000_000,
     timings: options.timings ?? true,
+    cudaFallback: options.cudaFallback ?? 'refuse',
     native,
   };
 }

@@ -41,9 +41,13 @@ export interface BusStats {
   readonly pagesHeap: number;
   readonly pagesArena: number;
   readonly pagesMapped: number;
+  readonly pagesDevice: number;
+  readonly pagesManaged: number;
   readonly pageBytesHeap: number;
   readonly pageBytesArena: number;
   readonly pageBytesMapped: number;
+  readonly pageBytesDevice: number;
+  readonly pageBytesManaged: number;
   /** The latency and batch-size histograms, by name. */
   readonly histograms: BusHistograms;
 }

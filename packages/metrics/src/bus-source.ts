@@ -19,7 +19,7 @@ interface BusValue {
 const one = (value: number): readonly ValueSample[] => [{ value }];
 
 const forms = ['dense', 'sparse', 'ranges'] as const;
-const memories = ['heap', 'arena', 'mapped'] as const;
+const memories = ['heap', 'arena', 'mapped', 'device', 'managed'] as const;
 const capitalised = (word: string): string => word[0]!.toUpperCase() + word.slice(1);
 const cell = (stats: Stats, name: string): number => (stats as unknown as Record<string, number>)[name]!;
 

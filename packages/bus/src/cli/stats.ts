@@ -50,7 +50,7 @@ export function quantile(histogram: HistogramSnapshot, q: number): number {
 type Stats = ReturnType<Bus['stats']>;
 
 function figures(stats: Stats): string[][] {
-  const memories = ['Heap', 'Arena', 'Mapped'] as const;
+  const memories = ['Heap', 'Arena', 'Mapped', 'Device', 'Managed'] as const;
   const cells = stats as unknown as Record<string, number>;
   return [
     ['pages', 'live', formatCount(stats.pagesLive), formatBytes(stats.pageBytes)],

@@ -63,18 +63,22 @@ pub enum Counter {
     LogSegments,
     /// The bytes of every checkpoint written, in all.
     CheckpointBytes,
-    /// Live pages and their bytes by page memory (heap, arena, mapped).
+    /// Live pages and their bytes by page memory (heap, arena, mapped, device, managed).
     PagesHeap,
     PagesArena,
     PagesMapped,
+    PagesDevice,
+    PagesManaged,
     PageBytesHeap,
     PageBytesArena,
     PageBytesMapped,
+    PageBytesDevice,
+    PageBytesManaged,
 }
 
 impl Counter {
     /// Every counter, in layout order.
-    pub const ALL: [Counter; 25] = [
+    pub const ALL: [Counter; 29] = [
         Counter::Lsn,
         Counter::CheckpointDue,
         Counter::DurableLsn,
@@ -97,9 +101,13 @@ impl Counter {
         Counter::PagesHeap,
         Counter::PagesArena,
         Counter::PagesMapped,
+        Counter::PagesDevice,
+        Counter::PagesManaged,
         Counter::PageBytesHeap,
         Counter::PageBytesArena,
         Counter::PageBytesMapped,
+        Counter::PageBytesDevice,
+        Counter::PageBytesManaged,
     ];
 
     /// The name bindings expose (camelCase, as the TypeScript API spells it).
@@ -127,9 +135,13 @@ impl Counter {
             Counter::PagesHeap => "pagesHeap",
             Counter::PagesArena => "pagesArena",
             Counter::PagesMapped => "pagesMapped",
+            Counter::PagesDevice => "pagesDevice",
+            Counter::PagesManaged => "pagesManaged",
             Counter::PageBytesHeap => "pageBytesHeap",
             Counter::PageBytesArena => "pageBytesArena",
             Counter::PageBytesMapped => "pageBytesMapped",
+            Counter::PageBytesDevice => "pageBytesDevice",
+            Counter::PageBytesManaged => "pageBytesManaged",
         }
     }
 
@@ -139,6 +151,8 @@ impl Counter {
             MemoryKind::Heap => (Counter::PagesHeap, Counter::PageBytesHeap),
             MemoryKind::Arena => (Counter::PagesArena, Counter::PageBytesArena),
             MemoryKind::Mapped => (Counter::PagesMapped, Counter::PageBytesMapped),
+            MemoryKind::Device => (Counter::PagesDevice, Counter::PageBytesDevice),
+            MemoryKind::Managed => (Counter::PagesManaged, Counter::PageBytesManaged),
         }
     }
 }

@@ -7,6 +7,7 @@
 // registration, which the lib test build leaves out, so private modules
 // would read as dead code there.
 pub mod convert;
+pub mod cuda;
 pub mod deltas;
 pub mod graph;
 pub mod inspect;

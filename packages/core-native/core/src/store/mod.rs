@@ -287,7 +287,7 @@ impl Store {
 
     /// Creates a zeroed page in the default memory for one page (heap).
     pub fn create_page(&mut self, size: u64, location: Location, metadata: &[(&str, &[u8])]) -> Result<PageId> {
-        self.create_page_in(MemoryKind::default_for_page(size), size, location, metadata)
+        self.create_page_in(MemoryKind::default_for_page(location, size), size, location, metadata)
     }
 
     /// Creates a zeroed page whose bytes live in `memory`.
@@ -314,7 +314,7 @@ impl Store {
     /// Creates `count` zeroed pages in the default memory for pages made in
     /// bulk (arena up to `ARENA_PAGE_MAX` bytes, heap above).
     pub fn create_pages(&mut self, count: u64, size: u64, location: Location) -> Result<PageId> {
-        self.create_pages_in(MemoryKind::default_for_pages(size), count, size, location)
+        self.create_pages_in(MemoryKind::default_for_pages(location, size), count, size, location)
     }
 
     /// Creates `count` zeroed pages whose bytes live in `memory`.
@@ -352,6 +352,18 @@ impl Store {
     /// The bytes of a page for a zero-copy view (`State::export_view`).
     pub fn export_view(&mut self, id: PageId) -> Result<ViewBytes> {
         self.state.export_view(id)
+    }
+
+    /// A page's memory, for residency changes that are not logged (prefetch,
+    /// evict, a move between devices, device pointers): they change where
+    /// the bytes are, never the bytes, epochs or hash.
+    pub fn page_memory_of(&mut self, id: PageId) -> Result<&mut crate::page_memory::PageMemory> {
+        self.state.page_memory_of(id)
+    }
+
+    /// The CUDA device that new device and managed pages go to.
+    pub fn set_device(&mut self, ordinal: u32) -> Result<()> {
+        self.state.page_memory_mut().set_device(ordinal)
     }
 
     pub fn release_page(&mut self, id: PageId) -> Result<()> {
