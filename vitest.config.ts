@@ -6,6 +6,9 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'bus', include: ['packages/bus/test/**/*.test.ts'] } },
+      { test: { name: 'julia-bridge', include: ['packages/julia-bridge/test/**/*.test.ts'] } },
+      { test: { name: 'metrics', include: ['packages/metrics/test/**/*.test.ts'] } },
+      { test: { name: 'gpu', include: ['packages/gpu/test/**/*.test.ts'] } },
       { test: { name: 'tidy', include: ['tools/tidy/**/*.test.ts'] } },
     ],
   },

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The one entry point of the README:
+#   bash tools/dev.sh serve        set everything up, then run `mmsb serve` on the default data directory
 #   bash tools/dev.sh quickstart   set everything up, then run the quickstart (mmsb demo)
 #   bash tools/dev.sh test         set everything up, then run every test
 #   bash tools/dev.sh bench        set everything up, then run the benchmarks
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
 NODE_MAJOR_MIN=20
+PYTHON_CLIENT=packages/julia-bridge/clients/python
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 # CI runs every task for real; locally nx's cache (.nx/cache) skips unchanged work.
 NX_CACHE_FLAGS=()
@@ -30,6 +32,25 @@ require_toolchains() {
   fi
 }
 
+# The Python client's tests (nx target test:python) run in a virtualenv of its own,
+# with the pinned pyzmq and msgpack of its requirements.txt.
+setup_python_client() {
+  local venv="$PYTHON_CLIENT/.venv"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    say "installing python3-venv (the Python client's virtualenv)"
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv
+  fi
+  if ! "$venv/bin/python" -c '' 2>/dev/null; then
+    say "creating the Python client's virtualenv"
+    python3 -m venv --clear "$venv"
+  fi
+  if ! cmp -s "$PYTHON_CLIENT/requirements.txt" "$venv/requirements.installed"; then
+    say "installing the Python client's packages (pyzmq, msgpack)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$PYTHON_CLIENT/requirements.txt"
+    cp "$PYTHON_CLIENT/requirements.txt" "$venv/requirements.installed"
+  fi
+}
+
 setup() {
   require_toolchains
   if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
@@ -42,9 +63,24 @@ setup() {
   pnpm install --frozen-lockfile --reporter=append-only
   say "building the native addon and the TypeScript packages"
   pnpm exec nx run-many -t build --output-style=static "${NX_CACHE_FLAGS[@]}"
+  setup_python_client
+}
+
+# The metrics tests start a real Prometheus server (Debian's package) on loopback.
+install_prometheus() {
+  if ! command -v prometheus >/dev/null; then
+    say "installing prometheus (the metrics tests scrape with it)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+  fi
 }
 
 case "${1:-}" in
+  serve)
+    setup
+    say "mmsb serve (Ctrl-C stops it)"
+    shift
+    exec node packages/bus/bin/mmsb.js serve "$@"
+    ;;
   quickstart)
     setup
     say "mmsb demo"
@@ -52,8 +88,9 @@ case "${1:-}" in
     ;;
   test)
     setup
-    say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest"
-    pnpm exec nx run-many -t lint typecheck test test:asan --output-style=static "${NX_CACHE_FLAGS[@]}"
+    install_prometheus
+    say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest, the Python client's tests"
+    pnpm exec nx run-many -t lint typecheck test test:asan test:python --output-style=static "${NX_CACHE_FLAGS[@]}"
     ;;
   bench)
     setup
@@ -64,7 +101,7 @@ case "${1:-}" in
     pnpm exec nx run-many -t bench --output-style=static
     ;;
   *)
-    echo "usage: bash tools/dev.sh quickstart|test|bench" >&2
+    echo "usage: bash tools/dev.sh serve|quickstart|test|bench" >&2
     exit 2
     ;;
 esac

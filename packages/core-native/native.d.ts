@@ -6,6 +6,17 @@
  * detached copy from time travel.
  */
 export declare class NativeState {
+  /** The device that new device and managed pages go to. */
+  setDevice(ordinal: number): void
+  residency(id: number): Residency
+  /** Makes a device page's device copy current (a managed page migrates to its device). */
+  prefetchPage(id: number): void
+  /** Frees a device page's device copy, keeping its bytes on the host. */
+  evictPage(id: number): void
+  /** Moves a device page to another device. */
+  movePageToDevice(id: number, ordinal: number): void
+  /** The device address of a page's current bytes. */
+  devicePointer(id: number): DevicePointer
   applyDense(id: number, bytes: Uint8Array, expectEpoch: number | undefined | null, source: number): number
   applySparse(id: number, mask: Uint8Array, packed: Uint8Array, expectEpoch: number | undefined | null, source: number): number
   /** Applies one encoded delta and returns the page's new epoch. */
@@ -94,6 +105,8 @@ export declare class NativeState {
   stateHash(): string
   nextPageId(): number
   livePageCount(): number
+  /** Turns the latency histograms' clock reads on or off (counts stay). */
+  setTimings(timed: boolean): void
   /**
    * The store's counters as one buffer of little-endian `f64`s over the
    * core's own cells (mmsb-core counters.rs, names in `counterNames()`):
@@ -143,6 +156,27 @@ export interface CheckpointResult {
   stateHash: string
 }
 
+export declare function cudaInfo(): CudaInfo
+
+/** What this process sees of CUDA. */
+export interface CudaInfo {
+  available: boolean
+  /** Devices the driver sees (0 without CUDA). */
+  devices: number
+  /** Why CUDA is unavailable; `None` when it is available. */
+  reason?: string
+  /** Pages given heap memory for want of CUDA (`setCudaFallback(true)`). */
+  fallbacks: number
+}
+
+/** A page's device memory for zero-copy use (see @mmsb/gpu's `exportDevice`). */
+export interface DevicePointer {
+  /** The device address, as a decimal string (it may exceed 2^53). */
+  pointer: string
+  size: number
+  device: number
+}
+
 /** A segment or checkpoint file of a data directory. */
 export interface DirectoryFile {
   name: string
@@ -159,6 +193,16 @@ export interface DirectoryListing {
 
 /** The stable error codes of the core, in declaration order. */
 export declare function errorCodes(): Array<string>
+
+/**
+ * Where a histogram's cells lie in `NativeState.counters()`: from `offset`,
+ * one count per bucket (`bounds`, then +Inf; not cumulative), then the sum.
+ */
+export interface HistogramLayout {
+  name: string
+  bounds: Array<number>
+  offset: number
+}
 
 export interface HistoryCheckpoint {
   lsn: number
@@ -181,6 +225,13 @@ export interface HistoryInfo {
 
 /** Lists the segments and checkpoints of a data directory, without opening it. */
 export declare function inspectDirectory(directory: string): DirectoryListing
+
+/**
+ * Maps the whole regular file at `path` shared (writable or read-only) as
+ * a Uint8Array over the mapping: writes through it reach the file, and every
+ * other mapping of the file sees them. Unmapped when the array is collected.
+ */
+export declare function mapSharedFile(path: string, writable: boolean): Uint8Array
 
 /** The result of `merge_payloads`: dense (`mask` absent) or sparse. */
 export interface MergedPayload {
@@ -216,6 +267,8 @@ export interface Names {
   recoveryModes: Array<string>
   /** The counters, in the order of `NativeState.counters()`'s cells. */
   counters: Array<string>
+  /** The histograms that follow the counters in those cells. */
+  histograms: Array<HistogramLayout>
 }
 
 /** Options of `NativeState.open`; absent fields take the core's defaults. */
@@ -232,7 +285,7 @@ export interface PageInfo {
   size: number
   epoch: number
   location: string
-  /** The page memory: `heap`, `arena` or `mapped`. */
+  /** The page memory: `heap`, `arena`, `mapped`, `device` or `managed`. */
   memory: string
 }
 
@@ -287,6 +340,17 @@ export interface RepairInfo {
   checkpointWritten?: number
 }
 
+/** Where a page's bytes are. */
+export interface Residency {
+  memory: string
+  /** The CUDA device of a device or managed page. */
+  device?: number
+  /** For a device page, which copies are current: `device`, `host` or `both`. */
+  current?: string
+  /** Device memory the page holds now. */
+  deviceBytes: number
+}
+
 /** Scans one segment, checking every record's checksum and LSN. */
 export declare function scanSegment(path: string, firstLsn: number, isLast: boolean): SegmentInfo
 
@@ -295,6 +359,12 @@ export interface SegmentInfo {
   validEnd: number
   tornBytes: number
 }
+
+/**
+ * Without CUDA, give `gpu` and `unified` pages heap memory instead of
+ * refusing them (process-wide; recovery follows it too).
+ */
+export declare function setCudaFallback(fallback: boolean): void
 
 /**
  * The outcome of a sync: the durable LSN, or the error's code and message

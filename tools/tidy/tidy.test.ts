@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const LINE_CHARS_MAX = 140;
-const skipped = new Set(['node_modules', 'target', 'dist', '.git', '.nx']);
+const skipped = new Set(['node_modules', 'target', 'dist', '.git', '.nx', '.venv']);
 
 function filesUnder(directory: string, extension: string): string[] {
   return readdirSync(directory).flatMap((name) => {
@@ -22,10 +22,13 @@ function filesUnder(directory: string, extension: string): string[] {
 /** Library sources: what ships, excluding tests, generated files and tools. */
 const tsLibrary = filesUnder(join(root, 'packages'), '.ts').filter((path) => path.includes('/src/') && !path.endsWith('.d.ts'));
 const rustLibrary = filesUnder(join(root, 'packages'), '.rs').filter((path) => path.includes('/src/'));
+/** MMSB.jl's library code: its module and its package extensions. */
+const juliaLibrary = filesUnder(join(root, 'julia'), '.jl').filter((path) => /\/MMSB\.jl\/(src|ext)\//.test(path));
 const allSources = [
   ...filesUnder(join(root, 'packages'), '.ts'),
   ...filesUnder(join(root, 'packages'), '.rs'),
   ...filesUnder(join(root, 'tools'), '.ts'),
+  ...filesUnder(join(root, 'julia'), '.jl'),
 ];
 
 /** Code before the first `#[cfg(test)]`: unit-test modules may unwrap. */
@@ -42,6 +45,7 @@ describe('tidy', () => {
   it('finds the sources it checks', () => {
     expect(tsLibrary.length).toBeGreaterThan(5);
     expect(rustLibrary.length).toBeGreaterThan(5);
+    expect(juliaLibrary.length).toBeGreaterThan(5);
   });
 
   it('library TypeScript has no console calls or debugger statements', () => {
@@ -50,6 +54,10 @@ describe('tidy', () => {
 
   it('library Rust has no debug prints, dbg!, todo! or unwrap() outside tests', () => {
     expect(offenders(rustLibrary, /\b(println|eprintln|dbg|todo|unimplemented)!|\.unwrap\(\)/, nonTestRust)).toEqual([]);
+  });
+
+  it('library Julia has no prints, @show or display', () => {
+    expect(offenders(juliaLibrary, /\b(println|print|display)\((?!io\b)|@show\b/)).toEqual([]);
   });
 
   it(`no source line is longer than ${LINE_CHARS_MAX} characters`, () => {

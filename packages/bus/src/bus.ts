@@ -17,6 +17,7 @@ import { closedError, StateReader, StateView } from './state-reader.js';
 import { type CommitEvent, CommitEvents, type CommitListener } from './events.js';
 import { Propagator, type PropagationStats, type Recompute } from './propagation.js';
 import { checkName, EDGE_KINDS, LOCATIONS, PAGE_MEMORIES } from './names.js';
+import { type DevicePointer, enableCudaFallback, type Residency, warnCudaFallbacks } from './cuda.js';
 import { type BusStats, Counters } from './stats.js';
 import type {
   AppliedDelta,
@@ -95,6 +96,7 @@ export class Bus extends StateReader {
     super();
     this.#state = state;
     this.#counters = new Counters(state);
+    if (!options.timings) state.setTimings(false);
     this.directory = directory;
     this.#options = options;
     // Waves read views on their hot path: the cache first, the checked call on a miss.
@@ -122,12 +124,15 @@ export class Bus extends StateReader {
     if (directory === '') throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'directory must not be empty (":memory:" keeps no files)');
     const resolved = resolveOptions(options);
     const { NativeState } = call(nativeAddon);
+    // Before the core opens the directory, so that recovery falls back too.
+    if (resolved.cudaFallback === 'cpu') enableCudaFallback();
     if (directory === MEMORY) return new Bus(new NativeState(), MEMORY, resolved);
     const bus = new Bus(
       call(() => NativeState.open(directory, resolved.native)),
       directory,
       resolved,
     );
+    if (resolved.cudaFallback === 'cpu') warnCudaFallbacks();
     const torn = bus.recovery?.tornTail;
     if (torn !== undefined) {
       const message =
@@ -157,6 +162,12 @@ export class Bus extends StateReader {
       );
     }
     return state;
+  }
+
+  /** Warns about pages that wanted CUDA memory and got heap memory (`cudaFallback: 'cpu'`). */
+  #noteCudaFallback(location: string, memory: PageMemory | undefined): void {
+    // The fallback is process-wide: warn whichever bus's page fell back.
+    if (location !== 'cpu' || memory === 'device' || memory === 'managed') warnCudaFallbacks();
   }
 
   protected native(): NativeState {
@@ -237,6 +248,7 @@ export class Bus extends StateReader {
       }
     }
     const id = call(() => state.createPage(options.size, location, keys, values, memory));
+    this.#noteCudaFallback(location, memory);
     await this.#acknowledge();
     return id;
   }
@@ -256,6 +268,7 @@ export class Bus extends StateReader {
     const location = checkLocation(options.location);
     const memory = checkMemory(options.memory);
     const first = call(() => state.createPages(count, options.size, location, memory));
+    this.#noteCudaFallback(location, memory);
     await this.#acknowledge();
     return Array.from({ length: count }, (_, index) => first + index);
   }
@@ -281,11 +294,72 @@ export class Bus extends StateReader {
     const state = this.#changing();
     checkInteger(id, 'page id');
     const target = checkMemory(memory);
-    if (target === undefined) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'memory must be "heap", "arena" or "mapped"');
+    if (target === undefined) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `memory must be one of ${PAGE_MEMORIES.join(', ')}`);
     const moved = call(() => state.movePage(id, target));
     if (moved) this.views.delete(id);
+    this.#noteCudaFallback('cpu', target);
     await this.#acknowledge();
     return moved;
+  }
+
+  /**
+   * Where a page's bytes are now: its memory, CUDA device, which copies of a
+   * `device` page are current, and the device memory it holds. Residency is
+   * not state: the calls below change it without a log record, and never
+   * change bytes, epochs or the state hash.
+   */
+  residency(id: PageId): Residency {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    const found = call(() => state.residency(id));
+    return {
+      memory: found.memory as PageMemory,
+      device: found.device ?? undefined,
+      current: (found.current ?? undefined) as Residency['current'],
+      deviceBytes: found.deviceBytes,
+    };
+  }
+
+  /** Makes a `device` page's device copy current; a `managed` page migrates to its device. */
+  prefetch(id: PageId): void {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    call(() => state.prefetchPage(id));
+  }
+
+  /** Frees a `device` page's device memory (its pinned host mirror keeps the bytes); a `managed` page migrates to the host. */
+  evict(id: PageId): void {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    call(() => state.evictPage(id));
+  }
+
+  /** Moves a `device` page to CUDA device `ordinal` (DEVICE_NOT_FOUND if there is none). */
+  moveToDevice(id: PageId, ordinal: number): void {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    checkInteger(ordinal, 'device');
+    call(() => state.movePageToDevice(id, ordinal));
+  }
+
+  /** The CUDA device that new `device` and `managed` pages of this bus go to (default 0). */
+  setDevice(ordinal: number): void {
+    const state = this.native();
+    checkInteger(ordinal, 'device');
+    call(() => state.setDevice(ordinal));
+  }
+
+  /**
+   * The device address of a CUDA page's current bytes (a `device` page is
+   * uploaded first if only its host mirror was current). Deltas write in
+   * place, so it stays valid until the page is evicted, moved (between
+   * memories or devices) or released; @mmsb/gpu pins pages to keep it.
+   */
+  devicePointer(id: PageId): DevicePointer {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    const found = call(() => state.devicePointer(id));
+    return { pointer: BigInt(found.pointer), size: found.size, device: found.device };
   }
 
   /** Sets one metadata entry; `undefined` removes it. */
@@ -501,10 +575,11 @@ export class Bus extends StateReader {
   }
 
   /**
-   * One snapshot of the store's counters (pages, deltas by form, the log's
-   * appends, bytes and syncs, checkpoints, recovery), read from the core's
-   * memory without a call, with the propagation engine's counters. Cheap
-   * enough to scrape often.
+   * One snapshot of the store's counters (pages by memory, deltas by form,
+   * the log's appends, bytes, segments and syncs, checkpoints, recovery) and
+   * latency histograms (`histograms`), read from the core's memory without
+   * a call, with the propagation engine's counters (one call). Cheap enough
+   * to scrape often.
    */
   stats(): BusStats & { readonly propagation: Readonly<PropagationStats> } {
     this.native();

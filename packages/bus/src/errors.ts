@@ -1,7 +1,8 @@
 /**
  * Every failure a caller can cause has a stable code. The codes from
- * `PAGE_NOT_FOUND` to `WAVE_LIMIT` are the Rust core's own (a test
- * checks the two lists agree); the rest arise in TypeScript only.
+ * `PAGE_NOT_FOUND` to `DEVICE_FAILED` are the Rust core's own (a test
+ * checks the two lists agree); the rest arise in TypeScript only, those
+ * from `MALFORMED_REQUEST` on in the bridge (docs/protocol.md).
  *
  * What a failed mutation means: every code but one says the change was NOT
  * applied (nothing changed, nothing was logged). The exception is
@@ -39,12 +40,26 @@ export const ErrorCode = {
   DURABILITY_UNKNOWN: 'DURABILITY_UNKNOWN',
   MEMORY_UNSUITABLE: 'MEMORY_UNSUITABLE',
   WAVE_LIMIT: 'WAVE_LIMIT',
+  DEVICE_NOT_FOUND: 'DEVICE_NOT_FOUND',
+  DEVICE_OUT_OF_MEMORY: 'DEVICE_OUT_OF_MEMORY',
+  DEVICE_FAILED: 'DEVICE_FAILED',
   NATIVE_UNAVAILABLE: 'NATIVE_UNAVAILABLE',
   BUS_CLOSED: 'BUS_CLOSED',
   RECOMPUTE_FAILED: 'RECOMPUTE_FAILED',
   EVENTS_OVERFLOW: 'EVENTS_OVERFLOW',
   LISTENER_FAILED: 'LISTENER_FAILED',
   INTERNAL: 'INTERNAL',
+  MALFORMED_REQUEST: 'MALFORMED_REQUEST',
+  PROTOCOL_VERSION: 'PROTOCOL_VERSION',
+  UNKNOWN_OPERATION: 'UNKNOWN_OPERATION',
+  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  BATCH_TOO_LARGE: 'BATCH_TOO_LARGE',
+  SESSION_UNKNOWN: 'SESSION_UNKNOWN',
+  HANDLE_UNKNOWN: 'HANDLE_UNKNOWN',
+  HANDLE_FOREIGN: 'HANDLE_FOREIGN',
+  ID_UNREPRESENTABLE: 'ID_UNREPRESENTABLE',
+  SHM_INVALID: 'SHM_INVALID',
+  BRIDGE_TIMEOUT: 'BRIDGE_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

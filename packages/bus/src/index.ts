@@ -9,6 +9,7 @@
  * ```
  */
 export { Bus, MEMORY, type CheckpointInfo, type RecoveryInfo, type TornTail } from './bus.js';
+export { cudaInfo, type CudaInfo, type DevicePointer, type Residency } from './cuda.js';
 export { encodeBatch } from './delta-encoding.js';
 export { ErrorCode, isMmsbError, MmsbError } from './errors.js';
 export type { CommitEvent, CommitListener } from './events.js';
@@ -36,4 +37,4 @@ export type {
   SparsePayload,
 } from './types.js';
 export { VERSION } from './version.js';
-export type { BusStats } from './stats.js';
+export type { BusHistograms, BusStats, HistogramName, HistogramSnapshot } from './stats.js';

@@ -11,7 +11,7 @@ import type { EdgeKind, Location, PageMemory } from './types.js';
 import { describe } from './validate.js';
 
 export const LOCATIONS: readonly Location[] = ['cpu', 'gpu', 'unified'];
-export const PAGE_MEMORIES: readonly PageMemory[] = ['heap', 'arena', 'mapped'];
+export const PAGE_MEMORIES: readonly PageMemory[] = ['heap', 'arena', 'mapped', 'device', 'managed'];
 export const EDGE_KINDS: readonly EdgeKind[] = ['data', 'control', 'gpu_sync', 'compiler'];
 export const BUILTIN_TRANSFORMS: readonly BuiltinTransform[] = ['copy', 'concat', 'xor'];
 

@@ -56,6 +56,20 @@ export interface BusOptions {
    * process warning (`process.emitWarning`), never silently dropped.
    */
   readonly onBackgroundError?: (error: MmsbError) => void;
+  /**
+   * Whether the core times apply calls (one in 16) for `bus.stats().histograms.applySeconds`
+   * (default true). Off saves those clock reads; every count, and the sync,
+   * checkpoint and wave histograms (timed anyway), are kept either way.
+   */
+  readonly timings?: boolean;
+  /**
+   * What a `gpu` or `unified` page (or `device`/`managed` memory) gets when
+   * CUDA is unavailable: `refuse` (default), CUDA_UNAVAILABLE; `cpu`, heap
+   * memory (the location stays, so the state is the same) and a process
+   * warning (code `MMSB_CUDA_FALLBACK`). CUDA's presence is process-wide, and
+   * so is this choice once a bus makes it `cpu`; recovery follows it too.
+   */
+  readonly cudaFallback?: 'refuse' | 'cpu';
 }
 
 export interface ResolvedOptions {
@@ -65,6 +79,8 @@ export interface ResolvedOptions {
   readonly checkpointEveryMs: number | undefined;
   readonly onBackgroundError: ((error: MmsbError) => void) | undefined;
   readonly waveLimit: number;
+  readonly timings: boolean;
+  readonly cudaFallback: 'refuse' | 'cpu';
   readonly native: {
     segmentBytes?: number;
     checkpointsRetained?: number;
@@ -89,6 +105,8 @@ const optionNames: ReadonlySet<string> = new Set([
   'waveLimit',
   'recovery',
   'onBackgroundError',
+  'timings',
+  'cudaFallback',
 ] satisfies (keyof BusOptions)[]);
 
 const policies: ReadonlySet<string> = new Set<FsyncPolicy>(['always', 'interval', 'never']);
@@ -134,6 +152,12 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
   if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'onBackgroundError must be a function');
   }
+  if (options.timings !== undefined && typeof options.timings !== 'boolean') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `timings must be true or false, got ${String(options.timings)}`);
+  }
+  if (options.cudaFallback !== undefined && options.cudaFallback !== 'refuse' && options.cudaFallback !== 'cpu') {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `cudaFallback must be "refuse" or "cpu", got ${String(options.cudaFallback)}`);
+  }
   const native: ResolvedOptions['native'] = {};
   if (options.segmentBytes !== undefined) native.segmentBytes = options.segmentBytes;
   if (options.checkpointsRetained !== undefined) native.checkpointsRetained = options.checkpointsRetained;
@@ -147,6 +171,8 @@ export function resolveOptions(options: BusOptions): ResolvedOptions {
     checkpointEveryMs: options.checkpointEveryMs,
     onBackgroundError: options.onBackgroundError,
     waveLimit: options.waveLimit ?? 1_000_000,
+    timings: options.timings ?? true,
+    cudaFallback: options.cudaFallback ?? 'refuse',
     native,
   };
 }

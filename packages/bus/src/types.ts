@@ -1,7 +1,12 @@
 /** A page id: assigned by the bus from 1 upward, never reused. */
 export type PageId = number;
 
-/** Where a page's bytes live. `gpu` and `unified` need a CUDA device. */
+/**
+ * Where the page's creator wants its bytes: part of the state (logged,
+ * hashed). `gpu` pages default to `device` memory and `unified` pages to
+ * `managed` memory, which need CUDA (else CUDA_UNAVAILABLE, or heap memory
+ * with a warning under `BusOptions.cudaFallback: 'cpu'`).
+ */
 export type Location = 'cpu' | 'gpu' | 'unified';
 
 /**
@@ -9,10 +14,13 @@ export type Location = 'cpu' | 'gpu' | 'unified';
  * and checkpointed so that recovery puts every page back. `heap`: one
  * allocation per page. `arena`: small pages (at most 4096 bytes) packed in
  * shared chunks. `mapped`: a file another process can map (`Bus.mappedFile`).
- * By default a page made by `createPage` is `heap`, and pages made by
- * `createPages` are `arena` up to 4096 bytes, `heap` above.
+ * `device`: GPU memory with a pinned host mirror; deltas run as kernels on
+ * the device. `managed`: CUDA managed memory, which host and device address.
+ * By default a `cpu` page made by `createPage` is `heap`, and `cpu` pages
+ * made by `createPages` are `arena` up to 4096 bytes, `heap` above; `gpu`
+ * pages are `device` and `unified` pages `managed`.
  */
-export type PageMemory = 'heap' | 'arena' | 'mapped';
+export type PageMemory = 'heap' | 'arena' | 'mapped' | 'device' | 'managed';
 
 /** Who produced a delta; logged with it. */
 export type DeltaSource = 'user' | 'propagation' | 'bridge';
@@ -66,7 +74,7 @@ export interface CreatePageOptions {
   readonly size: number;
   /** Defaults to `cpu`. */
   readonly location?: Location;
-  /** Defaults to `heap` for one page, `arena` for pages of at most 4096 bytes made by `createPages`. */
+  /** Defaults as `PageMemory` says: by location, then size. */
   readonly memory?: PageMemory;
   readonly metadata?: Readonly<Record<string, MetadataValue>>;
 }

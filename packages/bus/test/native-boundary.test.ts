@@ -21,6 +21,17 @@ describe('native boundary', () => {
       ErrorCode.EVENTS_OVERFLOW,
       ErrorCode.LISTENER_FAILED,
       ErrorCode.INTERNAL,
+      ErrorCode.MALFORMED_REQUEST,
+      ErrorCode.PROTOCOL_VERSION,
+      ErrorCode.UNKNOWN_OPERATION,
+      ErrorCode.MESSAGE_TOO_LARGE,
+      ErrorCode.BATCH_TOO_LARGE,
+      ErrorCode.SESSION_UNKNOWN,
+      ErrorCode.HANDLE_UNKNOWN,
+      ErrorCode.HANDLE_FOREIGN,
+      ErrorCode.ID_UNREPRESENTABLE,
+      ErrorCode.SHM_INVALID,
+      ErrorCode.BRIDGE_TIMEOUT,
     ];
     expect(native.errorCodes()).toEqual(Object.values(ErrorCode).filter((code) => !tsOnly.includes(code as never)));
   });
@@ -34,7 +45,9 @@ describe('native boundary', () => {
     expect(names.sources).toEqual(Object.keys(sourceCodes));
     expect(names.sources.map((name) => sourceCodes[name as DeltaSource])).toEqual([0, 1, 2]);
     expect(names.recoveryModes).toEqual(['salvage-tail', 'strict'] satisfies RecoveryMode[]);
-    expect(names.counters).toEqual(Object.keys(Bus.memory().stats()).filter((name) => name !== 'propagation'));
+    const { histograms, propagation: _, ...counters } = Bus.memory().stats();
+    expect(names.counters).toEqual(Object.keys(counters));
+    expect(names.histograms.map(({ name }) => name)).toEqual(Object.keys(histograms));
   });
 
   // Before: an error napi raised itself (an argument of a type the bus should

@@ -135,7 +135,7 @@ describe('page memory', () => {
     await bus.releasePage(released);
     const hash = bus.stateHash();
     const lsn = bus.lsn;
-    for (const memory of ['gpu', 'device', 'HEAP', '', 7, null, {}, ['heap']]) {
+    for (const memory of ['gpu', 'DEVICE', 'HEAP', '', 7, null, {}, ['heap']]) {
       const options = { size: 8, memory } as never;
       await expectMmsbError(() => bus.createPage(options), ErrorCode.INVALID_ARGUMENT);
       await expectMmsbError(() => bus.createPages(2, options), ErrorCode.INVALID_ARGUMENT);

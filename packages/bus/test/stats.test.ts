@@ -35,3 +35,42 @@ describe('bus.stats()', () => {
     expect(bus.stats()).toMatchObject({ pagesLive: 3, pageBytes: 24, lsn: 1, logAppends: 0 });
   });
 });
+
+describe('bus.stats().histograms', () => {
+  it('time one apply call in 16, count one sync per log sync; pages are counted by memory', async () => {
+    const bus = await Bus.open(scratchDirectory('histograms'), { fsync: 'always' });
+    const page = await bus.createPage({ size: 64 });
+    await bus.createPage({ size: 32, memory: 'mapped' });
+    for (let value = 0; value < 4; value++) await bus.apply({ pageId: page, payload: dense(bytes(64, value)) });
+    await bus.applyBatch([{ pageId: page, payload: dense(bytes(64, 9)) }]);
+    const { histograms, ...stats } = bus.stats();
+    expect(histograms.applySeconds.count, 'one apply call in 16 is timed, the first included').toBe(1);
+    expect(histograms.applySeconds.counts).toHaveLength(histograms.applySeconds.bounds.length + 1);
+    expect(histograms.applySeconds.sum).toBeGreaterThan(0);
+    expect(histograms.logSyncSeconds.count).toBe(stats.logSyncs);
+    expect(histograms.logSyncRecords.sum, 'every record was made durable by a sync').toBe(stats.durableLsn);
+    expect(stats).toMatchObject({ pagesHeap: 1, pageBytesHeap: 64, pagesMapped: 1, pageBytesMapped: 32, logSegments: 1 });
+    await bus.checkpoint();
+    expect(bus.stats().histograms.checkpointSeconds.count).toBe(1);
+    expect(bus.stats().checkpointBytes).toBe(bus.stats().checkpointLastBytes);
+    await bus.close();
+  });
+
+  it('with timings off, applies are counted but not timed', async () => {
+    const bus = await Bus.open(':memory:', { timings: false });
+    const page = await bus.createPage({ size: 8 });
+    await bus.apply({ pageId: page, payload: dense(bytes(8, 1)) });
+    expect(bus.stats()).toMatchObject({ deltasDense: 1, histograms: { applySeconds: { count: 0 } } });
+    await expect(Bus.open(':memory:', { timings: 'yes' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('times each finished wave', async () => {
+    const bus = Bus.memory();
+    const [parent, child] = [await bus.createPage({ size: 8 }), await bus.createPage({ size: 8 })];
+    await bus.addEdge(parent, child);
+    bus.recompute(child, 'copy');
+    await bus.apply({ pageId: parent, payload: dense(bytes(8, 3)) });
+    expect(bus.stats().histograms.waveSeconds.count).toBe(bus.stats().propagation.waves);
+    expect(bus.stats().propagation.waves).toBe(1);
+  });
+});

@@ -3,6 +3,7 @@
  * directory with the native inspection functions, without opening a bus.
  */
 import { ErrorCode, MmsbError } from '../errors.js';
+import { enableCudaFallback } from '../cuda.js';
 import { call, nativeAddon } from '../native.js';
 import { formatBytes, formatCount, Progress, table } from './format.js';
 import type { Print } from './main.js';
@@ -68,6 +69,8 @@ export function runLog(directory: string, withRecords: boolean, print: Print): v
  * files already kept are listed. Returns the number of problems found.
  */
 export function runVerify(directory: string, print: Print): number {
+  // Verifying reads bytes only: without CUDA, device pages are checked in heap memory.
+  enableCudaFallback();
   const { segments, checkpoints } = listing(directory);
   const progress = new Progress('verifying', segments.length + checkpoints.length + 1);
   const problems: string[] = [];

@@ -9,16 +9,21 @@ import { VERSION } from '../version.js';
 import { runCheckpoint, runReplay } from './bus-commands.js';
 import { runDemo } from './demo.js';
 import { requireDirectory, runLog, runRepair, runVerify } from './directory.js';
+import { runServeCommand } from './serve.js';
+import { runStats } from './stats.js';
 
 const HELP = `mmsb ${VERSION}: the Memory-Mapped State Bus
 
 Usage:
+  mmsb serve [--data <dir>] [--endpoint <e>] [--pub <e>] [...]
+                                 serve a bus to other processes over ZeroMQ (mmsb serve --help)
   mmsb demo                      create pages, apply every kind of delta, print the state hash
   mmsb log <dir> [--records]     segments, checkpoints and records of a data directory
   mmsb checkpoint <dir>          write a checkpoint now
   mmsb replay <dir> --to <lsn>   show the state as it was after record <lsn>
   mmsb verify <dir>              check every checksum, checkpoint hash, the replayed log and torn tails
   mmsb repair <dir>              back to the longest consistent history (what is cut is kept aside)
+  mmsb stats <dir|url>           pages, log, checkpoints, recovery and latency percentiles, as tables
   mmsb --version                 print the version
   mmsb --help                    print this help
 
@@ -35,6 +40,7 @@ function usage(message: string): number {
 
 /** Runs the CLI and returns its exit code. */
 export async function main(argv: readonly string[], print: Print = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+  if (argv[0] === 'serve') return reportErrors(() => runServeCommand(argv.slice(1), print));
   let parsed;
   try {
     parsed = parseArgs({
@@ -61,7 +67,7 @@ export async function main(argv: readonly string[], print: Print = (line) => pro
     return 0;
   }
   if (rest.length > 0) return usage(`unexpected arguments ${JSON.stringify(rest.join(' '))}`);
-  try {
+  return reportErrors(async () => {
     switch (command) {
       case 'demo':
         if (directory !== undefined) return usage('demo takes no directory');
@@ -81,14 +87,25 @@ export async function main(argv: readonly string[], print: Print = (line) => pro
       case 'repair':
         runRepair(requireDirectory(directory), print);
         return 0;
+      case 'stats':
+        await runStats(requireDirectory(directory), print);
+        return 0;
       default:
         return usage(`unknown command ${JSON.stringify(command)}`);
     }
+  });
+}
+
+/** Runs a command: an MmsbError is exit code 1 with its code printed, a bad option a usage error. */
+async function reportErrors(command: () => Promise<number>): Promise<number> {
+  try {
+    return await command();
   } catch (error) {
     if (error instanceof MmsbError) {
       process.stderr.write(`mmsb: ${error.code}: ${error.message}\n`);
       return 1;
     }
+    if (String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) return usage((error as Error).message);
     throw error;
   }
 }

@@ -30,7 +30,7 @@
 //! 104     4     header_crc (crc32c of bytes 0..104)
 //! directory: released ids (u64 × released_count), then per page in id order:
 //!   id u64 | size u32 | location u8 | memory u8 (version 2 only: 0 heap,
-//!   1 arena, 2 mapped) | epoch u64 | metadata_count u32
+//!   1 arena, 2 mapped, 3 device, 4 managed) | epoch u64 | metadata_count u32
 //!   | (key_len u32 | key | value_len u32 | value) × metadata_count,
 //!   then the whole graph (also in an incremental checkpoint): edge_count u64
 //!   | (parent u64 | child u64 | kind u8) × edge_count, children in id order,
@@ -415,6 +415,41 @@ fn load_file(
     }
     let mut data_crc = 0u32;
     let mut ids = Vec::with_capacity(entries.len());
+    // Device pages are copied from the mapped file by several threads;
+    // other files are read in order.
+    let loads_device = entries
+        .iter()
+        .any(|entry| entry.memory == MemoryKind::Device && !skip.contains(&entry.id));
+    if loads_device && crate::cuda::available() {
+        let file = fs
+            .map_whole(path)
+            .map_err(|error| Error::io("reading checkpoint", path, &error))?;
+        let mut at = HEADER_BYTES + header.directory_len as usize;
+        if file.len() != at + header.data_len as usize {
+            return Err(corrupt(path, "changed while it was read"));
+        }
+        for entry in entries {
+            ids.push(entry.id);
+            let bytes = &file[at..at + entry.size as usize];
+            at += bytes.len();
+            if skip.contains(&entry.id) {
+                data_crc = crc32c::crc32c_append(data_crc, bytes);
+                continue;
+            }
+            let (data, crc) = memory.restore_from(entry.memory, entry.id, bytes)?;
+            data_crc = crc32c::crc32c_combine(data_crc, crc, bytes.len());
+            pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
+        }
+        if data_crc != header.data_crc {
+            return Err(corrupt(path, "page data checksum mismatch"));
+        }
+        return Ok(LoadedFile {
+            header,
+            ids,
+            released,
+            edges,
+        });
+    }
     let mut scratch = Vec::new();
     for entry in entries {
         let reading = |error: std::io::Error| corrupt(path, format!("reading page {}: {error}", entry.id));
@@ -499,7 +534,7 @@ fn parse_directory(bytes: &[u8], header: &CheckpointHeader) -> std::result::Resu
             other => return Err(format!("page {id} has unknown location {other}")),
         };
         let memory = match header.version {
-            1 => MemoryKind::default_for_pages(size),
+            1 => MemoryKind::default_for_pages(location, size),
             _ => {
                 let value = take(1)?[0];
                 MemoryKind::from_u8(value).ok_or_else(|| format!("page {id} has unknown memory {value}"))?

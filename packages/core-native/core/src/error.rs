@@ -64,11 +64,17 @@ pub enum ErrorCode {
     /// A wave would visit more pages than the wave limit; it was refused
     /// before anything was recomputed (the commit that started it stays).
     WaveLimit,
+    /// A device ordinal that no CUDA device has.
+    DeviceNotFound,
+    /// The device (or its pinned host staging) has no room for the page.
+    DeviceOutOfMemory,
+    /// A CUDA call failed (a lost device, a failed kernel); the message names the call.
+    DeviceFailed,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order; the TypeScript layer checks its copy against this.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::PageNotFound,
         ErrorCode::PageReleased,
         ErrorCode::PageSizeInvalid,
@@ -94,6 +100,9 @@ impl ErrorCode {
         ErrorCode::DurabilityUnknown,
         ErrorCode::MemoryUnsuitable,
         ErrorCode::WaveLimit,
+        ErrorCode::DeviceNotFound,
+        ErrorCode::DeviceOutOfMemory,
+        ErrorCode::DeviceFailed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -123,6 +132,9 @@ impl ErrorCode {
             ErrorCode::DurabilityUnknown => "DURABILITY_UNKNOWN",
             ErrorCode::MemoryUnsuitable => "MEMORY_UNSUITABLE",
             ErrorCode::WaveLimit => "WAVE_LIMIT",
+            ErrorCode::DeviceNotFound => "DEVICE_NOT_FOUND",
+            ErrorCode::DeviceOutOfMemory => "DEVICE_OUT_OF_MEMORY",
+            ErrorCode::DeviceFailed => "DEVICE_FAILED",
         }
     }
 }

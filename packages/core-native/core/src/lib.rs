@@ -1,7 +1,8 @@
 //! mmsb-core: the deterministic heart of MMSB, with no JavaScript in it.
 //!
 //! - [`page`] and [`page_table`]: pages, their ids and invariants;
-//! - [`page_memory`]: where page bytes live (heap, arena, mapped files);
+//! - [`page_memory`]: where page bytes live (heap, arena, mapped files, CUDA);
+//! - [`cuda`]: the CUDA driver, loaded at run time, and the delta kernels;
 //! - [`delta`]: the three delta forms, validation, apply, merge, and the
 //!   batch encoding;
 //! - [`graph`]: the ShadowPageGraph of dependency edges;
@@ -16,6 +17,7 @@
 
 pub mod checkpoint;
 pub mod counters;
+pub mod cuda;
 pub mod delta;
 pub mod directory;
 pub mod error;
@@ -31,6 +33,7 @@ pub mod page_memory;
 pub mod page_table;
 pub mod propagation;
 pub mod recovery;
+pub mod shared_file;
 pub mod state;
 pub mod state_hash;
 pub mod storage;

@@ -204,8 +204,17 @@ pub fn replay(
                 checkpoint_markers.push(lsn);
             }
             state.apply_change(&change).map_err(|error| {
+                // The machine, not the log, fails a page that needs CUDA where
+                // there is none or a device that failed: keep that code.
+                let code = match error.code {
+                    ErrorCode::CudaUnavailable
+                    | ErrorCode::DeviceNotFound
+                    | ErrorCode::DeviceOutOfMemory
+                    | ErrorCode::DeviceFailed => error.code,
+                    _ => ErrorCode::LogCorrupt,
+                };
                 Error::new(
-                    ErrorCode::LogCorrupt,
+                    code,
                     format!(
                         "segment {name} offset {offset}: record LSN {} ({}) does not apply: {}",
                         record.lsn,

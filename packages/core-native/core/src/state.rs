@@ -6,7 +6,7 @@
 //! (and its hash) exactly as it was. Replaying the logged changes through
 //! `apply_change` rebuilds the state byte for byte.
 
-use crate::delta::{apply_payload, Delta};
+use crate::delta::Delta;
 use crate::error::{fail, Error, Result};
 use crate::graph::{Edge, Graph};
 use crate::id_map::IdMap;
@@ -76,7 +76,7 @@ impl State {
         metadata: &[(&str, &[u8])],
         before_change: impl BeforeChange,
     ) -> Result<PageId> {
-        let memory = MemoryKind::default_for_page(size);
+        let memory = MemoryKind::default_for_page(location, size);
         self.create_page_in(memory, size, location, metadata, before_change)
     }
 
@@ -92,7 +92,6 @@ impl State {
         before_change: impl BeforeChange,
     ) -> Result<PageId> {
         validate_size(size)?;
-        check_location(location)?;
         memory.check_fits(size)?;
         let mut map = Metadata::default();
         for (key, value) in metadata {
@@ -119,7 +118,7 @@ impl State {
         before_change: impl BeforeChange,
     ) -> Result<PageId> {
         self.create_pages_in(
-            MemoryKind::default_for_pages(size),
+            MemoryKind::default_for_pages(location, size),
             count,
             size,
             location,
@@ -140,7 +139,6 @@ impl State {
             return fail!(InvalidArgument, "page count {count} is outside 1..={CREATE_PAGES_MAX}");
         }
         validate_size(size)?;
-        check_location(location)?;
         memory.check_fits(size)?;
         let first = self.pages.next_page_id();
         let mut allocated = Vec::with_capacity(count as usize);
@@ -199,12 +197,23 @@ impl State {
     /// (page_memory/ has the rules that keep views from aliasing).
     pub fn export_view(&mut self, id: PageId) -> Result<ViewBytes> {
         let page = self.pages.get(id)?;
-        Ok(self.memory.export_view(&page.data))
+        self.memory.export_view(&page.data)
     }
 
     /// The page memory (for tests and statistics).
     pub fn page_memory(&self) -> &Memory {
         &self.memory
+    }
+
+    /// The page memory, for its settings (`set_device`).
+    pub fn page_memory_mut(&mut self) -> &mut Memory {
+        &mut self.memory
+    }
+
+    /// A page's memory for residency changes that are not state (prefetch,
+    /// evict, a move between devices): its bytes, epoch and hash stay.
+    pub fn page_memory_of(&mut self, id: PageId) -> Result<&mut crate::page_memory::PageMemory> {
+        Ok(&mut self.pages.get_mut(id)?.data)
     }
 
     /// Blocks of the page table (for tests of its memory bound).
@@ -272,7 +281,7 @@ impl State {
         validate_against(delta, page, page.epoch)?;
         before_change()?;
         let page = self.pages.get_mut(delta.page_id)?;
-        apply_payload(page.data.bytes_mut(), &delta.payload.as_borrowed());
+        page.data.apply(&delta.payload.as_borrowed())?;
         page.epoch += 1;
         Ok(page.epoch)
     }
@@ -300,7 +309,7 @@ impl State {
         before_change()?;
         for delta in deltas {
             let page = self.pages.get_mut(delta.page_id).expect("validated above");
-            apply_payload(page.data.bytes_mut(), &delta.payload.as_borrowed());
+            page.data.apply(&delta.payload.as_borrowed())?;
             page.epoch += 1;
         }
         Ok(())
@@ -371,18 +380,6 @@ fn expect_next_id(state: &State, id: PageId) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// CUDA is not loaded by this build: device-backed locations are refused.
-fn check_location(location: Location) -> Result<()> {
-    match location {
-        Location::Cpu => Ok(()),
-        Location::Gpu | Location::Unified => fail!(
-            CudaUnavailable,
-            "location {:?} needs a CUDA device, and no CUDA driver is loaded",
-            location.as_str()
-        ),
-    }
 }
 
 fn validate_against<B: AsRef<[u8]>>(delta: &Delta<B>, page: &Page, epoch: u64) -> Result<()> {

@@ -108,6 +108,18 @@ impl FileSystem for OsFileSystem {
         if len == 0 {
             return Ok(FileBytes::Read(Vec::new()));
         }
+        // Asks the kernel to read the whole file ahead in large requests
+        // (populating the mapping alone faults it in readahead-window steps,
+        // each a round trip to the disk); only advice, so its result is moot.
+        // Safety: a plain system call on an open file descriptor.
+        unsafe {
+            libc::posix_fadvise(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+                len as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            )
+        };
         // Safety: maps `len` bytes of an open file read-only; the mapping is
         // private and the caller's lock keeps the file from being cut under it.
         let first = unsafe {

@@ -7,15 +7,17 @@
 // registration, which the lib test build leaves out, so private modules
 // would read as dead code there.
 pub mod convert;
+pub mod cuda;
 pub mod deltas;
 pub mod graph;
 pub mod inspect;
 pub mod pages;
 pub mod propagation;
+pub mod shared_file;
 pub mod state;
 pub mod sync;
 
-use mmsb_core::counters::Counter;
+use mmsb_core::counters::{Counter, Histogram};
 use mmsb_core::graph::EdgeKind;
 use mmsb_core::names::Named;
 use mmsb_core::page_memory::MemoryKind;
@@ -44,6 +46,17 @@ pub struct Names {
     pub recovery_modes: Vec<String>,
     /// The counters, in the order of `NativeState.counters()`'s cells.
     pub counters: Vec<String>,
+    /// The histograms that follow the counters in those cells.
+    pub histograms: Vec<HistogramLayout>,
+}
+
+/// Where a histogram's cells lie in `NativeState.counters()`: from `offset`,
+/// one count per bucket (`bounds`, then +Inf; not cumulative), then the sum.
+#[napi(object)]
+pub struct HistogramLayout {
+    pub name: String,
+    pub bounds: Vec<f64>,
+    pub offset: u32,
 }
 
 #[napi]
@@ -59,5 +72,13 @@ pub fn names() -> Names {
         sources: owned::<Source>(),
         recovery_modes: owned::<RecoveryMode>(),
         counters: owned::<Counter>(),
+        histograms: Histogram::ALL
+            .iter()
+            .map(|&histogram| HistogramLayout {
+                name: histogram.name().to_owned(),
+                bounds: histogram.bounds().to_vec(),
+                offset: histogram.offset() as u32,
+            })
+            .collect(),
     }
 }

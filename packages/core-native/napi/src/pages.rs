@@ -14,7 +14,7 @@ pub struct PageInfo {
     pub size: f64,
     pub epoch: f64,
     pub location: String,
-    /// The page memory: `heap`, `arena` or `mapped`.
+    /// The page memory: `heap`, `arena`, `mapped`, `device` or `managed`.
     pub memory: String,
 }
 
@@ -44,7 +44,7 @@ impl NativeState {
     ) -> Result<f64> {
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
-        let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_page(size));
+        let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_page(location, size));
         if keys.len() != values.len() {
             return Err(invalid("metadata keys and values differ in count".to_owned()));
         }
@@ -65,7 +65,7 @@ impl NativeState {
         let count = to_u64(count, "count")?;
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
-        let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_pages(size));
+        let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_pages(location, size));
         Ok(self
             .store
             .create_pages_in(memory, count, size, location)

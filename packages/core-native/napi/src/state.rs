@@ -213,6 +213,12 @@ impl NativeState {
         self.store.live_page_count() as f64
     }
 
+    /// Turns the latency histograms' clock reads on or off (counts stay).
+    #[napi]
+    pub fn set_timings(&self, timed: bool) {
+        self.store.counters().set_timed(timed);
+    }
+
     /// The store's counters as one buffer of little-endian `f64`s over the
     /// core's own cells (mmsb-core counters.rs, names in `counterNames()`):
     /// the bus reads a mutation's LSN and every statistic from it without a

@@ -158,7 +158,7 @@ pub fn decode(kind: super::record::RecordKind, body: &[u8]) -> Result<Change<'_>
                 let key = reader.string()?;
                 metadata.push((key, reader.bytes()?));
             }
-            let memory = reader.trailing_memory(MemoryKind::default_for_page(size))?;
+            let memory = reader.trailing_memory(MemoryKind::default_for_page(location, size))?;
             Change::PageCreate {
                 id,
                 size,
@@ -172,7 +172,7 @@ pub fn decode(kind: super::record::RecordKind, body: &[u8]) -> Result<Change<'_>
             let count = reader.u64()?;
             let size = u64::from(reader.u32()?);
             let location = reader.location()?;
-            let memory = reader.trailing_memory(MemoryKind::default_for_pages(size))?;
+            let memory = reader.trailing_memory(MemoryKind::default_for_pages(location, size))?;
             Change::PagesCreate {
                 first_id,
                 count,

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use super::record::{header, seal, RecordKind};
 use super::segment::{segment_header, segment_name, FILL_V2, SEGMENT_HEADER_BYTES};
-use crate::counters::{Counter, Counters};
+use crate::counters::{Counter, Counters, Histogram};
 use crate::error::{is_disk_full, Error, ErrorCode, Result};
 use crate::storage::{AppendFile, FileSystem};
 
@@ -320,8 +320,9 @@ impl SyncJob {
     /// `DURABILITY_UNKNOWN`, as is any sync after the writer failed.
     pub fn run(self) -> Result<u64> {
         self.shared.check_sync(self.lsn)?;
-        if self.shared.durable_lsn.load(Ordering::Acquire) >= self.lsn {
-            return Ok(self.shared.durable_lsn.load(Ordering::Acquire));
+        let durable_before = self.shared.durable_lsn.load(Ordering::Acquire);
+        if durable_before >= self.lsn {
+            return Ok(durable_before);
         }
         let started = std::time::Instant::now();
         if let Err(error) = self.segment.sync() {
@@ -337,8 +338,11 @@ impl SyncJob {
             return Err(self.shared.fail(error));
         }
         let counters = &self.shared.counters;
+        let elapsed = started.elapsed();
         counters.add(Counter::LogSyncs, 1.0);
-        counters.add(Counter::LogSyncNanos, started.elapsed().as_nanos() as f64);
+        counters.add(Counter::LogSyncNanos, elapsed.as_nanos() as f64);
+        counters.observe(Histogram::LogSyncSeconds, elapsed.as_secs_f64());
+        counters.observe(Histogram::LogSyncRecords, (self.lsn - durable_before) as f64);
         self.shared.check_sync(self.lsn)?;
         self.shared.durable_lsn.fetch_max(self.lsn, Ordering::AcqRel);
         counters.raise(Counter::DurableLsn, self.lsn as f64);

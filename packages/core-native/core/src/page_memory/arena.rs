@@ -254,7 +254,7 @@ mod tests {
             panic!()
         };
         arena.mark_exported(&chunk.clone(), *offset);
-        let view = reused.view();
+        let view = reused.view().expect("an arena page has views");
         arena.free(reused);
         let next = arena.allocate(4, 64).unwrap();
         assert_ne!(next.as_slice().as_ptr(), address, "a viewed slot is retired");
@@ -271,7 +271,7 @@ mod tests {
             panic!()
         };
         arena.mark_exported(&chunk.clone(), *offset);
-        let view = page.view();
+        let view = page.view().expect("an arena page has views");
         arena.free(page);
         assert_eq!(arena.chunk_count(), 0);
         assert_eq!(view.as_slice()[0], 1);

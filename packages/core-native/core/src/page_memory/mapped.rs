@@ -44,11 +44,37 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    pub(super) fn first(&self) -> *mut u8 {
+    /// Maps the first `len` bytes of `file` (which has at least that many),
+    /// shared with every other mapping of the file; writable or read-only.
+    pub(crate) fn map(file: &File, len: usize, writable: bool) -> io::Result<Mapping> {
+        let protection = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        // Safety: maps `len` bytes of an open file that has at least that many.
+        let first = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                protection,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if first == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let first = NonNull::new(first.cast::<u8>()).expect("mmap does not return null on success");
+        Ok(Mapping { first, len })
+    }
+
+    pub(crate) fn first(&self) -> *mut u8 {
         self.first.as_ptr()
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 }
@@ -166,22 +192,7 @@ fn map_file(file: &File, size: usize) -> io::Result<Mapping> {
         libc::EOPNOTSUPP | libc::EINVAL => file.set_len(size as u64)?,
         code => return Err(io::Error::from_raw_os_error(code)),
     }
-    // Safety: maps `size` bytes of a file that has at least that many.
-    let first = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if first == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    let first = NonNull::new(first.cast::<u8>()).expect("mmap does not return null on success");
-    Ok(Mapping { first, len: size })
+    Mapping::map(file, size, true)
 }
 
 /// Removes the private page directories of processes that no longer run

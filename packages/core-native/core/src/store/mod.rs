@@ -20,11 +20,12 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use journal::APPLY_TIMING_PERIOD;
 use journal::{Durable, Journal};
 use retention::{increment_pays, ChangesSince, INCREMENTAL_CHAIN_MAX};
 
 use crate::checkpoint::{checkpoint_name, read_header, write_checkpoint, CheckpointInfo, Increment};
-use crate::counters::{Counter, Counters};
+use crate::counters::{Counter, Counters, Histogram};
 use crate::delta::encoding::{decode_batch, encode_for_log, has_runs_worth_coding};
 use crate::delta::Delta;
 use crate::directory::DataDirectory;
@@ -107,12 +108,18 @@ impl Store {
             Counter::PageBytes,
             state.pages().map(|(_, page)| page.size() as f64).sum(),
         );
+        for (_, page) in state.pages() {
+            count_pages_in(&counters, page.memory(), 1, page.size());
+        }
+        let segments = durable.as_ref().map_or(0, |durable| durable.segments.len());
+        counters.set(Counter::LogSegments, segments as f64);
         Store {
             state,
             journal: Journal {
                 last_lsn,
                 durable,
                 counters,
+                apply_calls: 0,
             },
             propagation: Propagation::default(),
         }
@@ -289,7 +296,7 @@ impl Store {
 
     /// Creates a zeroed page in the default memory for one page (heap).
     pub fn create_page(&mut self, size: u64, location: Location, metadata: &[(&str, &[u8])]) -> Result<PageId> {
-        self.create_page_in(MemoryKind::default_for_page(size), size, location, metadata)
+        self.create_page_in(MemoryKind::default_for_page(location, size), size, location, metadata)
     }
 
     /// Creates a zeroed page whose bytes live in `memory`.
@@ -309,13 +316,14 @@ impl Store {
         })?;
         journal.counters.add(Counter::PagesLive, 1.0);
         journal.counters.add(Counter::PageBytes, size as f64);
+        count_pages_in(&journal.counters, memory, 1, size);
         Ok(id)
     }
 
     /// Creates `count` zeroed pages in the default memory for pages made in
     /// bulk (arena up to `ARENA_PAGE_MAX` bytes, heap above).
     pub fn create_pages(&mut self, count: u64, size: u64, location: Location) -> Result<PageId> {
-        self.create_pages_in(MemoryKind::default_for_pages(size), count, size, location)
+        self.create_pages_in(MemoryKind::default_for_pages(location, size), count, size, location)
     }
 
     /// Creates `count` zeroed pages whose bytes live in `memory`.
@@ -329,17 +337,21 @@ impl Store {
         })?;
         journal.counters.add(Counter::PagesLive, count as f64);
         journal.counters.add(Counter::PageBytes, (count * size) as f64);
+        count_pages_in(&journal.counters, memory, count as i64, size);
         Ok(first)
     }
 
     /// Moves a page's bytes to the backend `memory` (a page-move record).
     /// Returns false, logging nothing, when the page is there already.
     pub fn move_page(&mut self, id: PageId, memory: MemoryKind) -> Result<bool> {
+        let (size, from) = self.state.page(id).map(|page| (page.size(), page.memory()))?;
         let Store { state, journal, .. } = self;
         let moved = state.move_page(id, memory, || {
             journal.log(RecordKind::PageMove, || Cow::Owned(body::encode_page_move(id, memory)))
         })?;
         if moved {
+            count_pages_in(&self.journal.counters, from, -1, size);
+            count_pages_in(&self.journal.counters, memory, 1, size);
             // The next incremental checkpoint must hold the page's new memory.
             self.journal.note(|durable| durable.note_changed(id));
         }
@@ -351,14 +363,27 @@ impl Store {
         self.state.export_view(id)
     }
 
+    /// A page's memory, for residency changes that are not logged (prefetch,
+    /// evict, a move between devices, device pointers): they change where
+    /// the bytes are, never the bytes, epochs or hash.
+    pub fn page_memory_of(&mut self, id: PageId) -> Result<&mut crate::page_memory::PageMemory> {
+        self.state.page_memory_of(id)
+    }
+
+    /// The CUDA device that new device and managed pages go to.
+    pub fn set_device(&mut self, ordinal: u32) -> Result<()> {
+        self.state.page_memory_mut().set_device(ordinal)
+    }
+
     pub fn release_page(&mut self, id: PageId) -> Result<()> {
-        let size = self.state.page(id)?.size();
+        let (size, memory) = self.state.page(id).map(|page| (page.size(), page.memory()))?;
         let Store { state, journal, .. } = self;
         state.release_page(id, || {
             journal.log(RecordKind::PageRelease, || Cow::Owned(body::encode_page_release(id)))
         })?;
         journal.counters.add(Counter::PagesLive, -1.0);
         journal.counters.add(Counter::PageBytes, -(size as f64));
+        count_pages_in(&journal.counters, memory, -1, size);
         self.journal.note(|durable| durable.note_released(id));
         self.propagation.set_recompute(id, None);
         Ok(())
@@ -398,6 +423,7 @@ impl Store {
 
     /// Applies one delta; returns the page's new epoch.
     pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>) -> Result<u64> {
+        let started = self.journal.apply_timer();
         let Store { state, journal, .. } = self;
         let epoch = state.apply(delta, || {
             journal.log(RecordKind::Deltas, || {
@@ -406,11 +432,13 @@ impl Store {
         })?;
         journal.count_forms(std::slice::from_ref(delta));
         self.journal.note(|durable| durable.note_changed(delta.page_id));
+        self.journal.counters.observe_since(Histogram::ApplySeconds, started);
         Ok(epoch)
     }
 
     /// Applies deltas in order, all or none.
     pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>]) -> Result<()> {
+        let started = self.journal.apply_timer();
         let Store { state, journal, .. } = self;
         state.apply_batch(deltas, || {
             journal.log(RecordKind::Deltas, || Cow::Owned(encode_for_log(deltas)))
@@ -418,12 +446,14 @@ impl Store {
         journal.count_forms(deltas);
         self.journal
             .note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
+        self.journal.counters.observe_since(Histogram::ApplySeconds, started);
         Ok(())
     }
 
     /// Applies an `MDB1`-encoded batch, all or none; its bytes become the log
     /// record's body as they are. Returns the number of deltas.
     pub fn apply_encoded(&mut self, encoded: &[u8]) -> Result<usize> {
+        let started = self.journal.apply_timer();
         let deltas = decode_batch(encoded)?;
         let Store { state, journal, .. } = self;
         state.apply_batch(&deltas, || {
@@ -438,6 +468,7 @@ impl Store {
         journal.count_forms(&deltas);
         self.journal
             .note(|durable| deltas.iter().for_each(|delta| durable.note_changed(delta.page_id)));
+        self.journal.counters.observe_since(Histogram::ApplySeconds, started);
         Ok(deltas.len())
     }
 
@@ -498,10 +529,14 @@ impl Store {
         counters.set(Counter::CheckpointDue, 0.0);
         counters.add(Counter::Checkpoints, 1.0);
         counters.set(Counter::CheckpointLastBytes, info.bytes as f64);
-        counters.add(Counter::CheckpointNanos, started.elapsed().as_nanos() as f64);
+        counters.add(Counter::CheckpointBytes, info.bytes as f64);
         if info.base_lsn == 0 {
             durable.bytes_since_full = 0;
         }
+        counters.set(Counter::LogSegments, durable.segments.len() as f64);
+        let elapsed = started.elapsed();
+        counters.add(Counter::CheckpointNanos, elapsed.as_nanos() as f64);
+        counters.observe(Histogram::CheckpointSeconds, elapsed.as_secs_f64());
         Ok(info)
     }
 
@@ -548,6 +583,13 @@ impl Store {
             durable.oldest_reachable_lsn(self.journal.last_lsn)
         })
     }
+}
+
+/// Counts `count` pages (negative: gone) of `size` bytes each in `memory`.
+fn count_pages_in(counters: &Counters, memory: MemoryKind, count: i64, size: u64) {
+    let (pages, bytes) = Counter::pages_in(memory);
+    counters.add(pages, count as f64);
+    counters.add(bytes, count as f64 * size as f64);
 }
 
 /// Reads go straight to the state; changes go through the store's methods.

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::Store;
-use crate::counters::Counter;
+use crate::counters::{Counter, Histogram};
 use crate::delta::{Delta, Payload};
 use crate::error::{fail, Result};
 use crate::log::record::RecordKind;
@@ -57,7 +57,7 @@ impl Store {
             journal,
             propagation,
         } = self;
-        propagation.advance(state, memory, |state, outputs: &Outputs<'_>, body| {
+        let step = propagation.advance(state, memory, |state, outputs: &Outputs<'_>, body| {
             let log_body = wave_log_body(outputs, body);
             if !outputs.checked() && outputs.count() <= BATCHED_OUTPUTS_MAX {
                 let deltas: Vec<Delta<&[u8]>> = outputs
@@ -97,7 +97,12 @@ impl Store {
                 }
             }
             Ok(())
-        })
+        })?;
+        if let WaveStep::Done(_) = step {
+            let seconds = propagation.stats().last_wave.as_secs_f64();
+            journal.counters.observe(Histogram::WaveSeconds, seconds);
+        }
+        Ok(step)
     }
 
     /// Ends the pending wave as failed (a recompute of the embedding failed).

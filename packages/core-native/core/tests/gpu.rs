@@ -1,0 +1,335 @@
+//! CUDA pages (page_memory/device.rs, cuda/).
+//!
+//! Without CUDA (CI, or `MMSB_CUDA_DISABLE=1`): every device entry gives
+//! `CUDA_UNAVAILABLE`, or heap memory where the process opted in.
+//!
+//! With CUDA (the GPU run recorded in docs/gpu-validation.md) the rest run:
+//! the device kernels give exactly the bytes, epochs and state hash of the
+//! CPU apply for thousands of random deltas of every form, with reads,
+//! evictions and prefetches between them; the 84 MiB case (pages of 4, 16
+//! and 64 MiB, full and sparse writes, a checkpoint, release, reopen) comes
+//! back byte- and hash-identical; and pages live on, and move between, two
+//! devices where there are two. Without CUDA these return at once.
+
+mod support;
+
+use mmsb_core::delta::apply_payload;
+use mmsb_core::page_memory::{cuda_fallbacks, set_cuda_fallback, Residency};
+use mmsb_core::{cuda, Delta, ErrorCode, Location, MemoryKind, Payload, RangeWrite, Source, Store, StoreOptions};
+use support::Scratch;
+
+/// A small deterministic generator (xorshift64*), so that a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A random payload of `form` (0 dense, 1 sparse, 2 ranges) for a page of `size` bytes.
+fn payload(rng: &mut Rng, form: u64, size: usize) -> Payload<Vec<u8>> {
+    match form {
+        0 => Payload::Dense(rng.bytes(size)),
+        1 => {
+            let mut mask = vec![0u8; size.div_ceil(8)];
+            let per_mille = [1, 100, 500, 1000][rng.below(4) as usize];
+            let mut packed = Vec::new();
+            for byte in 0..size {
+                if rng.below(1000) < per_mille {
+                    mask[byte / 8] |= 1 << (byte % 8);
+                    packed.push(rng.next() as u8);
+                }
+            }
+            Payload::Sparse { mask, packed }
+        }
+        _ => {
+            let mut writes = Vec::new();
+            let mut at = rng.below(size as u64 / 4 + 1);
+            while at < size as u64 && writes.len() < 64 {
+                let len = 1 + rng.below((size as u64 - at).min(100_000));
+                writes.push(RangeWrite {
+                    offset: at,
+                    bytes: rng.bytes(len as usize),
+                });
+                at += len + rng.below(5000);
+            }
+            Payload::Ranges(writes)
+        }
+    }
+}
+
+fn delta(page_id: u64, payload: Payload<Vec<u8>>) -> Delta<Vec<u8>> {
+    Delta {
+        page_id,
+        payload,
+        source: Source::User,
+        expect_epoch: None,
+    }
+}
+
+fn bytes_of(store: &Store, id: u64) -> Vec<u8> {
+    store.page(id).unwrap().data().to_vec()
+}
+
+#[test]
+fn without_cuda_device_pages_are_refused_or_fall_back_to_the_heap() {
+    if cuda::available() {
+        return;
+    }
+    let mut store = Store::memory();
+    for location in [Location::Gpu, Location::Unified] {
+        let error = store.create_page(64, location, &[]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::CudaUnavailable, "{error}");
+        assert_eq!(
+            store.create_pages(3, 64, location).unwrap_err().code,
+            ErrorCode::CudaUnavailable
+        );
+    }
+    for memory in [MemoryKind::Device, MemoryKind::Managed] {
+        let error = store.create_page_in(memory, 64, Location::Cpu, &[]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::CudaUnavailable);
+    }
+    let cpu = store.create_page(64, Location::Cpu, &[]).unwrap();
+    assert_eq!(
+        store.move_page(cpu, MemoryKind::Device).unwrap_err().code,
+        ErrorCode::CudaUnavailable
+    );
+    assert_eq!(store.set_device(0).unwrap_err().code, ErrorCode::CudaUnavailable);
+    assert_eq!(cuda::device_count().unwrap_err().code, ErrorCode::CudaUnavailable);
+    let memory = store.page_memory_of(cpu).unwrap();
+    assert_eq!(memory.prefetch().unwrap_err().code, ErrorCode::MemoryUnsuitable);
+    assert_eq!(memory.evict().unwrap_err().code, ErrorCode::MemoryUnsuitable);
+
+    // Opted in: the page is made, in heap memory, and counted; its location stays.
+    let before = cuda_fallbacks();
+    set_cuda_fallback(true);
+    let gpu = store.create_page(64, Location::Gpu, &[]);
+    set_cuda_fallback(false);
+    let gpu = gpu.unwrap();
+    assert_eq!(cuda_fallbacks(), before + 1);
+    let page = store.page(gpu).unwrap();
+    assert_eq!((page.location(), page.memory()), (Location::Gpu, MemoryKind::Heap));
+    assert_eq!(store.page_memory_of(gpu).unwrap().residency(), None);
+
+    // A directory whose log made a device page opens only with the fallback,
+    // and without it says why: CUDA, not a corrupt log.
+    let scratch = Scratch::new("gpu-fallback");
+    set_cuda_fallback(true);
+    let made = support::open(scratch.path()).and_then(|mut store| store.create_page(64, Location::Gpu, &[]));
+    set_cuda_fallback(false);
+    made.unwrap();
+    let error = support::open(scratch.path()).err().expect("no CUDA, no fallback");
+    assert_eq!(error.code, ErrorCode::CudaUnavailable, "{error}");
+    set_cuda_fallback(true);
+    let reopened = support::open(scratch.path());
+    set_cuda_fallback(false);
+    assert_eq!(reopened.unwrap().page(1).unwrap().memory(), MemoryKind::Heap);
+}
+
+#[test]
+fn device_apply_equals_cpu_apply_for_random_deltas() {
+    if !cuda::available() {
+        return;
+    }
+    let sizes = [1usize, 7, 33, 100, 4096, 65_537, (1 << 20) + 3];
+    let kinds = [MemoryKind::Heap, MemoryKind::Device, MemoryKind::Managed];
+    let mut stores: Vec<Store> = kinds.iter().map(|_| Store::memory()).collect();
+    for (store, &kind) in stores.iter_mut().zip(&kinds) {
+        for &size in &sizes {
+            store.create_page_in(kind, size as u64, Location::Cpu, &[]).unwrap();
+        }
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut reference: Vec<Vec<u8>> = sizes.iter().map(|&size| vec![0; size]).collect();
+    let deltas = 3000;
+    for step in 0..deltas {
+        let index = rng.below(sizes.len() as u64) as usize;
+        let id = index as u64 + 1;
+        let payload = payload(&mut rng, step % 3, sizes[index]);
+        apply_payload(&mut reference[index], &payload.as_borrowed());
+        let delta = delta(id, payload);
+        for store in &mut stores {
+            store.apply(&delta).unwrap();
+        }
+        // Residency changes between deltas: host reads, evictions, prefetches.
+        match rng.below(8) {
+            0 => assert_eq!(bytes_of(&stores[1], id), reference[index], "step {step}"),
+            1 => stores[1].page_memory_of(id).unwrap().evict().unwrap(),
+            2 => stores[1].page_memory_of(id).unwrap().prefetch().unwrap(),
+            3 => stores[2].page_memory_of(id).unwrap().evict().unwrap(),
+            _ => {}
+        }
+        if step % 250 == 249 {
+            let hash = stores[0].state_hash();
+            for store in &stores[1..] {
+                assert_eq!(store.state_hash(), hash, "step {step}");
+            }
+        }
+    }
+    for (index, expected) in reference.iter().enumerate() {
+        let id = index as u64 + 1;
+        for store in &stores {
+            assert_eq!(
+                &bytes_of(store, id),
+                expected,
+                "page {id} in {:?}",
+                store.page(id).unwrap().memory()
+            );
+            assert_eq!(store.page(id).unwrap().epoch(), stores[0].page(id).unwrap().epoch());
+        }
+    }
+    assert_eq!(stores[1].state_hash(), stores[0].state_hash());
+    assert_eq!(stores[2].state_hash(), stores[0].state_hash());
+}
+
+/// The seed's 84 MiB case on `gpu` pages, beside a twin whose `gpu` pages
+/// are in heap memory: same log, so the same bytes and hash throughout.
+#[test]
+fn the_84_mib_case_survives_checkpoint_release_and_reopen_on_the_device() {
+    if !cuda::available() {
+        return;
+    }
+    let scratch = Scratch::new("gpu-84");
+    let twin_scratch = Scratch::new("gpu-84-twin");
+    let open = |scratch: &Scratch| support::open_with(scratch.path(), StoreOptions::default()).unwrap();
+    let (mut store, mut twin) = (open(&scratch), open(&twin_scratch));
+    let sizes = [4usize << 20, 16 << 20, 64 << 20];
+    let mut rng = Rng(84);
+    let mut ids = Vec::new();
+    for &size in &sizes {
+        let id = store.create_page(size as u64, Location::Gpu, &[]).unwrap();
+        assert_eq!(store.page(id).unwrap().memory(), MemoryKind::Device);
+        assert_eq!(
+            twin.create_page_in(MemoryKind::Heap, size as u64, Location::Gpu, &[])
+                .unwrap(),
+            id
+        );
+        ids.push(id);
+    }
+    for (&id, &size) in ids.iter().zip(&sizes) {
+        for form in [0, 1, 2, 1] {
+            let delta = delta(id, payload(&mut rng, form, size));
+            store.apply(&delta).unwrap();
+            twin.apply(&delta).unwrap();
+        }
+        assert_eq!(store.page_memory_of(id).unwrap().residency(), Some(Residency::Device));
+    }
+    let written = store.checkpoint(true).unwrap();
+    assert_eq!(written.state_hash, twin.checkpoint(true).unwrap().state_hash);
+    let expected: Vec<Vec<u8>> = ids.iter().map(|&id| bytes_of(&twin, id)).collect();
+    for (&id, bytes) in ids.iter().zip(&expected) {
+        assert_eq!(&bytes_of(&store, id), bytes);
+    }
+    let hash = store.state_hash();
+    assert_eq!(hash, twin.state_hash());
+    drop(store);
+    let mut store = open(&scratch);
+    assert_eq!(store.state_hash(), hash);
+    for (&id, bytes) in ids.iter().zip(&expected) {
+        assert_eq!(store.page(id).unwrap().memory(), MemoryKind::Device);
+        store.page_memory_of(id).unwrap().prefetch().unwrap();
+        assert_eq!(&bytes_of(&store, id), bytes, "page {id} after reopen");
+    }
+    // Deltas after the reload run on the device again, and release frees pages.
+    let delta = delta(ids[2], payload(&mut rng, 1, sizes[2]));
+    store.apply(&delta).unwrap();
+    twin.apply(&delta).unwrap();
+    store.release_page(ids[0]).unwrap();
+    twin.release_page(ids[0]).unwrap();
+    assert_eq!(bytes_of(&store, ids[2]), bytes_of(&twin, ids[2]));
+    assert_eq!(store.state_hash(), twin.state_hash());
+}
+
+#[test]
+fn moves_between_host_and_device_memory_keep_bytes_and_hash() {
+    if !cuda::available() {
+        return;
+    }
+    let mut store = Store::memory();
+    let mut twin = Store::memory();
+    let mut rng = Rng(7);
+    let size = 100_003;
+    let id = store.create_page(size as u64, Location::Cpu, &[]).unwrap();
+    twin.create_page(size as u64, Location::Cpu, &[]).unwrap();
+    let cycle = [
+        MemoryKind::Device,
+        MemoryKind::Managed,
+        MemoryKind::Heap,
+        MemoryKind::Device,
+        MemoryKind::Arena,
+    ];
+    for (step, &memory) in cycle.iter().cycle().take(40).enumerate() {
+        let delta = delta(id, payload(&mut rng, step as u64 % 3, size));
+        store.apply(&delta).unwrap();
+        twin.apply(&delta).unwrap();
+        if memory != MemoryKind::Arena {
+            store.move_page(id, memory).unwrap();
+        }
+        assert_eq!(bytes_of(&store, id), bytes_of(&twin, id), "step {step}");
+        assert_eq!(store.state_hash(), twin.state_hash());
+    }
+    store.move_page(id, MemoryKind::Device).unwrap();
+    assert_eq!(
+        store.export_view(id).err().map(|error| error.code),
+        Some(ErrorCode::MemoryUnsuitable)
+    );
+    store.move_page(id, MemoryKind::Managed).unwrap();
+    let view = store.export_view(id).unwrap();
+    let delta = delta(id, payload(&mut rng, 0, size));
+    store.apply(&delta).unwrap();
+    twin.apply(&delta).unwrap();
+    assert_eq!(
+        view.as_slice(),
+        &bytes_of(&twin, id)[..],
+        "a managed page's view is live"
+    );
+}
+
+#[test]
+fn pages_live_on_and_move_between_two_devices() {
+    if !cuda::available() || cuda::device_count().unwrap() < 2 {
+        return;
+    }
+    let mut store = Store::memory();
+    let mut twin = Store::memory();
+    let mut rng = Rng(2);
+    let size = 3 << 20;
+    let mut ids = Vec::new();
+    for ordinal in [0, 1] {
+        store.set_device(ordinal).unwrap();
+        let id = store.create_page(size as u64, Location::Gpu, &[]).unwrap();
+        twin.create_page_in(MemoryKind::Heap, size as u64, Location::Gpu, &[])
+            .unwrap();
+        assert_eq!(store.page_memory_of(id).unwrap().device_ordinal(), Some(ordinal));
+        ids.push(id);
+    }
+    assert_eq!(store.set_device(2).unwrap_err().code, ErrorCode::DeviceNotFound);
+    for step in 0..60 {
+        let id = ids[step % 2];
+        let delta = delta(id, payload(&mut rng, step as u64 % 3, size));
+        store.apply(&delta).unwrap();
+        twin.apply(&delta).unwrap();
+        if step % 10 == 9 {
+            let memory = store.page_memory_of(ids[1]).unwrap();
+            let to = 1 - memory.device_ordinal().unwrap();
+            memory.move_to_device(to).unwrap();
+            assert_eq!(memory.device_ordinal(), Some(to));
+        }
+    }
+    for &id in &ids {
+        assert_eq!(bytes_of(&store, id), bytes_of(&twin, id));
+    }
+    assert_eq!(store.state_hash(), twin.state_hash());
+}

@@ -1,0 +1,362 @@
+/**
+ * The bridge server: a ROUTER socket for requests, a PUB socket for commit
+ * notifications and heartbeats, sessions with handle tables, and the
+ * shared-memory directory, over one `Bus` that the caller owns.
+ *
+ * Requests are served as they arrive: an operation runs synchronously up
+ * to its bus call, so a session's writes are applied in arrival order, and
+ * its response is sent when the bus acknowledges (pipelining). A request
+ * that cannot be decoded still gets an error response when it can be
+ * routed; frames that cannot be authenticated are dropped and counted.
+ */
+import { ErrorCode, MmsbError, VERSION, type Bus, type CommitEvent } from '@mmsb/bus';
+import { Publisher, Router } from 'zeromq';
+
+import { BridgeCounters, type BridgeSnapshot } from './counters.js';
+import { checkEndpoint, checkIpcFree } from './endpoints.js';
+import { array, field, id, isMap, optional, show, type Fields } from './fields.js';
+import { decode } from './decode.js';
+import { encode, U64, type Encodable } from './msgpack.js';
+import { operations, type Context, type Result } from './operations.js';
+import { Outbox } from './outbox.js';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_LIVENESS,
+  PROTOCOL_VERSION,
+  PROTOCOL_VERSIONS,
+  TOPIC_COMMIT,
+  TOPIC_HEARTBEAT,
+  type Limits,
+  type Liveness,
+} from './protocol.js';
+import { Sessions, type Session } from './sessions.js';
+import { SharedMemory } from './shared-memory.js';
+import { Signer } from './signing.js';
+
+export interface ServerOptions {
+  /** The bus to serve; the server never closes it. */
+  readonly bus: Bus;
+  /** Where requests arrive: `ipc://…` or `tcp://host:port` (`tcp://127.0.0.1:*` picks a port). */
+  readonly endpoint: string;
+  /** Where notifications go; none when absent. */
+  readonly pub?: string | undefined;
+  /** The auth key: every message is then signed (docs/protocol.md); required off loopback. */
+  readonly key?: Uint8Array | undefined;
+  readonly limits?: Partial<Limits> | undefined;
+  readonly liveness?: Partial<Liveness> | undefined;
+  /** Where the shared-memory directory goes (default /dev/shm, else the temp directory). */
+  readonly shmRoot?: string | undefined;
+  /** Failures that no client can be told of (a bug, a failed notification). */
+  readonly onError?: ((error: unknown) => void) | undefined;
+}
+
+const MALFORMED = (message: string) => new MmsbError(ErrorCode.MALFORMED_REQUEST, message);
+
+/** A request id: any msgpack unsigned integer. */
+function requestId(value: unknown): bigint | undefined {
+  if (typeof value === 'bigint' && value >= 0n && value < 1n << 64n) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  return undefined;
+}
+
+export class BridgeServer {
+  readonly #bus: Bus;
+  readonly #router: Router;
+  readonly #publisher: Publisher | undefined;
+  readonly #replies: Outbox;
+  readonly #notices: Outbox | undefined;
+  readonly #signer: Signer;
+  readonly #limits: Limits;
+  readonly #liveness: Liveness;
+  readonly #memory: SharedMemory;
+  readonly #sessions = new Sessions();
+  readonly #counters: BridgeCounters;
+  readonly #context: Context;
+  readonly #onError: (error: unknown) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #stopCommits: (() => void) | undefined;
+  #serving: Promise<void> | undefined;
+  #inFlight = 0;
+  #waiters: (() => void)[] = [];
+  #closing: Promise<void> | undefined;
+  /** The endpoints as bound (a `*` port resolved). */
+  endpoint = '';
+  pubEndpoint: string | undefined;
+
+  private constructor(options: ServerOptions, memory: SharedMemory) {
+    this.#bus = options.bus;
+    this.#signer = new Signer(options.key);
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#liveness = { ...DEFAULT_LIVENESS, ...options.liveness };
+    this.#memory = memory;
+    this.#counters = new BridgeCounters(memory);
+    this.#context = { bus: this.#bus, sessions: this.#sessions, limits: this.#limits, counters: this.#counters };
+    this.#onError = options.onError ?? (() => undefined);
+    // Twice the limit reaches the server, which answers MESSAGE_TOO_LARGE; beyond, ZeroMQ drops the connection.
+    // At most 8,192 replies wait for a client that does not read them (a bound on the memory it can hold); ZeroMQ drops those beyond.
+    this.#router = new Router({ maxMessageSize: 2 * this.#limits.maxMessageBytes, sendHighWaterMark: 8192, linger: 2000 });
+    this.#publisher = options.pub === undefined ? undefined : new Publisher({ sendHighWaterMark: 65_536, linger: 0 });
+    // zeromq.js allows one send in progress per socket, even on sockets that never block for long.
+    this.#replies = new Outbox(this.#router, () => this.#counters.dropped('unroutable'));
+    this.#notices = this.#publisher === undefined ? undefined : new Outbox(this.#publisher, (error) => this.#onError(error));
+  }
+
+  /** Binds the sockets and starts serving. */
+  static async start(options: ServerOptions): Promise<BridgeServer> {
+    const keyed = options.key !== undefined && options.key.length > 0;
+    const endpoint = checkEndpoint(options.endpoint, 'endpoint', keyed);
+    const pub = options.pub === undefined ? undefined : checkEndpoint(options.pub, 'pub endpoint', keyed);
+    const server = new BridgeServer(options, SharedMemory.create(options.shmRoot));
+    let binding = endpoint;
+    try {
+      await checkIpcFree(endpoint);
+      await server.#router.bind(endpoint);
+      server.endpoint = server.#router.lastEndpoint ?? endpoint;
+      if (server.#publisher !== undefined && pub !== undefined) {
+        binding = pub;
+        await checkIpcFree(pub);
+        await server.#publisher.bind(pub);
+        server.pubEndpoint = server.#publisher.lastEndpoint ?? pub;
+      }
+    } catch (error) {
+      server.#router.close();
+      server.#publisher?.close();
+      server.#memory.remove();
+      if (error instanceof MmsbError) throw error;
+      throw new MmsbError(ErrorCode.IO_ERROR, `cannot bind ${binding}: ${(error as Error).message}`, { cause: error });
+    }
+    server.#stopCommits = server.#bus.onCommit((event) => server.#notifyCommit(event));
+    server.#timer = setInterval(() => server.#heartbeat(), server.#liveness.heartbeatMs);
+    server.#serving = server.#serve();
+    return server;
+  }
+
+  /** The bridge's counters (sessions, handles, requests, errors, dropped frames, shared-memory bytes). */
+  stats(): BridgeSnapshot {
+    return this.#counters.snapshot(this.#sessions);
+  }
+
+  /** The shared-memory directory of this server. */
+  get sharedMemoryDirectory(): string {
+    return this.#memory.directory;
+  }
+
+  async #serve(): Promise<void> {
+    for await (const [identity, ...frames] of this.#router) {
+      const session = this.#received(identity!, frames);
+      while (session !== undefined && session.inFlight >= this.#limits.maxInFlight) {
+        await this.#settled();
+      }
+    }
+  }
+
+  /** Serves one message; returns its session when the request is in flight. */
+  #received(identity: Buffer, frames: readonly Uint8Array[]): Session | undefined {
+    const body = this.#signer.open(frames);
+    if (body === undefined) {
+      if (this.#signer.enabled) {
+        this.#counters.dropped('unauthenticated');
+      } else {
+        this.#fail(identity, undefined, MALFORMED(`a request is one frame; this message has ${frames.length}`));
+      }
+      return undefined;
+    }
+    let rid: bigint | undefined;
+    try {
+      if (body.length > this.#limits.maxMessageBytes) {
+        throw new MmsbError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `a request of ${body.length} bytes; the largest is ${this.#limits.maxMessageBytes}`,
+        );
+      }
+      let request: unknown;
+      try {
+        request = decode(body);
+      } catch (error) {
+        throw MALFORMED(`the request is not one msgpack value: ${(error as Error).message}`);
+      }
+      if (!isMap(request)) throw MALFORMED('a request must be a msgpack map');
+      rid = requestId(request.rid);
+      if (rid === undefined) throw MALFORMED('a request needs rid, an unsigned integer below 2^64');
+      const op = request.op;
+      if (typeof op !== 'string') throw MALFORMED('a request needs op, a string');
+      this.#counters.request(op === 'hello' || op === 'bye' || Object.hasOwn(operations, op) ? op : 'unknown');
+      if (op === 'hello') return this.#reply(identity, rid, this.#hello(identity, request));
+      if (request.v !== PROTOCOL_VERSION) {
+        throw new MmsbError(
+          ErrorCode.PROTOCOL_VERSION,
+          `protocol version ${show(request.v)}; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`,
+        );
+      }
+      const session = this.#sessions.of(identity.toString('hex'));
+      if (session === undefined || session.ending)
+        throw new MmsbError(ErrorCode.SESSION_UNKNOWN, 'no session on this connection: send hello (it may have expired)');
+      session.lastSeen = Date.now();
+      if (this.#closing !== undefined) throw new MmsbError(ErrorCode.BUS_CLOSED, 'the server is shutting down');
+      const handler = Object.hasOwn(operations, op) ? operations[op] : undefined;
+      if (handler === undefined && op !== 'bye')
+        throw new MmsbError(ErrorCode.UNKNOWN_OPERATION, `no operation ${show(op)} in protocol v1`);
+      this.#releaseFirst(session, request);
+      if (op === 'bye') {
+        // Requests of the session still in flight finish (a create acquires its handle) before the session ends.
+        session.ending = true;
+        return this.#run(identity, rid, session, async () => {
+          while (session.inFlight > 1) await this.#settled();
+          return { released: this.#sessions.end(session) };
+        });
+      }
+      return this.#run(identity, rid, session, () => handler!(this.#context, session, request));
+    } catch (error) {
+      this.#fail(identity, rid, error);
+      return undefined;
+    }
+  }
+
+  #releaseFirst(session: Session, request: Fields): void {
+    const release = optional(request, 'release');
+    if (release === undefined) return;
+    const handles = array(release, 'release').map((handle, index) => id(handle, `release[${index}]`));
+    this.#sessions.release(session, handles);
+  }
+
+  #hello(identity: Buffer, request: Fields): Result {
+    const peer = identity.toString('hex');
+    if (this.#closing !== undefined) throw new MmsbError(ErrorCode.BUS_CLOSED, 'the server is shutting down');
+    if (this.#sessions.of(peer) !== undefined) {
+      throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'this connection has a session already: send bye before another hello');
+    }
+    const offered = array(field(request, 'versions'), 'versions');
+    const shared = PROTOCOL_VERSIONS.filter((version) => offered.some((item) => item === version || item === BigInt(version)));
+    if (shared.length === 0) {
+      throw new MmsbError(
+        ErrorCode.PROTOCOL_VERSION,
+        `none of the versions offered is spoken here; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`,
+      );
+    }
+    const session = this.#sessions.open(peer, (id) => this.#memory.session(id), Date.now());
+    return {
+      session: new U64(session.id),
+      protocol: Math.max(...shared),
+      server: VERSION,
+      heartbeatMs: this.#liveness.heartbeatMs,
+      sessionTimeoutMs: this.#liveness.sessionTimeoutMs,
+      shmDir: session.files.directory,
+      pub: this.pubEndpoint ?? null,
+      limits: { ...this.#limits },
+    };
+  }
+
+  /** Runs an operation, counted in flight (from before it starts) until it settles. */
+  #run(identity: Buffer, rid: bigint, session: Session, operation: () => Result | Promise<Result>): Session | undefined {
+    session.inFlight += 1;
+    this.#inFlight += 1;
+    let result: Result | Promise<Result>;
+    try {
+      result = operation();
+    } catch (error) {
+      this.#settle(session);
+      throw error;
+    }
+    if (!(result instanceof Promise)) {
+      this.#settle(session);
+      this.#reply(identity, rid, result);
+      return undefined;
+    }
+    result
+      .then(
+        (value) => this.#reply(identity, rid, value),
+        (error: unknown) => this.#fail(identity, rid, error),
+      )
+      .finally(() => this.#settle(session));
+    return session;
+  }
+
+  #settle(session: Session): void {
+    session.inFlight -= 1;
+    this.#inFlight -= 1;
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** Resolves when a request in flight settles. */
+  #settled(): Promise<void> {
+    return new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  #reply(identity: Buffer, rid: bigint, result: Result): undefined {
+    const body = encode({ v: PROTOCOL_VERSION, rid: new U64(rid), ok: true, ...result });
+    if (body.length > this.#limits.maxMessageBytes) {
+      this.#fail(identity, rid, new MmsbError(ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${body.length} bytes`));
+      return undefined;
+    }
+    this.#send(identity, body);
+    return undefined;
+  }
+
+  #fail(identity: Buffer, rid: bigint | undefined, error: unknown): void {
+    const failure =
+      error instanceof MmsbError
+        ? error
+        : new MmsbError(
+            ErrorCode.INTERNAL,
+            `internal error in the bridge (please report it): ${(error as Error)?.message ?? String(error)}`,
+          );
+    if (failure.code === ErrorCode.INTERNAL) this.#onError(error);
+    this.#counters.error(failure.code);
+    const body = encode({
+      v: PROTOCOL_VERSION,
+      rid: rid === undefined ? null : new U64(rid),
+      ok: false,
+      code: failure.code,
+      message: failure.message,
+    });
+    this.#send(identity, body);
+  }
+
+  #send(identity: Buffer, body: Uint8Array): void {
+    // A ROUTER drops what it cannot route (a peer gone) or queue.
+    this.#replies.send([identity, ...this.#signer.frames(body)]);
+  }
+
+  #publish(topic: string, body: { readonly [key: string]: Encodable }): void {
+    this.#notices?.send([Buffer.from(topic), ...this.#signer.frames(encode(body))]);
+  }
+
+  #notifyCommit(event: CommitEvent): void {
+    if (this.#publisher === undefined) return;
+    this.#publish(TOPIC_COMMIT, {
+      v: PROTOCOL_VERSION,
+      pages: event.pageIds.map((page) => new U64(page)),
+      firstLsn: event.firstLsn,
+      lastLsn: event.lastLsn,
+      source: event.source,
+    });
+  }
+
+  #heartbeat(): void {
+    const expired = this.#sessions.expire(Date.now() - this.#liveness.sessionTimeoutMs);
+    this.#counters.sessionsExpired += expired.length;
+    this.#publish(TOPIC_HEARTBEAT, { v: PROTOCOL_VERSION, time: Date.now(), lsn: this.#bus.lsn, sessions: this.#sessions.size });
+  }
+
+  /**
+   * Stops serving: requests in flight are answered (new ones get
+   * BUS_CLOSED), then the sockets close and every session ends. The bus
+   * stays open; its owner closes (and so syncs) it.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#stopCommits?.();
+    while (this.#inFlight > 0) await this.#settled();
+    await this.#replies.drained();
+    this.#router.close();
+    this.#publisher?.close();
+    await this.#serving?.catch(() => undefined);
+    for (const session of [...this.#sessions]) this.#sessions.end(session);
+    this.#memory.remove();
+  }
+}
