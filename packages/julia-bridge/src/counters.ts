@@ -3,25 +3,18 @@
  * dropped by reason, bytes through shared memory. Plain numbers bumped on
  * the request path and read on demand (the `stats` operation, metrics).
  */
+import type { BridgeCounts } from '@mmsb/metrics';
+
 import type { SharedMemory } from './shared-memory.js';
 import type { Sessions } from './sessions.js';
 
 /** Why a frame got no response. */
 export type DropReason = 'unauthenticated' | 'framing' | 'unroutable';
 
-export interface BridgeSnapshot {
-  readonly sessions: number;
-  readonly handles: number;
-  readonly handlesFreed: number;
-  readonly sessionsExpired: number;
+/** The counts metrics export (`@mmsb/metrics`'s `BridgeCounts`), with the totals the `stats` operation adds. */
+export interface BridgeSnapshot extends BridgeCounts {
   readonly requests: number;
   readonly errors: number;
-  readonly droppedFrames: number;
-  readonly shmBytesRead: number;
-  readonly shmBytesWritten: number;
-  readonly requestsByOperation: Readonly<Record<string, number>>;
-  readonly errorsByCode: Readonly<Record<string, number>>;
-  readonly droppedByReason: Readonly<Record<string, number>>;
 }
 
 function bump(counts: Map<string, number>, key: string): void {

@@ -12,8 +12,10 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import msgpack
 import zmq
 
 import mmsb_bridge
-from mmsb_bridge import signing
+from mmsb_bridge import BridgeError, signing
 
 ROOT = Path(__file__).resolve().parents[5]
 MMSB = ROOT / "packages" / "bus" / "bin" / "mmsb.js"
@@ -116,3 +118,21 @@ class RawPeer:
 
     def close(self) -> None:
         self.socket.close()
+
+
+class ClientCase(unittest.TestCase):
+    """A test case with a new client of its module's ``server`` for each test."""
+
+    def setUp(self) -> None:
+        self.client = sys.modules[type(self).__module__].server.connect()
+
+    def tearDown(self) -> None:
+        self.client.close()
+
+    def assertCode(self, code: str, call, *args, **kwargs) -> BridgeError:
+        """Runs ``call`` and checks it is refused with ``code`` and a message."""
+        with self.assertRaises(BridgeError) as caught:
+            call(*args, **kwargs)
+        self.assertEqual(caught.exception.code, code, caught.exception.message)
+        self.assertTrue(caught.exception.message)
+        return caught.exception

@@ -3,8 +3,8 @@
 import os
 import unittest
 
-from mmsb_bridge import BridgeError, ShmRef, deltas
-from tests.support import Server
+from mmsb_bridge import ShmRef, deltas
+from tests.support import ClientCase, Server
 
 server: Server
 MIB = 2**20
@@ -24,18 +24,7 @@ def pattern(size: int, seed: int = 0) -> bytes:
     return bytes((index * 7 + seed) % 251 for index in range(251)) * (size // 251) + bytes(range(size % 251))
 
 
-class Data(unittest.TestCase):
-    def setUp(self) -> None:
-        self.client = server.connect()
-
-    def tearDown(self) -> None:
-        self.client.close()
-
-    def assertCode(self, code: str, call, *args, **kwargs) -> None:
-        with self.assertRaises(BridgeError) as caught:
-            call(*args, **kwargs)
-        self.assertEqual(caught.exception.code, code, caught.exception.message)
-
+class Data(ClientCase):
     def test_dense_sparse_and_ranges_inline(self) -> None:
         handle = self.client.create(8)["handle"]
         self.assertEqual(self.client.write(handle, b"abcdefgh", via="inline").epoch, 1)

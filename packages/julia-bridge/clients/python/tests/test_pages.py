@@ -6,7 +6,7 @@ import unittest
 import msgpack
 
 from mmsb_bridge import BridgeError
-from tests.support import RawPeer, Server
+from tests.support import ClientCase, RawPeer, Server
 
 server: Server
 
@@ -20,20 +20,7 @@ def tearDownModule() -> None:
     server.stop()
 
 
-class Handles(unittest.TestCase):
-    def setUp(self) -> None:
-        self.client = server.connect()
-
-    def tearDown(self) -> None:
-        self.client.close()
-
-    def assertCode(self, code: str, call, *args, **kwargs) -> BridgeError:
-        with self.assertRaises(BridgeError) as caught:
-            call(*args, **kwargs)
-        self.assertEqual(caught.exception.code, code, caught.exception.message)
-        self.assertTrue(caught.exception.message)
-        return caught.exception
-
+class Handles(ClientCase):
     def test_create_then_info(self) -> None:
         created = self.client.create(32, location="cpu", memory="arena", metadata={"name": "weights", "n": 3})
         self.assertLessEqual({"handle", "page", "size", "epoch"}, set(created))

@@ -7,7 +7,7 @@ import tempfile
 import unittest
 
 from mmsb_bridge import BridgeError, deltas
-from tests.support import Server
+from tests.support import ClientCase, Server
 
 server: Server
 
@@ -21,18 +21,7 @@ def tearDownModule() -> None:
     server.stop()
 
 
-class State(unittest.TestCase):
-    def setUp(self) -> None:
-        self.client = server.connect()
-
-    def tearDown(self) -> None:
-        self.client.close()
-
-    def assertCode(self, code: str, call, *args, **kwargs) -> None:
-        with self.assertRaises(BridgeError) as caught:
-            call(*args, **kwargs)
-        self.assertEqual(caught.exception.code, code, caught.exception.message)
-
+class State(ClientCase):
     def test_edges(self) -> None:
         a, b, c = (self.client.create(4)["handle"] for _ in range(3))
         lsn = self.client.edge(a, b)
