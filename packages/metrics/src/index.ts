@@ -4,6 +4,7 @@
  */
 export { bridgeFamilies, bridgeReadings, type BridgeCounts } from './bridge-families.js';
 export { busSource } from './bus-source.js';
+export { residencyFamilies, residencyReadings, type ResidencyCounts } from './residency-families.js';
 export { otlpMeterProvider, sourceProducer, type OtlpOptions } from './otlp.js';
 export { registerFamilies } from './prometheus.js';
 export { DEFAULT_LISTEN, parseListen, serveMetrics, type MetricsServer, type ServeMetricsOptions } from './server.js';
