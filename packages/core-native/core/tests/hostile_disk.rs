@@ -48,15 +48,6 @@ fn acknowledged_writes(dir: &Path, deltas: u8, checkpoints_after: &[u8]) -> (Sta
     (store.state_hash(), store.last_lsn())
 }
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("log"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    paths.sort();
-    paths
-}
-
 fn last_record_offset(segment: &Path) -> (u64, u64) {
     let first_lsn: u64 = segment.file_stem().unwrap().to_str().unwrap().parse().unwrap();
     let scan = mmsb_core::inspect::scan(&OsFileSystem, segment, first_lsn, true).unwrap();
@@ -70,7 +61,7 @@ fn last_record_offset(segment: &Path) -> (u64, u64) {
 fn a_deleted_newest_segment_is_seen_through_the_seal_before_it() {
     let scratch = Scratch::new("deleted-newest");
     acknowledged_writes(scratch.path(), 30, &[]);
-    let all = segments(scratch.path());
+    let all = support::segments(scratch.path());
     assert!(all.len() >= 3);
     std::fs::remove_file(all.last().unwrap()).unwrap();
     let error = open(scratch.path()).err().expect("must refuse");
@@ -90,7 +81,7 @@ fn a_deleted_newest_segment_is_seen_through_the_seal_before_it() {
 fn zeroed_last_records_are_a_torn_tail_kept_in_a_salvage_file() {
     let scratch = Scratch::new("zeroed-tail");
     let (_, last_lsn) = acknowledged_writes(scratch.path(), 5, &[]);
-    let segment = segments(scratch.path()).pop().unwrap();
+    let segment = support::segments(scratch.path()).pop().unwrap();
     let (offset, _) = last_record_offset(&segment);
     let mut bytes = std::fs::read(&segment).unwrap();
     let original = bytes.clone();
@@ -121,7 +112,7 @@ fn zeroed_last_records_are_a_torn_tail_kept_in_a_salvage_file() {
 fn checkpoints_without_any_log_segment_are_refused() {
     let scratch = Scratch::new("no-segments");
     acknowledged_writes(scratch.path(), 6, &[3]);
-    for segment in segments(scratch.path()) {
+    for segment in support::segments(scratch.path()) {
         std::fs::remove_file(segment).unwrap();
     }
     let error = open(scratch.path()).err().expect("must refuse");
@@ -136,7 +127,7 @@ fn a_flipped_byte_in_the_last_record_is_salvaged_or_refused_never_lost() {
     for (what, field_offset) in [("length", 4usize), ("body", 20)] {
         let scratch = Scratch::new("flipped-last");
         acknowledged_writes(scratch.path(), 5, &[]);
-        let segment = segments(scratch.path()).pop().unwrap();
+        let segment = support::segments(scratch.path()).pop().unwrap();
         let (offset, valid_end) = last_record_offset(&segment);
         let mut bytes = std::fs::read(&segment).unwrap();
         bytes[offset as usize + field_offset] ^= 0x01;
@@ -230,7 +221,7 @@ fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
     for (what, damage) in damages {
         let scratch = Scratch::new("repair");
         acknowledged_writes(scratch.path(), 30, &[]);
-        damage(&segments(scratch.path()));
+        damage(&support::segments(scratch.path()));
         assert!(open(scratch.path()).is_err(), "{what}: open refuses");
         let report = repair(&OsFileSystem, scratch.path()).unwrap_or_else(|error| panic!("{what}: {error}"));
         let store = open_strict(scratch.path()).unwrap_or_else(|error| panic!("{what}: {error}"));
@@ -245,7 +236,7 @@ fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
     }
     let scratch = Scratch::new("repair-first-missing");
     acknowledged_writes(scratch.path(), 30, &[]);
-    std::fs::remove_file(&segments(scratch.path())[0]).unwrap();
+    std::fs::remove_file(&support::segments(scratch.path())[0]).unwrap();
     let error = repair(&OsFileSystem, scratch.path()).err().expect("cannot");
     assert!(error.message.contains("nothing was changed"), "{error}");
     assert_eq!(
@@ -255,7 +246,7 @@ fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
 
     let scratch = Scratch::new("repair-checkpoints-missing");
     acknowledged_writes(scratch.path(), 30, &[5, 10, 15, 20, 25]);
-    assert!(!segments(scratch.path())[0].ends_with("00000000000000000001.log"));
+    assert!(!support::segments(scratch.path())[0].ends_with("00000000000000000001.log"));
     for entry in std::fs::read_dir(scratch.path().join("checkpoints")).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
@@ -270,7 +261,7 @@ fn repair_ends_with_a_directory_that_opens_or_says_why_not() {
 fn a_second_torn_tail_at_the_same_offset_keeps_both_salvage_files() {
     let scratch = Scratch::new("torn-twice");
     acknowledged_writes(scratch.path(), 3, &[]);
-    let segment = segments(scratch.path()).pop().unwrap();
+    let segment = support::segments(scratch.path()).pop().unwrap();
     let (_, valid_end) = last_record_offset(&segment);
     let mut salvaged = Vec::new();
     for garbage in [&b"FIRST-GARBAGE"[..], b"SECOND-GARB"] {
@@ -297,7 +288,7 @@ fn a_second_torn_tail_at_the_same_offset_keeps_both_salvage_files() {
 fn repair_of_a_damaged_seal_keeps_every_record() {
     let scratch = Scratch::new("seal");
     let (hash, last_lsn) = acknowledged_writes(scratch.path(), 30, &[]);
-    let all = segments(scratch.path());
+    let all = support::segments(scratch.path());
     let sealed = &all[all.len() / 2];
     let mut bytes = std::fs::read(sealed).unwrap();
     let seal_kind = bytes.len() - 2;
@@ -328,7 +319,7 @@ fn verify_reports_missing_and_unusable_checkpoints_and_repair_mends_them() {
             std::fs::remove_file(checkpoints.last().unwrap()).unwrap();
         }),
         ("the oldest segment deleted", |dir| {
-            std::fs::remove_file(&segments(dir)[0]).unwrap()
+            std::fs::remove_file(&support::segments(dir)[0]).unwrap()
         }),
     ];
     for (what, damage) in damages {

@@ -7,7 +7,7 @@ mod simulator;
 mod support;
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use mmsb_core::inspect::check_history;
@@ -36,15 +36,6 @@ fn acknowledged_writes(dir: &Path, deltas: u8) -> (StateHash, u64) {
     (store.state_hash(), store.last_lsn())
 }
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("log"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    paths.sort();
-    paths
-}
-
 /// Sealing writes the next segment (synced with its directory) before the
 /// seal of the full one. A crash or a failed write in the middle of the
 /// seal left its first bytes at the end of a segment that was no longer the
@@ -56,7 +47,7 @@ fn a_seal_cut_short_by_a_crash_ends_its_segment_as_a_whole_seal() {
     for kept in 1..seal_bytes {
         let scratch = Scratch::new("torn-seal");
         let (hash, last_lsn) = acknowledged_writes(scratch.path(), 20);
-        let all = segments(scratch.path());
+        let all = support::segments(scratch.path());
         assert!(all.len() >= 3, "sealed segments and a newest one");
         let sealed = &all[all.len() - 2];
         let len = std::fs::metadata(sealed).unwrap().len();
@@ -79,7 +70,7 @@ fn a_seal_cut_short_by_a_crash_ends_its_segment_as_a_whole_seal() {
 fn a_seal_with_a_flipped_bit_is_still_refused() {
     let scratch = Scratch::new("flipped-seal");
     acknowledged_writes(scratch.path(), 20);
-    let all = segments(scratch.path());
+    let all = support::segments(scratch.path());
     let sealed = &all[all.len() - 2];
     let mut bytes = std::fs::read(sealed).unwrap();
     let last = bytes.len() - 3;
@@ -99,7 +90,7 @@ fn a_seal_with_a_flipped_bit_is_still_refused() {
 fn a_salvage_file_that_could_not_be_written_is_removed() {
     let scratch = Scratch::new("salvage-full");
     let (hash, last_lsn) = acknowledged_writes(scratch.path(), 3);
-    let segment = segments(scratch.path()).pop().unwrap();
+    let segment = support::segments(scratch.path()).pop().unwrap();
     let mut bytes = std::fs::read(&segment).unwrap();
     let first_lsn: u64 = segment.file_stem().unwrap().to_str().unwrap().parse().unwrap();
     let valid_end = mmsb_core::inspect::scan(&OsFileSystem, &segment, first_lsn, true)

@@ -41,6 +41,16 @@ impl Scratch {
     }
 }
 
+/// The segment files of a data directory, in order.
+pub fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("log"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// The bytes of log records in a data directory (segment files also hold
 /// preallocated zeros, which this leaves out).
 pub fn log_record_bytes(dir: &Path) -> u64 {
