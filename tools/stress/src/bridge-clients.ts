@@ -207,7 +207,8 @@ class ClientWorkload {
       sameBytes(bytes, written.bytes),
       'time-travel-differs',
       () =>
-        `page ${written.page.page} replayed through the bridge to LSN ${written.lsn} differs at byte ${firstDifference(bytes, written.bytes)}`,
+        `page ${written.page.page} replayed through the bridge to LSN ${written.lsn} ` +
+        `differs at byte ${firstDifference(bytes, written.bytes)}`,
     );
   }
 

@@ -23,7 +23,8 @@ import { check, InvariantBroken } from './invariants.js';
 import type { Random } from './random.js';
 
 const POLICIES: readonly FsyncPolicy[] = ['always', 'interval', 'never'];
-const LIVENESS = { heartbeatMs: 200, sessionTimeoutMs: 1000 };
+/** Short enough that an abandoned session expires within its round; long enough that a stalled event loop expires no live one. */
+const LIVENESS = { heartbeatMs: 250, sessionTimeoutMs: 3000 };
 /** Reads and writes above this go through shared memory: most pages of the lane. */
 const INLINE_BYTES_MAX = 2048;
 /** Requests a second of all the clients of a round together. */
@@ -79,6 +80,7 @@ export class BridgeLane {
       await server.close();
       server = undefined;
       check(!existsSync(shared), 'handles-unbalanced', () => `the stopped server left its shared-memory directory ${shared}`);
+      tally.checkpoints += bus.stats().checkpoints;
       hash = bus.stateHash();
       const replayed = (await bus.stateAt(bus.lsn)).stateHash();
       check(replayed === hash, 'replay-differs', () => `the bridge's bus hashes ${hash}, replayed to LSN ${bus.lsn} ${replayed}`);
@@ -134,7 +136,8 @@ export class BridgeLane {
       if (Date.now() > deadline) {
         throw new InvariantBroken(
           'handles-unbalanced',
-          `${BALANCE_MS_MAX} ms after its clients left, the bridge holds ${sessions} sessions, ${handles} handles, ${entries} shared-memory files`,
+          `${BALANCE_MS_MAX} ms after its clients left, the bridge holds ${sessions} sessions, ${handles} handles, ` +
+            `${entries} shared-memory files`,
         );
       }
       await delay(50);

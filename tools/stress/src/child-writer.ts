@@ -2,9 +2,9 @@
  * The child writer, a process of its own that the parent kills with SIGKILL
  * at a random moment. It continues the crash workload from operation
  * `start` on a data directory with several concurrent writers, and reports
- * over its stdout (a pipe: written synchronously) "s k lsn" when operation
- * k has taken effect (its record is `lsn`) and "a k" once its acknowledgement
- * has been awaited. Arguments: directory seed start writers fsync syncThread.
+ * over its stdout (a pipe: written synchronously) "s k" before operation k
+ * starts and "a k lsn" once its acknowledgement has been awaited (`lsn`: its
+ * log record). Arguments: directory seed start writers fsync syncThread.
  */
 import { Bus, type FsyncPolicy } from '@mmsb/bus';
 
@@ -28,11 +28,12 @@ const bus = await Bus.open(directory!, {
 });
 let next = Number(startText);
 if (next === 0) {
+  report('s 0');
   const created = performCrashOperation(bus, crashOperation(seed, 0));
-  report(`s 0 ${bus.lsn}`);
+  const lsn = bus.lsn;
   const ids = (await created) as number[];
   if (ids.join() !== CRASH_PAGE_IDS.join()) throw new Error(`the pages of a fresh directory got ids ${ids.join()}`);
-  report('a 0');
+  report(`a 0 ${lsn}`);
   next = 1;
 }
 report('ready');
@@ -42,10 +43,13 @@ const pacer = new Pacer(OPERATIONS_PER_SECOND);
 async function writer(): Promise<void> {
   for (;;) {
     const k = next++;
-    const acknowledged = performCrashOperation(bus, crashOperation(seed, k));
-    report(`s ${k} ${bus.lsn}`);
+    const operation = crashOperation(seed, k);
+    // Before the operation: a kill between its record and a later line must not hide it from the parent.
+    report(`s ${k}`);
+    const acknowledged = performCrashOperation(bus, operation);
+    const lsn = bus.lsn;
     await acknowledged;
-    report(`a ${k}`);
+    report(`a ${k} ${lsn}`);
     await pacer.turn();
   }
 }

@@ -31,10 +31,12 @@ const STDERR_KEPT = 2000;
 
 /** What one life of the child reported before it was killed. */
 interface Life {
+  /** The last operation started: it may have reached the log or not. */
   submitted: number;
+  /** The last operation acknowledged: it must have. */
   acknowledged: number;
-  /** The LSN of each operation submitted in this life. */
-  readonly lsns: Map<number, number>;
+  /** The LSN of the last acknowledged operation's record. */
+  acknowledgedLsn: number | undefined;
 }
 
 /** The oracle of a generation: operations 0..applied done to the model. */
@@ -96,9 +98,10 @@ export class CrashLane {
     const killAfterMs = random.chance(0.2) ? random.between(0, 20) : random.between(20, 1500);
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      const life: Life = { submitted: start - 1, acknowledged: start - 1, lsns: new Map() };
+      const life: Life = { submitted: start - 1, acknowledged: start - 1, acknowledgedLsn: undefined };
       let pending = '';
       let stderr = '';
+      let ready = false;
       const kill = (): void => void child.kill('SIGKILL');
       const stuck = setTimeout(kill, START_MS_MAX);
       child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-STDERR_KEPT)));
@@ -109,25 +112,28 @@ export class CrashLane {
           const [tag, k, lsn] = line.split(' ');
           if (tag === 's') {
             life.submitted = Math.max(life.submitted, Number(k));
-            life.lsns.set(Number(k), Number(lsn));
           } else if (tag === 'a') {
+            if (Number(k) > life.acknowledged) life.acknowledgedLsn = Number(lsn);
             life.acknowledged = Math.max(life.acknowledged, Number(k));
             tally.childOperations++;
             tally.operations++;
           } else if (tag === 'ready') {
+            ready = true;
             clearTimeout(stuck);
             void stop.sleep(killAfterMs).then(kill);
           }
         }
       });
       child.on('error', reject);
-      child.on('exit', (code, signal) => {
+      // 'close', not 'exit': the lines the child wrote before it died are all read by then.
+      child.on('close', (code, signal) => {
         clearTimeout(stuck);
-        if (signal === 'SIGKILL' && life.submitted >= start - 1) {
+        if (signal === 'SIGKILL' && ready) {
           tally.kills++;
           resolve(life);
         } else {
-          reject(new InvariantBroken('operation-failed', `the child writer (${policy}) exited with ${signal ?? code}: ${stderr}`));
+          const how = ready ? `exited with ${signal ?? code}` : `was not ready within ${START_MS_MAX} ms (${signal ?? code})`;
+          reject(new InvariantBroken('operation-failed', `the child writer (${policy}) ${how}: ${stderr}`));
         }
       });
     });
@@ -169,9 +175,11 @@ export class CrashLane {
    * would leave it (a cut at a record boundary reads as a clean end).
    */
   #plantLostWrite(directory: string, life: Life): void {
-    const lsn = life.lsns.get(life.acknowledged);
+    const lsn = life.acknowledgedLsn;
     if (this.#context.plant !== 'lost-write' || this.#planted || life.acknowledged < 1 || lsn === undefined) return;
-    const { segments } = native.inspectDirectory(directory);
+    const { segments, checkpoints } = native.inspectDirectory(directory);
+    // A cut at or before a checkpoint's marker is a log ending before its checkpoint, which recovery refuses (LOG_CORRUPT).
+    if (checkpoints.some((checkpoint) => checkpoint.lsn + 1 >= lsn)) return;
     const index = segments.findLastIndex((segment) => segment.lsn <= lsn);
     const segment = segments[index];
     if (segment === undefined) return;

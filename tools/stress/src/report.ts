@@ -116,7 +116,7 @@ export function summaryLines(report: StressReport): string[] {
       `${count(counts.batches)} batches, ${count(counts.childOperations)} by child writers`,
     `  crashes survived    ${count(counts.kills)} SIGKILLs of a child writer, ${count(counts.recoveries)} recoveries checked ` +
       `(${count(counts.tornTails)} torn tails cut)`,
-    `  checkpoints         ${count(counts.checkpoints)} by hand (besides automatic ones); ${count(counts.waves)} propagation waves`,
+    `  checkpoints         ${count(counts.checkpoints)} (full and incremental), ${count(counts.waves)} propagation waves`,
     `  checks              ${count(counts.replayChecks)} replay = live, ${count(counts.timeTravelReads)} time-travel reads, ` +
       `${count(counts.reopens)} reopens, ${count(counts.refusals)} bad operations refused`,
     `  bridge              ${count(counts.bridgeSessions)} sessions (${count(counts.bridgeAbandoned)} abandoned), ` +

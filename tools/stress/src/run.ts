@@ -96,9 +96,8 @@ export async function runStress(argv: readonly string[], print: Print): Promise<
     if (options.report !== undefined) writeFileSync(options.report, `${JSON.stringify(report(), null, 2)}\n`);
   };
 
-  say(
-    `stress: seed ${options.seed}, duration ${formatDuration(options.durationMs)}, data in ${root}${plant === undefined ? '' : `, planted bug ${plant}`}`,
-  );
+  const planted = plant === undefined ? '' : `, planted bug ${plant}`;
+  say(`stress: seed ${options.seed}, duration ${formatDuration(options.durationMs)}, data in ${root}${planted}`);
   say(`reproduce: ${reproduce}`);
   const interrupt = (signal: string): void => stop.request(`stopped by ${signal}`);
   process.on('SIGINT', interrupt);

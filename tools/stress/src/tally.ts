@@ -9,6 +9,7 @@ export class Tally {
   /** Deltas applied alone or in batches (the oracle's count, derived deltas excluded). */
   deltas = 0;
   batches = 0;
+  /** Checkpoints the lanes' and the bridge's buses wrote (full and incremental; by hand, by size and by time). */
   checkpoints = 0;
   /** Propagation waves that finished, as the buses count them. */
   waves = 0;

@@ -138,7 +138,7 @@ export class BusLane {
       deepest: derived[DEEPEST]!,
       scratch: [],
       samples: [],
-      wavesSeen: 0,
+      seen: { waves: 0, checkpoints: 0 },
     };
     const difference = model.differences(bus, model.ids, true);
     check(difference === undefined, 'live-state-differs', () => `after set-up: ${difference}`);
@@ -161,7 +161,7 @@ export class BusLane {
       }
     };
     await Promise.all(Array.from({ length: random.between(1, 3) }, (_, index) => writer(random.fork(`writer ${index}`))));
-    this.#countWaves(session);
+    this.#count(session);
     if (failure !== undefined) throw failure;
   }
 
@@ -186,7 +186,7 @@ export class BusLane {
   /** Closes the bus and opens its directory again: the same hash, every page as the oracle has it. */
   async #reopen(session: LaneSession, directory: string, busOptions: BusOptions): Promise<LaneSession> {
     const { tally } = this.#context;
-    this.#countWaves(session);
+    this.#count(session);
     const hash = session.bus.stateHash();
     const lsn = session.bus.lsn;
     await session.bus.close();
@@ -209,13 +209,18 @@ export class BusLane {
     }
     tally.reopens++;
     tally.replayChecks++;
-    return { ...session, bus, wavesSeen: 0 };
+    return { ...session, bus, seen: { waves: 0, checkpoints: 0 } };
   }
 
-  #countWaves(session: LaneSession): void {
+  /** Adds the waves and checkpoints (by hand, by size and by time) the bus finished since last counted. */
+  #count(session: LaneSession): void {
+    const { tally } = this.#context;
     const waves = session.bus.propagationStats.waves;
-    this.#context.tally.waves += waves - session.wavesSeen;
-    session.wavesSeen = waves;
+    const checkpoints = session.bus.stats().checkpoints;
+    tally.waves += waves - session.seen.waves;
+    tally.checkpoints += checkpoints - session.seen.checkpoints;
+    session.seen.waves = waves;
+    session.seen.checkpoints = checkpoints;
   }
 
   /** The planted bug `stray-write`: once, a byte of a source page changes behind the log and the oracle. */
