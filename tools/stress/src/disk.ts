@@ -20,7 +20,7 @@ export function checkDiskBound(tally: Tally, directory: string): void {
 }
 
 /** Bytes of the files under `directory` (their apparent sizes; 0 when it is gone). */
-export function directoryBytes(directory: string): number {
+function directoryBytes(directory: string): number {
   let total = 0;
   let entries;
   try {

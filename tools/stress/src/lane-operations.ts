@@ -29,7 +29,6 @@ const SCRATCH_MAX = 8;
 
 /** One bus of a lane, its oracle, and what the operations share. */
 export interface LaneSession {
-  readonly part: string;
   readonly bus: Bus;
   readonly policy: FsyncPolicy;
   readonly model: LaneModel;

@@ -128,7 +128,6 @@ export class BusLane {
       derived.push(id);
     }
     const session: LaneSession = {
-      part: this.#part,
       bus,
       policy: this.#policy,
       model,
