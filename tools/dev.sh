@@ -91,6 +91,8 @@ case "${1:-}" in
     install_prometheus
     say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest, the Python client's tests"
     pnpm exec nx run-many -t lint typecheck test test:asan test:python --output-style=static "${NX_CACHE_FLAGS[@]}"
+    say "the release check: pack every package, npm install the tarballs outside the workspace with Rust hidden, run them"
+    pnpm release:check
     ;;
   bench)
     setup

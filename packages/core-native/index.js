@@ -1,28 +1,43 @@
-// Loads the platform's compiled addon. A missing or broken addon becomes an
-// Error with code NATIVE_UNAVAILABLE that says how to build it, never a crash.
+// Loads the compiled addon: MMSB_NATIVE_PATH if set (a sanitizer build, say),
+// else one built in this checkout, else the platform package npm installed.
+// A missing or broken addon becomes an Error with code NATIVE_UNAVAILABLE that
+// names what to install, never a crash.
 import { createRequire } from 'node:module';
-import { arch, platform } from 'node:process';
+import { missingAddonMessage, platformName, platformPackage } from './platform.js';
 
 const require = createRequire(import.meta.url);
 
-function platformSuffix() {
-  const abi = platform === 'linux' ? (process.report?.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : '';
-  return `${platform}-${arch}${abi}`;
+function unavailable(message, cause) {
+  const error = new Error(message, { cause });
+  error.code = 'NATIVE_UNAVAILABLE';
+  return error;
+}
+
+function isMissing(error, request) {
+  return error.code === 'MODULE_NOT_FOUND' && error.message.includes(request);
 }
 
 function load() {
-  const path = process.env.MMSB_NATIVE_PATH ?? `./mmsb.${platformSuffix()}.node`;
-  try {
-    return require(path);
-  } catch (cause) {
-    const error = new Error(
-      `the MMSB native addon could not be loaded from ${path} (${cause.message}); ` +
-        'build it with `pnpm --filter @mmsb/core-native build` (needs Rust) or run the README set-up command',
-      { cause },
-    );
-    error.code = 'NATIVE_UNAVAILABLE';
-    throw error;
+  const explicit = process.env.MMSB_NATIVE_PATH;
+  if (explicit) {
+    try {
+      return require(explicit);
+    } catch (cause) {
+      throw unavailable(`the MMSB native addon could not be loaded from MMSB_NATIVE_PATH=${explicit} (${cause.message})`, cause);
+    }
   }
+  const name = platformName(process.platform, process.arch);
+  const candidates = [`./mmsb.${name}.node`, platformPackage(name)];
+  for (const request of candidates) {
+    try {
+      return require(request);
+    } catch (cause) {
+      if (!isMissing(cause, request)) {
+        throw unavailable(`the MMSB native addon ${request} is present but could not be loaded (${cause.message})`, cause);
+      }
+    }
+  }
+  throw unavailable(missingAddonMessage(name, `looked for ${candidates.join(' and ')}`));
 }
 
 export const native = load();

@@ -1,0 +1,51 @@
+// Puts the built addon into its platform package (what `napi artifacts` does
+// in a release pipeline) and packs every published package with `pnpm pack`,
+// which writes `workspace:*` ranges (core-native's optionalDependencies among
+// them) as the exact versions being released.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostPlatform, publishedPackages, ROOT } from './workspace.mjs';
+
+/** Copies this machine's built addon into its platform package; returns the platform name. */
+export async function placeHostBinary() {
+  const platform = await hostPlatform();
+  const binary = `mmsb.${platform}.node`;
+  const built = join(ROOT, 'packages', 'core-native', binary);
+  const target = join(ROOT, 'packages', 'core-native', 'npm', platform);
+  if (!existsSync(built)) {
+    throw new Error(`${built} is missing: build the addon first (pnpm --filter @mmsb/core-native build)`);
+  }
+  if (!existsSync(target)) {
+    throw new Error(`no platform package for ${platform} under packages/core-native/npm: this platform is not released`);
+  }
+  copyFileSync(built, join(target, binary));
+  return platform;
+}
+
+/** The platform packages whose addon is not in place, as "name (file)". */
+export function missingBinaries(packages = publishedPackages()) {
+  return packages
+    .filter((pkg) => pkg.platformBinary && !existsSync(join(pkg.dir, pkg.platformBinary)))
+    .map((pkg) => `${pkg.name} (${pkg.platformBinary})`);
+}
+
+/**
+ * Packs every published package into `destination`; platform packages without
+ * their addon are skipped (this machine builds one platform). Returns the
+ * tarballs as `{ name, tarball }`, platform packages first.
+ */
+export function packAll(destination) {
+  const packed = [];
+  const packages = publishedPackages().sort((a, b) => Number(Boolean(b.platformBinary)) - Number(Boolean(a.platformBinary)));
+  for (const pkg of packages) {
+    if (pkg.platformBinary && !existsSync(join(pkg.dir, pkg.platformBinary))) continue;
+    const output = execFileSync('pnpm', ['pack', '--json', '--pack-destination', destination], {
+      cwd: pkg.dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    packed.push({ name: pkg.name, tarball: JSON.parse(output).filename });
+  }
+  return packed;
+}
