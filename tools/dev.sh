@@ -19,6 +19,14 @@ if [ "${CI:-}" = "true" ]; then NX_CACHE_FLAGS=(--skip-nx-cache); fi
 
 say() { printf '\n== %s\n' "$*"; }
 
+# System packages: as root (CI here), or through sudo (a CI runner, a developer).
+apt_install() {
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
 require_toolchains() {
   local node_major
   node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
@@ -38,7 +46,7 @@ setup_python_client() {
   local venv="$PYTHON_CLIENT/.venv"
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     say "installing python3-venv (the Python client's virtualenv)"
-    apt-get update -qq && apt-get install -y -qq python3 python3-venv
+    apt_install python3 python3-venv
   fi
   if ! "$venv/bin/python" -c '' 2>/dev/null; then
     say "creating the Python client's virtualenv"
@@ -70,7 +78,7 @@ setup() {
 install_prometheus() {
   if ! command -v prometheus >/dev/null; then
     say "installing prometheus (the metrics tests scrape with it)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+    apt_install prometheus
   fi
 }
 
@@ -98,7 +106,7 @@ case "${1:-}" in
     setup
     if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
       say "installing redis-server (a benchmark peer)"
-      apt-get update -qq && apt-get install -y -qq redis-server
+      apt_install redis-server
     fi
     pnpm exec nx run-many -t bench --output-style=static
     ;;

@@ -25,19 +25,21 @@ export function platformPackage(name) {
   return `@mmsb/core-native-${name}`;
 }
 
-/** What to tell a user whose machine has no loadable addon. */
-export function missingAddonMessage(name, cause) {
-  const pkg = platformPackage(name);
-  const fromSource = 'or build the addon from source in a checkout of the MMSB repository (`bash tools/dev.sh quickstart`, needs Rust)';
+/** What to tell a user whose machine has no addon, for @mmsb/core-native at `version`. */
+export function missingAddonMessage(name, version) {
+  const pkg = `${platformPackage(name)}@${version}`;
+  const prebuilt = `prebuilt: ${PUBLISHED_PLATFORMS.join(', ')}`;
   if (PUBLISHED_PLATFORMS.includes(name)) {
     return (
-      `the MMSB native addon for ${name} is missing: install ${pkg} (\`npm install ${pkg}\`; ` +
-      'it is an optional dependency of @mmsb/core-native, skipped by `--omit=optional`, `--no-optional` ' +
-      `or a lockfile made on another platform), ${fromSource} (${cause})`
+      `the MMSB native addon for ${name} is missing: install ${pkg} (\`npm install ${pkg}\`); it is an optional ` +
+      'dependency of @mmsb/core-native, which `--omit=optional`, `--no-optional` or a lockfile made on another platform leaves out'
     );
   }
+  if (!name.startsWith('linux-')) {
+    return `MMSB runs on Linux only (its storage layer uses Linux system calls): there is no addon for ${name} (${prebuilt})`;
+  }
   return (
-    `MMSB publishes no native addon for ${name} (prebuilt: ${PUBLISHED_PLATFORMS.join(', ')}); ` +
-    `there is no ${pkg} to install: ${fromSource} (${cause})`
+    `MMSB publishes no native addon for ${name} (${prebuilt}): build one from a checkout of the MMSB repository ` +
+    '(`pnpm --filter @mmsb/core-native build`, needs Rust) and set MMSB_NATIVE_PATH to the .node file it writes'
   );
 }

@@ -7,20 +7,26 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPlatform, publishedPackages, ROOT } from './workspace.mjs';
 
-/** Copies this machine's built addon into its platform package; returns the platform name. */
+/**
+ * Puts an addon into this machine's platform package: `MMSB_RELEASE_ADDON`
+ * when set (the release workflow's cross-built artifact), else the checkout's
+ * build. Returns the platform name and the file placed, which the caller
+ * removes once packed (a checkout build must never reach a real publish).
+ */
 export async function placeHostBinary() {
   const platform = await hostPlatform();
   const binary = `mmsb.${platform}.node`;
-  const built = join(ROOT, 'packages', 'core-native', binary);
+  const source = process.env.MMSB_RELEASE_ADDON ?? join(ROOT, 'packages', 'core-native', binary);
   const target = join(ROOT, 'packages', 'core-native', 'npm', platform);
-  if (!existsSync(built)) {
-    throw new Error(`${built} is missing: build the addon first (pnpm --filter @mmsb/core-native build)`);
+  if (!existsSync(source)) {
+    throw new Error(`${source} is missing: build the addon first (pnpm --filter @mmsb/core-native build)`);
   }
   if (!existsSync(target)) {
     throw new Error(`no platform package for ${platform} under packages/core-native/npm: this platform is not released`);
   }
-  copyFileSync(built, join(target, binary));
-  return platform;
+  const placed = join(target, binary);
+  copyFileSync(source, placed);
+  return { platform, placed, source };
 }
 
 /** The platform packages whose addon is not in place, as "name (file)". */

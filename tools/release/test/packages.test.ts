@@ -69,6 +69,18 @@ describe('versions in step', () => {
     expect([...config.fixed[0]!].sort()).toEqual(packages.map((pkg) => pkg.name).sort());
   });
 
+  it('every pending changeset names published packages only (else `changeset version` never consumes it)', () => {
+    const published = new Set(packages.map((pkg) => pkg.name));
+    const changesets = readdirSync(join(ROOT, '.changeset')).filter((name) => name.endsWith('.md') && name !== 'README.md');
+    for (const name of changesets) {
+      const front = /^---\n([\s\S]*?)\n---\n/.exec(read(`.changeset/${name}`));
+      expect(front, name).not.toBeNull();
+      const named = front![1]!.split('\n').map((line) => /^'([^']+)': (major|minor|patch)$/.exec(line)?.[1]);
+      expect(named.length, name).toBeGreaterThan(0);
+      for (const pkg of named) expect(published.has(pkg!), `${name}: ${pkg}`).toBe(true);
+    }
+  });
+
   it('every published package has the same version', () => {
     expect(new Set(packages.map((pkg) => pkg.manifest.version))).toEqual(new Set([lead]));
   });

@@ -12,15 +12,20 @@ interface BridgeModule {
 
 const BRIDGE = '@mmsb/julia-bridge';
 
+/** Whether `error` says the bridge package itself is not installed (not one of its own imports). */
+function isBridgeMissing(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return code === 'ERR_MODULE_NOT_FOUND' && (message ?? '').includes(`'${BRIDGE}'`);
+}
+
 async function loadBridge(): Promise<BridgeModule> {
   try {
     return (await import(BRIDGE)) as BridgeModule;
   } catch (error) {
-    throw new MmsbError(
-      ErrorCode.NATIVE_UNAVAILABLE,
-      `mmsb serve needs the ${BRIDGE} package beside @mmsb/bus (npm install ${BRIDGE}): ${(error as Error).message}`,
-      { cause: error },
-    );
+    const message = isBridgeMissing(error)
+      ? `mmsb serve needs the ${BRIDGE} package beside @mmsb/bus: npm install ${BRIDGE}`
+      : `${BRIDGE} is installed but could not be loaded: ${(error as Error).message}`;
+    throw new MmsbError(ErrorCode.NATIVE_UNAVAILABLE, message, { cause: error });
   }
 }
 
