@@ -132,7 +132,9 @@ CLEAN=(--exit-on-first-error=yes --trace-children=yes)
 run_valgrind() {
   command -v valgrind >/dev/null || fail "valgrind is missing (apt-get install valgrind; tools/dev.sh test installs it)"
   say "building the addon with planted errors for valgrind"
-  cargo build --quiet -p mmsb-napi --features planted-addon-bugs
+  # Without RUSTC_BOOTSTRAP, as cargo test builds: some build scripts (proc-macro2's) rerun when
+  # it changes, which would rebuild target/debug's dependencies here and again in cargo test.
+  env -u RUSTC_BOOTSTRAP cargo build --quiet -p mmsb-napi --features planted-addon-bugs
   cp target/debug/libmmsb_napi.so "$out/mmsb-planted.node"
   local log="$logs/valgrind-planted" status=0
   MMSB_NATIVE_PATH="$PWD/$out/mmsb-planted.node" "${VALGRIND[@]}" \
@@ -146,8 +148,8 @@ run_valgrind() {
 
   [ -f mmsb.linux-x64-gnu.node ] || fail "no release addon to check; build it first (pnpm run build)"
   say "valgrind over node running the quickstart (mmsb demo)"
-  "${VALGRIND[@]}" "${CLEAN[@]}" node --jitless "$bus/bin/mmsb.js" demo >"$logs/demo" ||
-    { cat "$logs/demo"; fail "valgrind over mmsb demo failed"; }
+  "${VALGRIND[@]}" "${CLEAN[@]}" node --jitless "$bus/bin/mmsb.js" demo >"$logs/valgrind-demo" ||
+    { cat "$logs/valgrind-demo"; fail "valgrind over mmsb demo failed"; }
   say "valgrind over node running the crash workload"
   "${VALGRIND[@]}" "${CLEAN[@]}" node --jitless "$here/crash-workload.mjs" "${MMSB_VALGRIND_KILLS:-2}" ||
     fail "valgrind over the crash workload failed"
