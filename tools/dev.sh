@@ -103,7 +103,7 @@ case "${1:-}" in
     setup
     install_prometheus
     install_sanitizer_tools
-    say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest, the addon under ASan and valgrind, the Python client's tests"
+    say "lint, type checks, Rust tests (plain and under ASan), vitest, the addon under ASan and valgrind, the Python client's tests"
     pnpm exec nx run-many -t lint typecheck test test:asan test:python --output-style=static "${NX_CACHE_FLAGS[@]}"
     ;;
   bench)
