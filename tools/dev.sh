@@ -82,6 +82,19 @@ install_prometheus() {
   fi
 }
 
+# The addon sanitizers (packages/core-native/scripts/addon-sanitizers.sh) run node under valgrind
+# and preload gcc's ASan runtime (libasan8, which Debian's gcc brings).
+install_sanitizer_tools() {
+  if ! command -v valgrind >/dev/null; then
+    say "installing valgrind (the addon sanitizers run node under it)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind
+  fi
+  if [ ! -f "$(gcc -print-file-name=libasan.so 2>/dev/null)" ]; then
+    say "installing gcc with its ASan runtime (node preloads it for the addon sanitizers)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc
+  fi
+}
+
 case "${1:-}" in
   serve)
     setup
@@ -97,7 +110,8 @@ case "${1:-}" in
   test)
     setup
     install_prometheus
-    say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest, the Python client's tests"
+    install_sanitizer_tools
+    say "lint, type checks, Rust tests (plain and under ASan), vitest, the addon under ASan and valgrind, the Python client's tests"
     pnpm exec nx run-many -t lint typecheck test test:asan test:python --output-style=static "${NX_CACHE_FLAGS[@]}"
     say "the release check: pack every package, npm install the tarballs outside the workspace with Rust hidden, run them"
     pnpm release:check
