@@ -87,11 +87,11 @@ install_prometheus() {
 install_sanitizer_tools() {
   if ! command -v valgrind >/dev/null; then
     say "installing valgrind (the addon sanitizers run node under it)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind
+    apt_install valgrind
   fi
   if [ ! -f "$(gcc -print-file-name=libasan.so 2>/dev/null)" ]; then
     say "installing gcc with its ASan runtime (node preloads it for the addon sanitizers)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc
+    apt_install gcc
   fi
 }
 
