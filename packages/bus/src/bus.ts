@@ -296,7 +296,10 @@ export class Bus extends StateReader {
     const target = checkMemory(memory);
     if (target === undefined) throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `memory must be one of ${PAGE_MEMORIES.join(', ')}`);
     const moved = call(() => state.movePage(id, target));
-    if (moved) this.views.delete(id);
+    if (moved) {
+      this.views.delete(id);
+      this.#propagator.pageMoved();
+    }
     this.#noteCudaFallback('cpu', target);
     await this.#acknowledge();
     return moved;

@@ -150,6 +150,11 @@ export class Propagator {
     this.#plans.clear();
   }
 
+  /** Drops the resolved plans: they hold views of pages, and a page moved to other memory has its bytes elsewhere. */
+  pageMoved(): void {
+    this.#plans.clear();
+  }
+
   /** True when some page has a recompute, so commits start waves. */
   get active(): boolean {
     return this.#registered.size > 0;

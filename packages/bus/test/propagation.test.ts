@@ -208,4 +208,25 @@ describe('propagation', () => {
     await expectMmsbError(() => bus.apply({ pageId: ids[0]!, payload: dense(Uint8Array.of(1)) }), ErrorCode.WAVE_LIMIT);
     expect(bus.readMany(ids.slice(1))).toEqual([Uint8Array.of(0), Uint8Array.of(0), Uint8Array.of(0)]);
   });
+
+  it('JavaScript recomputes see a parent and a child moved to other page memory', async () => {
+    // Found by `mmsb stress`: the bus kept each wave plan's views of the pages, and moving a page to
+    // other memory gives it new bytes elsewhere, so after a move the recompute read the parent's old
+    // bytes (and compared its output with the child's old bytes): the derived page went stale.
+    const bus = Bus.memory();
+    const [parent, child] = await bus.createPages(2, { size: 4 });
+    await bus.addEdge(parent!, child!);
+    bus.recompute(child!, ([bytes]) => bytes!.map((byte) => byte + 1));
+    await bus.apply({ pageId: parent!, payload: dense(Uint8Array.of(1, 1, 1, 1)) });
+    for (const [moved, memory, fill] of [
+      [parent!, 'mapped', 7],
+      [child!, 'mapped', 9],
+      [parent!, 'heap', 11],
+    ] as const) {
+      expect(await bus.movePage(moved, memory)).toBe(true);
+      await bus.apply({ pageId: parent!, payload: dense(bytes(4, fill)) });
+      expect(bus.read(child!)).toEqual(bytes(4, fill + 1));
+      expect(bus.page(child!).epoch).toBe(bus.page(parent!).epoch);
+    }
+  });
 });

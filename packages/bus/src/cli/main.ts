@@ -11,6 +11,7 @@ import { runDemo } from './demo.js';
 import { requireDirectory, runLog, runRepair, runVerify } from './directory.js';
 import { runServeCommand } from './serve.js';
 import { runStats } from './stats.js';
+import { runStressCommand } from './stress.js';
 
 const HELP = `mmsb ${VERSION}: the Memory-Mapped State Bus
 
@@ -24,6 +25,8 @@ Usage:
   mmsb verify <dir>              check every checksum, checkpoint hash, the replayed log and torn tails
   mmsb repair <dir>              back to the longest consistent history (what is cut is kept aside)
   mmsb stats <dir|url>           pages, log, checkpoints, recovery and latency percentiles, as tables
+  mmsb stress [--seed <n>] [--duration <d>] [--data <dir>]
+                                 a seeded mixed workload with invariants checked as it runs (mmsb stress --help)
   mmsb --version                 print the version
   mmsb --help                    print this help
 
@@ -41,6 +44,7 @@ function usage(message: string): number {
 /** Runs the CLI and returns its exit code. */
 export async function main(argv: readonly string[], print: Print = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
   if (argv[0] === 'serve') return reportErrors(() => runServeCommand(argv.slice(1), print));
+  if (argv[0] === 'stress') return reportErrors(() => runStressCommand(argv.slice(1), print));
   let parsed;
   try {
     parsed = parseArgs({

@@ -1,0 +1,106 @@
+// `mmsb stress` through the real command line (node packages/bus/bin/mmsb.js,
+// so the built @mmsb/bus and @mmsb/stress): a minute of the whole mixed
+// workload finds no violation; each planted bug is reported as a violation
+// with exit code 1; bad arguments are typed errors.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { PLANTS, type Plant, type StressReport } from '../src/index.js';
+
+const CLI = fileURLToPath(new URL('../../../packages/bus/bin/mmsb.js', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'mmsb-stress-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function stress(args: readonly string[], environment: NodeJS.ProcessEnv = {}): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'stress', ...args], {
+      env: { ...process.env, MMSB_STRESS_PLANT: '', ...environment },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function readReport(path: string): StressReport {
+  return JSON.parse(readFileSync(path, 'utf8')) as StressReport;
+}
+
+describe('mmsb stress', () => {
+  it('refuses a bad seed, duration or planted bug with INVALID_ARGUMENT (exit 1), an unknown option as usage (exit 2)', async () => {
+    const seed = await stress(['--seed', '12x', '--duration', '5s']);
+    expect(seed.code).toBe(1);
+    expect(seed.stderr).toMatch(/^mmsb: INVALID_ARGUMENT: --seed must be a whole number from 0 to 4294967295 \(got "12x"\)/);
+    const duration = await stress(['--seed', '1', '--duration', '60']);
+    expect(duration.code).toBe(1);
+    expect(duration.stderr).toMatch(/^mmsb: INVALID_ARGUMENT: --duration must be a number and a unit/);
+    const plant = await stress(['--duration', '5s'], { MMSB_STRESS_PLANT: 'typo' });
+    expect(plant.code).toBe(1);
+    expect(plant.stderr).toMatch(/^mmsb: INVALID_ARGUMENT: MMSB_STRESS_PLANT must be one of/);
+    expect((await stress(['--frobnicate'])).code).toBe(2);
+  });
+
+  it('--help describes the command', async () => {
+    const help = await stress(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--duration <d>');
+  });
+
+  it('runs a minute of every part of the workload with its invariants checked and none violated', async () => {
+    const report = join(scratch, 'minute.json');
+    const run = await stress(['--seed', '1', '--duration', '60s', '--report', report]);
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stdout).toContain('reproduce: mmsb stress --seed 1 --duration 60s');
+    const { counts, violations, memory, seed } = readReport(report);
+    expect(seed).toBe(1);
+    expect(violations).toBe(0);
+    expect(counts.operations).toBeGreaterThan(1000);
+    expect(counts.kills).toBeGreaterThanOrEqual(1);
+    expect(counts.recoveries).toBe(counts.kills);
+    for (const figure of ['deltas', 'batches', 'checkpoints', 'waves', 'timeTravelReads', 'replayChecks', 'reopens', 'refusals'] as const) {
+      expect(counts[figure], figure).toBeGreaterThan(0);
+    }
+    expect(counts.bridgeSessions).toBeGreaterThan(0);
+    expect(counts.handleChecks).toBeGreaterThan(0);
+    expect(memory.boundRssBytes).toBeGreaterThan(memory.baselineRssBytes);
+    expect(memory.peakRssBytes).toBeLessThanOrEqual(memory.boundRssBytes!);
+  }, 180_000);
+
+  it('reports every planted bug as a violation of its invariant and exits 1', async () => {
+    const expected: Record<Plant, string> = {
+      'stray-write': 'live-state-differs',
+      'lost-write': 'acknowledged-write-lost',
+      'held-handle': 'handles-unbalanced',
+    };
+    const plants = Object.keys(PLANTS) as Plant[];
+    // Side by side: each is found within seconds, and the run waits for the slowest (an expiry timeout).
+    const runs = await Promise.all(
+      plants.map(async (plant) => {
+        const report = join(scratch, `${plant}.json`);
+        const run = await stress(['--seed', '1', '--duration', '8s', '--report', report], { MMSB_STRESS_PLANT: plant });
+        return { plant, run, report: readReport(report) };
+      }),
+    );
+    for (const { plant, run, report } of runs) {
+      expect(run.code, `${plant}: ${run.stdout}`).toBe(1);
+      expect(run.stdout).toContain(`VIOLATION`);
+      expect(run.stdout).toContain(`reproduce: MMSB_STRESS_PLANT=${plant} mmsb stress --seed 1 --duration 8s`);
+      expect(report.violationsByInvariant, plant).toHaveProperty(expected[plant]);
+    }
+  }, 120_000);
+});
