@@ -57,7 +57,7 @@ run_vitest_asan() {
   local addon=$1 dir=$2 status=0 marker pid deadline=$((SECONDS + 60))
   mkdir -p "$dir"
   MMSB_ASAN_RUNTIME=$(asan_runtime) MMSB_ASAN_OPTIONS=$(asan_options "$dir") MMSB_LSAN_OPTIONS=$(lsan_options) \
-    MMSB_ASAN_ADDON="$PWD/$addon" MMSB_ASAN_LOGS="$dir" NO_COLOR=1 \
+    MMSB_ASAN_ADDON="$PWD/$addon" MMSB_ASAN_LOGS="$dir" \
     node --require "./$here/vitest-main.cjs" "$vitest" run --config "$here/vitest.config.mjs" || status=$?
   for marker in "$dir"/fork.*; do
     pid=${marker##*.}
