@@ -90,8 +90,12 @@ install_sanitizer_tools() {
     apt_install valgrind
   fi
   if [ ! -f "$(gcc -print-file-name=libasan.so 2>/dev/null)" ]; then
-    say "installing gcc with its ASan runtime (node preloads it for the addon sanitizers)"
-    apt_install gcc
+    say "installing gcc's ASan runtime (node preloads it for the addon sanitizers)"
+    if command -v gcc >/dev/null; then
+      apt_install "libgcc-$(gcc -dumpversion | cut -d. -f1)-dev"
+    else
+      apt_install gcc
+    fi
   fi
 }
 

@@ -54,11 +54,13 @@ lsan_options() { echo "suppressions=$PWD/$here/lsan.supp"; }
 # addon $1 and its logs in $2, then waits for its forks (vitest does not wait for the last ones
 # to end) and fails if one did not end by itself. Returns vitest's status.
 run_vitest_asan() {
-  local addon=$1 dir=$2 status=0 marker pid deadline=$((SECONDS + 60))
+  local addon=$1 dir=$2 status=0 marker pid deadline
   mkdir -p "$dir"
+  # A wedged fork (vitest-main.cjs keeps vitest from killing it) must not hang the test command.
   MMSB_ASAN_RUNTIME=$(asan_runtime) MMSB_ASAN_OPTIONS=$(asan_options "$dir") MMSB_LSAN_OPTIONS=$(lsan_options) \
     MMSB_ASAN_ADDON="$PWD/$addon" MMSB_ASAN_LOGS="$dir" \
-    node --require "./$here/vitest-main.cjs" "$vitest" run --config "$here/vitest.config.mjs" || status=$?
+    timeout -k 10 900 node --require "./$here/vitest-main.cjs" "$vitest" run --config "$here/vitest.config.mjs" || status=$?
+  deadline=$((SECONDS + 60))
   for marker in "$dir"/fork.*; do
     pid=${marker##*.}
     while kill -0 "$pid" 2>/dev/null; do
@@ -108,12 +110,13 @@ run_asan() {
 
   build_asan_addon "$out/mmsb-asan.node"
   say "the quickstart (mmsb demo) under ASan and LeakSanitizer"
-  local dir="$logs/demo"
+  local dir="$logs/demo" status=0
   mkdir -p "$dir"
   LD_PRELOAD=$(asan_runtime) ASAN_OPTIONS=$(asan_options "$dir") LSAN_OPTIONS=$(lsan_options) \
-    MMSB_NATIVE_PATH="$PWD/$out/mmsb-asan.node" node "$bus/bin/mmsb.js" demo >"$dir/output" || true
+    MMSB_NATIVE_PATH="$PWD/$out/mmsb-asan.node" node "$bus/bin/mmsb.js" demo >"$dir/output" || status=$?
   require_clean "$dir" "mmsb demo"
   grep -q '^state hash' "$dir/output" || { cat "$dir/output"; fail "mmsb demo did not finish under ASan"; }
+  [ "$status" -eq 0 ] || { cat "$dir/output"; fail "mmsb demo exited with $status under ASan, without a report"; }
 
   say "the bus's test suite under ASan and LeakSanitizer"
   local status=0
@@ -126,7 +129,8 @@ run_asan() {
 # valgrind memcheck, leaks left to LeakSanitizer. In the clean runs the first error ends the
 # process (and any node it starts) with exit status 99. node runs without its JIT (--jitless):
 # faster under valgrind, and no generated code for valgrind to track.
-VALGRIND=(valgrind --quiet --error-exitcode=99 --leak-check=no)
+# timeout: a process wedged under valgrind must not hang the test command.
+VALGRIND=(timeout -k 10 600 valgrind --quiet --error-exitcode=99 --leak-check=no)
 CLEAN=(--exit-on-first-error=yes --trace-children=yes)
 
 run_valgrind() {
