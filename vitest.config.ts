@@ -10,6 +10,7 @@ export default defineConfig({
       { test: { name: 'metrics', include: ['packages/metrics/test/**/*.test.ts'] } },
       { test: { name: 'gpu', include: ['packages/gpu/test/**/*.test.ts'] } },
       { test: { name: 'tidy', include: ['tools/tidy/**/*.test.ts'] } },
+      { test: { name: 'release', include: ['tools/release/test/**/*.test.ts'] } },
       { test: { name: 'stress', include: ['tools/stress/test/**/*.test.ts'] } },
     ],
   },

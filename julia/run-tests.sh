@@ -7,9 +7,15 @@
 #   2. else the offline toolchain shared/julia (Julia 1.10.2 with ZMQ.jl and MsgPack.jl):
 #      MMSB_SHARED_JULIA if set, else the first `shared/julia` found in the repository's
 #      parent directory or above it (CI's clean clone sits next to shared/).
-#   3. else the Julia tests are skipped, and this says so.
-# The server is packages/bus/bin/mmsb.js of this checkout (MMSB_CLI overrides it).
+#   3. else the Julia tests are skipped, and this says so (an error with MMSB_REQUIRE_JULIA=1).
+# The server is packages/bus/bin/mmsb.js of this checkout (MMSB_CLI overrides it: the release
+# check points it at an installed package). --no-planted skips the planted-failure run.
 set -euo pipefail
+
+PLANTED=1
+if [ "${1:-}" = --no-planted ]; then
+  PLANTED=0
+fi
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -44,6 +50,10 @@ elif [ -n "$SHARED_JULIA" ]; then
 else
   echo "MMSB.jl: Julia tests SKIPPED: no julia on the PATH and no shared/julia toolchain found" \
     "(set MMSB_SHARED_JULIA or install Julia to run them)"
+  # The release check in CI must not pass on a skip.
+  if [ "${MMSB_REQUIRE_JULIA:-}" = 1 ]; then
+    exit 1
+  fi
   exit 0
 fi
 
@@ -63,6 +73,10 @@ echo "MMSB.jl: Pkg.test with $JULIA_KIND, server $MMSB_CLI"
 started=$(date +%s)
 pkg_test
 echo "MMSB.jl: Pkg.test passed in $(($(date +%s) - started)) s (Julia start-up, resolution and precompilation included)"
+
+if [ "$PLANTED" -eq 0 ]; then
+  exit 0
+fi
 
 # The planted run is the "errors" testset only, to keep the second run short.
 echo "MMSB.jl: the errors testset with a planted failing assertion must fail"

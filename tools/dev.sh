@@ -19,6 +19,14 @@ if [ "${CI:-}" = "true" ]; then NX_CACHE_FLAGS=(--skip-nx-cache); fi
 
 say() { printf '\n== %s\n' "$*"; }
 
+# System packages: as root (CI here), or through sudo (a CI runner, a developer).
+apt_install() {
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
 require_toolchains() {
   local node_major
   node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
@@ -38,7 +46,7 @@ setup_python_client() {
   local venv="$PYTHON_CLIENT/.venv"
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     say "installing python3-venv (the Python client's virtualenv)"
-    apt-get update -qq && apt-get install -y -qq python3 python3-venv
+    apt_install python3 python3-venv
   fi
   if ! "$venv/bin/python" -c '' 2>/dev/null; then
     say "creating the Python client's virtualenv"
@@ -70,7 +78,24 @@ setup() {
 install_prometheus() {
   if ! command -v prometheus >/dev/null; then
     say "installing prometheus (the metrics tests scrape with it)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+    apt_install prometheus
+  fi
+}
+
+# The addon sanitizers (packages/core-native/scripts/addon-sanitizers.sh) run node under valgrind
+# and preload gcc's ASan runtime (libasan8, which Debian's gcc brings).
+install_sanitizer_tools() {
+  if ! command -v valgrind >/dev/null; then
+    say "installing valgrind (the addon sanitizers run node under it)"
+    apt_install valgrind
+  fi
+  if [ ! -f "$(gcc -print-file-name=libasan.so 2>/dev/null)" ]; then
+    say "installing gcc's ASan runtime (node preloads it for the addon sanitizers)"
+    if command -v gcc >/dev/null; then
+      apt_install "libgcc-$(gcc -dumpversion | cut -d. -f1)-dev"
+    else
+      apt_install gcc
+    fi
   fi
 }
 
@@ -89,14 +114,17 @@ case "${1:-}" in
   test)
     setup
     install_prometheus
-    say "lint, type checks, Rust tests (plain and under AddressSanitizer), vitest, the Python client's tests"
+    install_sanitizer_tools
+    say "lint, type checks, Rust tests (plain and under ASan), vitest, the addon under ASan and valgrind, the Python client's tests"
     pnpm exec nx run-many -t lint typecheck test test:asan test:python --output-style=static "${NX_CACHE_FLAGS[@]}"
+    say "the release check: pack every package, npm install the tarballs outside the workspace with Rust hidden, run them"
+    pnpm release:check
     ;;
   bench)
     setup
     if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
       say "installing redis-server (a benchmark peer)"
-      apt-get update -qq && apt-get install -y -qq redis-server
+      apt_install redis-server
     fi
     pnpm exec nx run-many -t bench --output-style=static
     ;;

@@ -5,13 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export RUSTC_BOOTSTRAP=1
-target=x86_64-unknown-linux-gnu
-sanitize='-Zsanitizer=address'
+source scripts/asan-flags.sh
 
 canary_log=$(mktemp)
 trap 'rm -f "$canary_log"' EXIT
-if RUSTFLAGS="$sanitize --cfg mmsb_asan_canary" cargo test -p mmsb-core --target "$target" \
+if RUSTFLAGS="$ASAN_RUSTFLAGS --cfg mmsb_asan_canary" cargo test -p mmsb-core --target "$ASAN_TRIPLE" \
   --target-dir target/asan-canary --test asan_canary >"$canary_log" 2>&1; then
   cat "$canary_log"
   echo "asan: the planted use-after-free was NOT reported; the sanitizer is not working" >&2
@@ -24,5 +22,5 @@ if ! grep -q 'heap-use-after-free' "$canary_log"; then
 fi
 echo "asan: canary reported (heap-use-after-free); running mmsb-core tests under ASan"
 # The storage simulator's 10,000 seeds run in the plain pass; a tenth of them here.
-RUSTFLAGS="$sanitize" MMSB_SIM_SEEDS=${MMSB_SIM_SEEDS:-1000} \
-  cargo test -p mmsb-core --target "$target" --target-dir target/asan --lib --tests
+RUSTFLAGS="$ASAN_RUSTFLAGS" MMSB_SIM_SEEDS=${MMSB_SIM_SEEDS:-1000} \
+  cargo test -p mmsb-core --target "$ASAN_TRIPLE" --target-dir "$ASAN_TARGET_DIR" --lib --tests

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
 CARGO_FUZZ_VERSION=0.13.2
 TARGETS=(${MMSB_FUZZ_TARGETS:-log_segment checkpoint batch metadata store_model})
-TRIPLE=x86_64-unknown-linux-gnu
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 LIBFUZZER_FLAGS=(
   -Cpasses=sancov-module
   -Cllvm-args=-sanitizer-coverage-level=4

@@ -16,8 +16,10 @@ export const STRESS_HELP = `mmsb stress [options]: a seeded mixed workload with 
   --report <file>     also write the summary as JSON to <file>, rewritten at every progress line
   --progress <d>      time between progress lines (default: a 60th of the duration, from 5s to 5m)
 
-Exit codes: 0 no invariant violated, 1 a violation (or an MMSB error), 2 a usage error.
-The same seed makes the same choices; a run prints the command that repeats it.`;
+Exit codes: 0 no invariant violated, 1 a violation (or an MMSB error), 2 a usage error,
+130 or 143 stopped by SIGINT or SIGTERM before its duration without a violation (a second signal ends it at once).
+The same seed makes the same choices in each part of the workload; when kills and rounds happen
+follows the clock, so a rerun repeats the same kinds of work, not the exact interleaving.`;
 
 export const SEED_MAX = 0xffff_ffff;
 /** At most 30 days: longer is no different, and time stays far from any timer's range. */

@@ -12,6 +12,7 @@ export const INVARIANTS = {
   'replay-differs': 'replaying the log gives the live state: the state at the current LSN, and a reopened bus, hash as the live one',
   'time-travel-differs': 'the state at a past LSN hashes as the live state did at that LSN',
   'memory-unbounded': 'the resident set stays under its bound after warm-up',
+  'resources-unbounded': 'open file descriptors and memory mappings stay under their bounds after warm-up',
   'disk-unbounded': 'each data directory stays under its bound (retention deletes what checkpoints cover)',
   'handles-unbalanced': "the bridge's sessions, handles and shared-memory files return to 0 once its clients have left",
   'operation-failed': 'what should succeed succeeds; bad input is refused with its error code and changes nothing',

@@ -13,6 +13,8 @@ export const PLANTS = {
   'lost-write': "the log cut at the child writer's last acknowledged record after a kill",
   /** Once, a bridge client keeps its session and a handle past its round: "handles balanced" must fail. */
   'held-handle': 'a bridge session and its handle kept open past the end of a round',
+  /** After the warm-up, file descriptors opened and never closed: "resources" must fail. */
+  'leaked-fd': 'file descriptors opened and never closed, 500 a second after the warm-up',
 } as const;
 
 export type Plant = keyof typeof PLANTS;

@@ -6,6 +6,7 @@ import { VERSION } from '@mmsb/bus';
 import { formatDuration } from './durations.js';
 import { INVARIANTS, type Invariant, type Violation } from './invariants.js';
 import type { MemoryWatch } from './memory.js';
+import type { ResourceCounts, ResourceWatch } from './resources.js';
 import type { Tally } from './tally.js';
 
 export interface StressReport {
@@ -35,6 +36,11 @@ export interface StressReport {
     readonly boundRssBytes: number | undefined;
     readonly warmupMs: number;
   };
+  readonly resources: {
+    readonly peak: ResourceCounts;
+    readonly baseline: ResourceCounts;
+    readonly bound: ResourceCounts | undefined;
+  };
   readonly invariants: Readonly<Record<Invariant, string>>;
   readonly violations: number;
   readonly violationsByInvariant: Readonly<Partial<Record<Invariant, number>>>;
@@ -56,6 +62,7 @@ export interface ReportInput {
   readonly plant: string | undefined;
   readonly tally: Tally;
   readonly memory: MemoryWatch;
+  readonly resources: ResourceWatch;
   readonly violations: {
     readonly count: number;
     readonly byInvariant: ReadonlyMap<Invariant, number>;
@@ -94,6 +101,7 @@ export function buildReport(input: ReportInput): StressReport {
       boundRssBytes: input.memory.boundBytes,
       warmupMs: input.memory.warmupMs,
     },
+    resources: { peak: input.resources.peak, baseline: input.resources.baseline, bound: input.resources.bound },
     invariants: INVARIANTS,
     violations: input.violations.count,
     violationsByInvariant: Object.fromEntries(input.violations.byInvariant),
@@ -123,6 +131,8 @@ export function summaryLines(report: StressReport): string[] {
       `${count(counts.handleChecks)} handle balance checks`,
     `  data directories    ${count(counts.generations)} generations, largest ${mib(counts.diskBytesPeak)}`,
     `  peak RSS            ${mib(memory.peakRssBytes)} (baseline ${mib(memory.baselineRssBytes)}, ${bound})`,
+    `  peak descriptors    ${count(report.resources.peak.descriptors)} open files, ${count(report.resources.peak.mappings)} mappings ` +
+      `(baseline ${count(report.resources.baseline.descriptors)} and ${count(report.resources.baseline.mappings)})`,
     `  violations          ${count(report.violations)}`,
   ];
   for (const violation of report.violationDetails) {

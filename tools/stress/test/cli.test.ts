@@ -1,9 +1,9 @@
 // `mmsb stress` through the real command line (node packages/bus/bin/mmsb.js,
 // so the built @mmsb/bus and @mmsb/stress): a minute of the whole mixed
 // workload finds no violation; each planted bug is reported as a violation
-// with exit code 1; bad arguments are typed errors.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// with exit code 1; bad arguments are usage errors; SIGINT stops a run cleanly.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,12 +22,13 @@ interface Finished {
   readonly stderr: string;
 }
 
-function stress(args: readonly string[], environment: NodeJS.ProcessEnv = {}): Promise<Finished> {
+function stress(args: readonly string[], environment: NodeJS.ProcessEnv = {}, started?: (child: ChildProcess) => void): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'stress', ...args], {
       env: { ...process.env, MMSB_STRESS_PLANT: '', ...environment },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    started?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -42,18 +43,39 @@ function readReport(path: string): StressReport {
 }
 
 describe('mmsb stress', () => {
-  it('refuses a bad seed, duration or planted bug with INVALID_ARGUMENT (exit 1), an unknown option as usage (exit 2)', async () => {
+  it('refuses a bad seed, duration, planted bug, --data or --report as a usage error (exit 2) before it starts', async () => {
     const seed = await stress(['--seed', '12x', '--duration', '5s']);
-    expect(seed.code).toBe(1);
-    expect(seed.stderr).toMatch(/^mmsb: INVALID_ARGUMENT: --seed must be a whole number from 0 to 4294967295 \(got "12x"\)/);
+    expect(seed.code).toBe(2);
+    expect(seed.stderr).toMatch(/^mmsb stress: INVALID_ARGUMENT: --seed must be a whole number from 0 to 4294967295 \(got "12x"\)/);
     const duration = await stress(['--seed', '1', '--duration', '60']);
-    expect(duration.code).toBe(1);
-    expect(duration.stderr).toMatch(/^mmsb: INVALID_ARGUMENT: --duration must be a number and a unit/);
+    expect(duration.code).toBe(2);
+    expect(duration.stderr).toMatch(/^mmsb stress: INVALID_ARGUMENT: --duration must be a number and a unit/);
     const plant = await stress(['--duration', '5s'], { MMSB_STRESS_PLANT: 'typo' });
-    expect(plant.code).toBe(1);
-    expect(plant.stderr).toMatch(/^mmsb: INVALID_ARGUMENT: MMSB_STRESS_PLANT must be one of/);
+    expect(plant.code).toBe(2);
+    expect(plant.stderr).toMatch(/^mmsb stress: INVALID_ARGUMENT: MMSB_STRESS_PLANT must be one of/);
     expect((await stress(['--frobnicate'])).code).toBe(2);
+    expect((await stress(['--seed', '-1'])).code).toBe(2);
+    const file = join(scratch, 'a-file');
+    writeFileSync(file, 'x');
+    const data = await stress(['--duration', '5s', '--data', file]);
+    expect(data.code).toBe(1);
+    expect(data.stderr).toContain(`INVALID_ARGUMENT: --data ${file} is not a directory`);
+    const report = await stress(['--duration', '5s', '--report', join(scratch, 'missing', 'r.json')]);
+    expect(report.code).toBe(1);
+    expect(report.stderr).toContain('INVALID_ARGUMENT: --report');
+    expect(readdirSync(scratch)).toEqual(['a-file']);
   });
+
+  it('stops cleanly at SIGINT before its duration, with its summary and exit code 130', async () => {
+    const data = join(scratch, 'interrupted');
+    const child = stress(['--seed', '3', '--duration', '60s', '--data', data], {}, (process) => {
+      setTimeout(() => process.kill('SIGINT'), 4000);
+    });
+    const run = await child;
+    expect(run.code, run.stdout).toBe(130);
+    expect(run.stdout).toContain('stopped by SIGINT before its duration');
+    expect(run.stdout).toMatch(/violations +0/);
+  }, 60_000);
 
   it('--help describes the command', async () => {
     const help = await stress(['--help']);
@@ -86,20 +108,24 @@ describe('mmsb stress', () => {
       'stray-write': 'live-state-differs',
       'lost-write': 'acknowledged-write-lost',
       'held-handle': 'handles-unbalanced',
+      'leaked-fd': 'resources-unbounded',
     };
     const plants = Object.keys(PLANTS) as Plant[];
     // Side by side: each is found within seconds, and the run waits for the slowest (an expiry timeout).
     const runs = await Promise.all(
       plants.map(async (plant) => {
         const report = join(scratch, `${plant}.json`);
-        const run = await stress(['--seed', '1', '--duration', '8s', '--report', report], { MMSB_STRESS_PLANT: plant });
-        return { plant, run, report: readReport(report) };
+        // The resource bound applies after the warm-up (10 s at least).
+        const duration = plant === 'leaked-fd' ? '14s' : '8s';
+        const data = join(scratch, `${plant}-data`);
+        const run = await stress(['--seed', '1', '--duration', duration, '--report', report, '--data', data], { MMSB_STRESS_PLANT: plant });
+        return { plant, run, duration, report: readReport(report) };
       }),
     );
-    for (const { plant, run, report } of runs) {
+    for (const { plant, run, duration, report } of runs) {
       expect(run.code, `${plant}: ${run.stdout}`).toBe(1);
       expect(run.stdout).toContain(`VIOLATION`);
-      expect(run.stdout).toContain(`reproduce: MMSB_STRESS_PLANT=${plant} mmsb stress --seed 1 --duration 8s`);
+      expect(run.stdout).toContain(`reproduce: MMSB_STRESS_PLANT=${plant} mmsb stress --seed 1 --duration ${duration}`);
       expect(report.violationsByInvariant, plant).toHaveProperty(expected[plant]);
     }
   }, 120_000);

@@ -1,34 +1,21 @@
-/**
- * `mmsb serve` lives in @mmsb/julia-bridge, which depends on this package;
- * the CLI loads it when the command runs, so @mmsb/bus works without it.
- */
-import { ErrorCode, MmsbError } from '../errors.js';
+/** `mmsb serve`, in @mmsb/julia-bridge. */
 import type { Print } from './main.js';
+import { type PackageCommand, runPackageCommand } from './package-command.js';
 
 interface BridgeModule {
   runServe(argv: readonly string[], print: Print): Promise<number>;
   readonly SERVE_HELP: string;
 }
 
-const BRIDGE = '@mmsb/julia-bridge';
+const SERVE: PackageCommand = {
+  pkg: '@mmsb/julia-bridge',
+  install: 'npm install @mmsb/julia-bridge',
+  load(module) {
+    const bridge = module as unknown as BridgeModule;
+    return { run: (argv, print) => bridge.runServe(argv, print), help: bridge.SERVE_HELP };
+  },
+};
 
-async function loadBridge(): Promise<BridgeModule> {
-  try {
-    return (await import(BRIDGE)) as BridgeModule;
-  } catch (error) {
-    throw new MmsbError(
-      ErrorCode.NATIVE_UNAVAILABLE,
-      `mmsb serve needs the ${BRIDGE} package beside @mmsb/bus (npm install ${BRIDGE}): ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-}
-
-export async function runServeCommand(argv: readonly string[], print: Print): Promise<number> {
-  const bridge = await loadBridge();
-  if (argv.includes('--help') || argv.includes('-h')) {
-    print(bridge.SERVE_HELP);
-    return 0;
-  }
-  return bridge.runServe(argv, print);
+export function runServeCommand(argv: readonly string[], print: Print): Promise<number> {
+  return runPackageCommand('serve', SERVE, argv, print);
 }

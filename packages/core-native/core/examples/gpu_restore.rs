@@ -116,9 +116,13 @@ fn main() {
     }
     device.free(target);
     copies.sort_by(f64::total_cmp);
-    // Read-back: one delta makes the device copy the only current one, then a host read copies it out.
-    let mut store = open(dir);
-    let last = store.pages().map(|(id, _)| id).last().expect("pages");
+    // Read-back: one delta makes the device copy the only current one, then a
+    // host read copies it out. In a directory of its own: these deltas would
+    // otherwise be a 320 MiB log tail that every later run replays.
+    let readback_dir = format!("{dir}-readback");
+    let _ = std::fs::remove_dir_all(&readback_dir);
+    let mut store = open(&readback_dir);
+    let last = store.create_page(64 << 20, Location::Gpu, &[]).expect("a gpu page");
     let size = store.page(last).expect("a page").size() as usize;
     let mut reads = Vec::new();
     for round in 0..5u8 {

@@ -13,8 +13,10 @@
 
 mod support;
 
+use mmsb_core::checkpoint::{checkpoint_name, load_checkpoint};
 use mmsb_core::delta::apply_payload;
 use mmsb_core::page_memory::{cuda_fallbacks, set_cuda_fallback, Residency};
+use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{cuda, Delta, ErrorCode, Location, MemoryKind, Payload, RangeWrite, Source, Store, StoreOptions};
 use support::Scratch;
 
@@ -250,6 +252,35 @@ fn the_84_mib_case_survives_checkpoint_release_and_reopen_on_the_device() {
     twin.release_page(ids[0]).unwrap();
     assert_eq!(bytes_of(&store, ids[2]), bytes_of(&twin, ids[2]));
     assert_eq!(store.state_hash(), twin.state_hash());
+}
+
+/// The restore threads checksum what they read: one flipped bit in a device
+/// page's bytes in a checkpoint (in its last, partial chunk) refuses the
+/// load with `CHECKPOINT_CORRUPT` naming the file, as for host pages.
+#[test]
+fn a_damaged_checkpoint_of_device_pages_is_refused() {
+    if !cuda::available() {
+        return;
+    }
+    let scratch = Scratch::new("gpu-damaged-checkpoint");
+    let mut store = support::open(scratch.path()).unwrap();
+    let size = (9usize << 20) + 3;
+    let id = store.create_page(size as u64, Location::Gpu, &[]).unwrap();
+    store.apply(&delta(id, payload(&mut Rng(9), 0, size))).unwrap();
+    let lsn = store.checkpoint(true).unwrap().lsn;
+    drop(store);
+    let dir = scratch.path().join("checkpoints");
+    let path = dir.join(checkpoint_name(lsn));
+    let intact = load_checkpoint(&OsFileSystem, &dir, lsn).unwrap();
+    assert_eq!(intact.page(id).unwrap().memory(), MemoryKind::Device);
+    drop(intact);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x10;
+    std::fs::write(&path, bytes).unwrap();
+    let error = load_checkpoint(&OsFileSystem, &dir, lsn).err().unwrap();
+    assert_eq!(error.code, ErrorCode::CheckpointCorrupt);
+    assert!(error.message.contains(&checkpoint_name(lsn)), "{}", error.message);
 }
 
 #[test]

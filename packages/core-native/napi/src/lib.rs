@@ -12,6 +12,8 @@ pub mod deltas;
 pub mod graph;
 pub mod inspect;
 pub mod pages;
+#[cfg(feature = "planted-addon-bugs")]
+pub mod planted;
 pub mod propagation;
 pub mod shared_file;
 pub mod state;

@@ -1,0 +1,42 @@
+/**
+ * Commands that live in other packages, which depend on this one: `mmsb
+ * serve` in @mmsb/julia-bridge, `mmsb stress` in @mmsb/stress. The CLI
+ * imports the package when the command runs, so @mmsb/bus works without it.
+ */
+import { ErrorCode, MmsbError } from '../errors.js';
+import type { Print } from './main.js';
+
+/** A command another package implements. */
+export interface PackageCommand {
+  /** The package that holds it. */
+  readonly pkg: string;
+  /** How a user gets that package. */
+  readonly install: string;
+  /** Loads the package and returns its runner and help text. */
+  load(module: Record<string, unknown>): { run(argv: readonly string[], print: Print): Promise<number>; help: string };
+}
+
+/** Whether `error` says `pkg` itself is not installed (not one of its own imports). */
+function isMissing(error: unknown, pkg: string): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return code === 'ERR_MODULE_NOT_FOUND' && (message ?? '').includes(`'${pkg}'`);
+}
+
+/** Runs `command` with `argv` (`--help` prints the package's help). */
+export async function runPackageCommand(name: string, command: PackageCommand, argv: readonly string[], print: Print): Promise<number> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(command.pkg)) as Record<string, unknown>;
+  } catch (error) {
+    const message = isMissing(error, command.pkg)
+      ? `mmsb ${name} needs the ${command.pkg} package beside @mmsb/bus: ${command.install}`
+      : `${command.pkg} is installed but could not be loaded: ${(error as Error).message}`;
+    throw new MmsbError(ErrorCode.NATIVE_UNAVAILABLE, message, { cause: error });
+  }
+  const { run, help } = command.load(module);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    print(help);
+    return 0;
+  }
+  return run(argv, print);
+}
