@@ -15,6 +15,11 @@ export declare class NativeState {
   evictPage(id: number): void
   /** Moves a device page to another device. */
   movePageToDevice(id: number, ordinal: number): void
+  /**
+   * A CUDA IPC handle (64 bytes) of a device page's current bytes, for
+   * another process on this machine.
+   */
+  ipcHandle(id: number): Buffer
   /** The device address of a page's current bytes. */
   devicePointer(id: number): DevicePointer
   applyDense(id: number, bytes: Uint8Array, expectEpoch: number | undefined | null, source: number): number

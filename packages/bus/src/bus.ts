@@ -365,6 +365,22 @@ export class Bus extends StateReader {
     return { pointer: BigInt(found.pointer), size: found.size, device: found.device };
   }
 
+  /**
+   * A CUDA IPC handle (64 bytes) of a `device` page's current bytes, which
+   * another process on this machine opens as a mapping of the same memory
+   * (`cuIpcOpenMemHandle`; CuPy's `cupy.cuda.runtime.ipcOpenMemHandle`).
+   * The first call moves the page's device copy into an allocation of its
+   * own (IPC cannot share pool memory); it is valid, and sees every later
+   * delta, until the page is evicted, moved or released: @mmsb/gpu's
+   * `exportIpc` pins the page for as long. `managed` and host pages are
+   * refused with MEMORY_UNSUITABLE.
+   */
+  ipcHandle(id: PageId): Uint8Array {
+    const state = this.native();
+    checkInteger(id, 'page id');
+    return new Uint8Array(call(() => state.ipcHandle(id)));
+  }
+
   /** Sets one metadata entry; `undefined` removes it. */
   async setMetadata(id: PageId, key: string, value: MetadataValue | undefined): Promise<void> {
     const state = this.#changing();

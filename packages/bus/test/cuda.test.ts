@@ -55,6 +55,8 @@ describe.runIf(noCuda)('without CUDA', () => {
     await expectMmsbError(() => bus.prefetch(host), ErrorCode.MEMORY_UNSUITABLE);
     await expectMmsbError(() => bus.evict(host), ErrorCode.MEMORY_UNSUITABLE);
     await expectMmsbError(() => bus.devicePointer(host), ErrorCode.MEMORY_UNSUITABLE);
+    await expectMmsbError(() => bus.ipcHandle(host), ErrorCode.MEMORY_UNSUITABLE);
+    await expectMmsbError(() => bus.ipcHandle(-1), ErrorCode.INVALID_ARGUMENT);
     await expectMmsbError(() => bus.moveToDevice(host, 0), ErrorCode.MEMORY_UNSUITABLE);
     expect(bus.residency(host)).toEqual({ memory: 'heap', device: undefined, current: undefined, deviceBytes: 0 });
     expect(bus.stateHash()).toBe(hash);

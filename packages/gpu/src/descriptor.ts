@@ -4,8 +4,9 @@
  * byte offset) as plain values, and a release callback. The bytes are one
  * contiguous uint8 vector. The core finishes its work on the device before
  * each call returns, so the memory is ready on any stream (`stream: null`).
- * Device pointers are valid in this process only; docs/gpu.md shows the use
- * from CUDA.jl (`unsafe_wrap`) and what CuPy and PyTorch need.
+ * Device pointers are valid in this process only; another process (CuPy,
+ * PyTorch) opens the page through an `IpcDescriptor`'s handle instead
+ * (docs/gpu.md shows both, and CUDA.jl's `unsafe_wrap` in process).
  */
 import type { DevicePointer } from '@mmsb/bus';
 
@@ -24,6 +25,47 @@ export interface DeviceDescriptor {
   readonly stream: null;
   /** Ends the export (unpins the page); later calls do nothing. */
   release(): void;
+}
+
+/**
+ * A page's device memory for another process on this machine: a CUDA IPC
+ * handle that `cuIpcOpenMemHandle` (CuPy: `cupy.cuda.runtime.ipcOpenMemHandle`)
+ * maps to the same bytes, with DLPack's fields for the array to wrap over
+ * it. The mapping sees every later delta (zero-copy); writes through it
+ * bypass the log and are overwritten by the next host write of the page,
+ * so peers treat it as read-only. Valid until `release()`, which the peer
+ * must not outlive with its mapping open.
+ */
+export interface IpcDescriptor {
+  /** The 64 bytes of `CUipcMemHandle`. */
+  readonly handle: Uint8Array;
+  /** Where the page starts within the mapped allocation. */
+  readonly byteOffset: 0;
+  readonly byteLength: number;
+  readonly device: DeviceDescriptor['device'];
+  readonly dtype: DeviceDescriptor['dtype'];
+  readonly shape: readonly [number];
+  readonly strides: readonly [1];
+  /** Ends the export (unpins the page); later calls do nothing. */
+  release(): void;
+}
+
+export function describeIpc(handle: Uint8Array, size: number, device: number, unpin: () => void): IpcDescriptor {
+  let released = false;
+  return {
+    handle,
+    byteOffset: 0,
+    byteLength: size,
+    device: { type: 'cuda', dlDeviceType: 2, id: device },
+    dtype: { code: 'uint', dlCode: 1, bits: 8, lanes: 1 },
+    shape: [size],
+    strides: [1],
+    release() {
+      if (released) return;
+      released = true;
+      unpin();
+    },
+  };
 }
 
 export function describe(pointer: DevicePointer, unpin: () => void): DeviceDescriptor {

@@ -9,14 +9,15 @@
  *   next call here sees that. Eviction keeps every byte (the page's pinned
  *   host mirror holds them); nothing here changes bytes, epochs or the hash.
  * - Pinned pages are never evicted or moved; a device descriptor
- *   (`exportDevice`) holds a pin until it is released.
+ *   (`exportDevice`, or `exportIpc` for another process) holds a pin until
+ *   it is released.
  */
 import { EventEmitter } from 'node:events';
 
 import { type DevicePointer, isMmsbError, type PageId, type PageMemory, type Residency } from '@mmsb/bus';
 
 import { GpuError, GpuErrorCode } from './errors.js';
-import { type DeviceDescriptor, describe } from './descriptor.js';
+import { type DeviceDescriptor, describe, describeIpc, type IpcDescriptor } from './descriptor.js';
 
 /** What the manager needs of a bus (`Bus` has it). */
 export interface ResidencyBus {
@@ -27,6 +28,7 @@ export interface ResidencyBus {
   moveToDevice(id: PageId, ordinal: number): void;
   movePage(id: PageId, memory: PageMemory): Promise<boolean>;
   devicePointer(id: PageId): DevicePointer;
+  ipcHandle(id: PageId): Uint8Array;
 }
 
 export interface ResidencyOptions {
@@ -197,6 +199,28 @@ export class ResidencyManager extends EventEmitter<{
     try {
       const pointer = this.#call(() => this.#bus.devicePointer(id));
       return describe(pointer, () => this.unpin(id));
+    } catch (error) {
+      this.unpin(id);
+      throw error;
+    }
+  }
+
+  /**
+   * The page's device memory for another process (a CUDA IPC handle and
+   * DLPack's fields), pinning the page until `release()`: the handle stays
+   * valid, and the peer's mapping sees every delta, while the page is
+   * neither evicted nor moved. With `device`, refuses a page on another
+   * device (WRONG_DEVICE).
+   */
+  exportIpc(id: PageId, device?: number): IpcDescriptor {
+    const entry = this.#entry(id);
+    if (device !== undefined && device !== entry.device) {
+      throw new GpuError(GpuErrorCode.WRONG_DEVICE, `page ${id} is on device ${entry.device}, not ${device}`);
+    }
+    this.pin(id);
+    try {
+      const handle = this.#call(() => this.#bus.ipcHandle(id));
+      return describeIpc(handle, this.#bus.page(id).size, entry.device, () => this.unpin(id));
     } catch (error) {
       this.unpin(id);
       throw error;

@@ -87,6 +87,12 @@ class SimBus implements ResidencyBus {
     return { pointer: 0x7f00_0000_0000n + BigInt(id) * 0x1000_0000n, size: page.size, device: page.device };
   }
 
+  ipcHandle(id: PageId): Uint8Array {
+    const page = this.#get(id);
+    page.onDevice = true;
+    return new Uint8Array(64).fill(id);
+  }
+
   resident(): PageId[] {
     return [...this.pages].filter(([, page]) => page.onDevice).map(([id]) => id);
   }
@@ -209,6 +215,16 @@ describe('ResidencyManager', () => {
     expectGpuError(() => gpu.evict(id), GpuErrorCode.PINNED);
     tensor.release();
     tensor.release();
+    expect(gpu.pins(id)).toBe(0);
+
+    expectGpuError(() => gpu.exportIpc(id, 1), GpuErrorCode.WRONG_DEVICE);
+    const shared = gpu.exportIpc(id);
+    expect(shared).toMatchObject({ byteOffset: 0, byteLength: 3 * MiB, device: { id: 0 }, shape: [3 * MiB], strides: [1] });
+    expect(shared.handle).toEqual(new Uint8Array(64).fill(id));
+    expect(gpu.pins(id)).toBe(1);
+    expectGpuError(() => gpu.evict(id), GpuErrorCode.PINNED);
+    shared.release();
+    shared.release();
     expect(gpu.pins(id)).toBe(0);
   });
 

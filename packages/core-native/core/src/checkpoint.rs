@@ -246,10 +246,20 @@ fn corrupt(path: &Path, what: impl std::fmt::Display) -> Error {
 /// Reads and checks a checkpoint's header (its checksum and its length
 /// against the file's).
 pub fn read_header(fs: &dyn FileSystem, path: &Path) -> Result<CheckpointHeader> {
-    let (header, _) = open_checked(fs, path)?;
-    Ok(header)
+    let file_len = fs
+        .len(path)
+        .map_err(|error| Error::io("reading checkpoint", path, &error))?;
+    let prefix = fs
+        .read_prefix(path, HEADER_BYTES)
+        .map_err(|error| Error::io("reading checkpoint", path, &error))?;
+    let bytes: &[u8; HEADER_BYTES] = prefix
+        .as_slice()
+        .try_into()
+        .map_err(|_| corrupt(path, format!("shorter than its {HEADER_BYTES}-byte header")))?;
+    parse_header(path, file_len, bytes)
 }
 
+/// Opens a checkpoint for reading past its header, which it checks.
 fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, Box<dyn Read + Send>)> {
     let file_len = fs
         .len(path)
@@ -261,6 +271,10 @@ fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, B
     reader
         .read_exact(&mut bytes)
         .map_err(|_| corrupt(path, format!("shorter than its {HEADER_BYTES}-byte header")))?;
+    Ok((parse_header(path, file_len, &bytes)?, reader))
+}
+
+fn parse_header(path: &Path, file_len: u64, bytes: &[u8; HEADER_BYTES]) -> Result<CheckpointHeader> {
     let field = |offset: usize| u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("8 bytes"));
     let crc_at = |offset: usize| u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"));
     let version = match &bytes[0..8] {
@@ -302,7 +316,7 @@ fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, B
             format!("base LSN {} is not below its LSN {}", header.base_lsn, header.lsn),
         ));
     }
-    Ok((header, reader))
+    Ok(header)
 }
 
 /// Loads the checkpoint at `lsn` in `dir` into a state with private page

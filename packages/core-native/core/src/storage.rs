@@ -46,6 +46,13 @@ pub trait FileSystem: Send + Sync {
     }
     /// Opens `path` for streaming reads.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    /// The first `len` bytes of `path` (fewer when it is shorter), read
+    /// without the large buffer of `open_read`: for headers.
+    fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
+        let mut prefix = Vec::with_capacity(len);
+        self.open_read(path)?.take(len as u64).read_to_end(&mut prefix)?;
+        Ok(prefix)
+    }
     fn len(&self, path: &Path) -> io::Result<u64>;
     /// Opens `path` for writing, creating it when missing.
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>>;
@@ -151,6 +158,12 @@ impl FileSystem for OsFileSystem {
 
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(io::BufReader::with_capacity(1 << 20, File::open(path)?)))
+    }
+
+    fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
+        let mut prefix = Vec::with_capacity(len);
+        File::open(path)?.take(len as u64).read_to_end(&mut prefix)?;
+        Ok(prefix)
     }
 
     fn len(&self, path: &Path) -> io::Result<u64> {

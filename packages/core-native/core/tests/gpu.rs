@@ -113,6 +113,7 @@ fn without_cuda_device_pages_are_refused_or_fall_back_to_the_heap() {
     let memory = store.page_memory_of(cpu).unwrap();
     assert_eq!(memory.prefetch().unwrap_err().code, ErrorCode::MemoryUnsuitable);
     assert_eq!(memory.evict().unwrap_err().code, ErrorCode::MemoryUnsuitable);
+    assert_eq!(memory.ipc_handle().unwrap_err().code, ErrorCode::MemoryUnsuitable);
 
     // Opted in: the page is made, in heap memory, and counted; its location stays.
     let before = cuda_fallbacks();
@@ -281,6 +282,47 @@ fn a_damaged_checkpoint_of_device_pages_is_refused() {
     let error = load_checkpoint(&OsFileSystem, &dir, lsn).err().unwrap();
     assert_eq!(error.code, ErrorCode::CheckpointCorrupt);
     assert!(error.message.contains(&checkpoint_name(lsn)), "{}", error.message);
+}
+
+#[test]
+fn an_ipc_handle_keeps_the_page_current_through_deltas_evictions_and_moves() {
+    if !cuda::available() {
+        return;
+    }
+    let mut store = Store::memory();
+    let mut twin = Store::memory();
+    let mut rng = Rng(11);
+    let size = 3 << 20;
+    let id = store.create_page(size as u64, Location::Gpu, &[]).unwrap();
+    twin.create_page_in(MemoryKind::Heap, size as u64, Location::Gpu, &[])
+        .unwrap();
+    let managed = store
+        .create_page_in(MemoryKind::Managed, 64, Location::Unified, &[])
+        .unwrap();
+    twin.create_page_in(MemoryKind::Heap, 64, Location::Unified, &[])
+        .unwrap();
+    let error = store.page_memory_of(managed).unwrap().ipc_handle().unwrap_err();
+    assert_eq!(error.code, ErrorCode::MemoryUnsuitable, "{error}");
+    let mut handles = Vec::new();
+    for step in 0..12u64 {
+        let delta = delta(id, payload(&mut rng, step % 3, size));
+        store.apply(&delta).unwrap();
+        twin.apply(&delta).unwrap();
+        let memory = store.page_memory_of(id).unwrap();
+        handles.push((memory.ipc_handle().unwrap(), memory.device_ptr().unwrap()));
+        match step % 4 {
+            1 => memory.evict().unwrap(),
+            2 => memory.prefetch().unwrap(),
+            _ => {}
+        }
+        assert_eq!(bytes_of(&store, id), bytes_of(&twin, id), "step {step}");
+        assert_eq!(store.state_hash(), twin.state_hash());
+    }
+    assert!(handles.iter().all(|(handle, _)| handle.iter().any(|&byte| byte != 0)));
+    assert_eq!(handles[2].1, handles[3].1, "deltas keep a shareable copy where it is");
+    store.move_page(id, MemoryKind::Heap).unwrap();
+    assert_eq!(bytes_of(&store, id), bytes_of(&twin, id));
+    store.release_page(id).unwrap();
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! CUDA: whether it is loaded, the process's fallback choice, and a page's
-//! residency (device, prefetch, evict, moves between devices, device pointers).
+//! residency (device, prefetch, evict, moves between devices, device pointers, IPC handles).
 
 use mmsb_core::cuda;
 use mmsb_core::page_memory::{self, cuda_fallbacks};
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use crate::convert::{fail, to_u64, Result};
@@ -107,6 +108,15 @@ impl NativeState {
             .page_memory_of(id)
             .and_then(|memory| memory.move_to_device(ordinal))
             .map_err(fail)
+    }
+
+    /// A CUDA IPC handle (64 bytes) of a device page's current bytes, for
+    /// another process on this machine.
+    #[napi]
+    pub fn ipc_handle(&mut self, id: f64) -> Result<Buffer> {
+        let id = to_u64(id, "page id")?;
+        let memory = self.store.page_memory_of(id).map_err(fail)?;
+        Ok(memory.ipc_handle().map_err(fail)?.to_vec().into())
     }
 
     /// The device address of a page's current bytes.

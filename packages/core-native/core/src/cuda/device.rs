@@ -219,6 +219,59 @@ impl Device {
         }
     }
 
+    /// `len` bytes (contents undefined) in a device allocation of their own,
+    /// which another process can open through an IPC handle: memory from the
+    /// pool cannot be shared that way.
+    pub fn allocate_shareable(&self, len: usize) -> Result<DevicePtr> {
+        let (driver, _inner) = self.bind()?;
+        let mut ptr = 0;
+        // Safety: writes one device pointer.
+        check(
+            driver,
+            unsafe { (driver.mem_alloc)(&mut ptr, len.max(1)) },
+            "cuMemAlloc",
+        )?;
+        Ok(ptr)
+    }
+
+    /// Frees memory from `allocate_shareable`, once the device's work on it is done.
+    pub fn free_shareable(&self, ptr: DevicePtr) {
+        if let Ok((driver, inner)) = self.bind() {
+            // Safety: `ptr` came from `allocate_shareable`; nothing uses it after this.
+            unsafe {
+                (driver.stream_synchronize)(inner.stream);
+                (driver.mem_free)(ptr);
+            }
+        }
+    }
+
+    /// Copies `len` bytes between two ranges of this device's memory, and waits.
+    pub fn copy_within(&self, to: DevicePtr, from: DevicePtr, len: usize) -> Result<()> {
+        let (driver, inner) = self.bind()?;
+        // Safety: both ranges are `len` bytes of this device's memory.
+        unsafe {
+            check(
+                driver,
+                (driver.memcpy_dtod_async)(to, from, len, inner.stream),
+                "cuMemcpyDtoDAsync",
+            )?;
+            check(driver, (driver.stream_synchronize)(inner.stream), "cuStreamSynchronize")
+        }
+    }
+
+    /// The IPC handle of an allocation from `allocate_shareable` (its first byte).
+    pub fn ipc_handle(&self, ptr: DevicePtr) -> Result<[u8; 64]> {
+        let (driver, _inner) = self.bind()?;
+        let mut handle = driver::IpcMemHandle { reserved: [0; 64] };
+        // Safety: writes one handle.
+        check(
+            driver,
+            unsafe { (driver.ipc_get_mem_handle)(&mut handle, ptr) },
+            "cuIpcGetMemHandle",
+        )?;
+        Ok(handle.reserved)
+    }
+
     /// `len` zeroed bytes of managed memory, refused when the device has not
     /// that much free (asking for more can hang the GPU).
     pub fn allocate_managed(&self, len: usize) -> Result<DevicePtr> {
@@ -325,15 +378,16 @@ impl Device {
 
     /// Copies `from` (host memory that several threads may read, such as a
     /// mapped checkpoint) to the device memory at `to`: up to
-    /// `PARALLEL_THREADS` threads each copy chunks into their own two pinned
+    /// `parallel_threads()` threads each copy chunks into their own two pinned
     /// slots, checksum them and issue each chunk's copy as it lands. Returns
     /// the CRC32C of `from`, and returns once the device has every byte.
     pub fn upload_parallel(&self, to: DevicePtr, from: &[u8]) -> Result<u32> {
         let (driver, mut inner) = self.bind()?;
         let inner = &mut *inner;
         if inner.parallel.is_none() {
-            let slots = host_alloc(driver, 2 * PARALLEL_THREADS * PARALLEL_CHUNK)?;
-            let mut events = vec![std::ptr::null_mut(); 2 * PARALLEL_THREADS];
+            let threads = parallel_threads();
+            let slots = host_alloc(driver, 2 * threads * PARALLEL_CHUNK)?;
+            let mut events = vec![std::ptr::null_mut(); 2 * threads];
             for event in &mut events {
                 // Safety: writes one event handle.
                 check(
@@ -346,7 +400,7 @@ impl Device {
         }
         let (slots, events) = inner.parallel.as_ref().expect("made above");
         let chunks = from.len().div_ceil(PARALLEL_CHUNK);
-        let threads = PARALLEL_THREADS.min(chunks).max(1);
+        let threads = (events.len() / 2).min(chunks).max(1);
         let shared = Shared {
             context: self.context,
             stream: inner.stream,
@@ -434,11 +488,20 @@ impl Device {
     }
 }
 
-/// Threads and chunk size of `upload_parallel`: enough threads to drain the
-/// page cache several times faster than one, chunks large enough that each
-/// copy runs well past its launch cost.
-const PARALLEL_THREADS: usize = 8;
-const PARALLEL_CHUNK: usize = 4 << 20;
+/// Chunk size of `upload_parallel`: large enough that each copy to the
+/// device runs well past its launch cost, small enough that the last round
+/// of chunks leaves few threads idle.
+const PARALLEL_CHUNK: usize = 2 << 20;
+/// Each chunk is copied into its pinned slot and checksummed there a piece
+/// at a time, while the piece is still in the core's cache: the bytes cross
+/// memory once.
+const CRC_PIECE: usize = 128 << 10;
+
+/// Threads of `upload_parallel`: one per core, up to 16 (the page cache
+/// drains faster with each, until memory bandwidth is the limit).
+fn parallel_threads() -> usize {
+    std::thread::available_parallelism().map_or(8, |cores| cores.get().min(16))
+}
 
 /// What `upload_parallel`'s threads share: raw driver handles, used only
 /// while the device's lock is held by the thread that started them.
@@ -487,8 +550,17 @@ impl Shared<'_> {
             // Safety: slot `slot` is PARALLEL_CHUNK pinned bytes that only this
             // thread writes, and its last copy has completed.
             let into = unsafe { self.slots.add(slot * PARALLEL_CHUNK) };
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), into, bytes.len()) };
-            crcs.push((chunk, crc32c::crc32c(bytes)));
+            let mut crc = 0;
+            for (index, piece) in bytes.chunks(CRC_PIECE).enumerate() {
+                // Safety: the piece lies inside the slot (see above).
+                let copied = unsafe {
+                    let at = into.add(index * CRC_PIECE);
+                    std::ptr::copy_nonoverlapping(piece.as_ptr(), at, piece.len());
+                    std::slice::from_raw_parts(at, piece.len())
+                };
+                crc = crc32c::crc32c_append(crc, copied);
+            }
+            crcs.push((chunk, crc));
             // Safety: the slot stays untouched until the event below completes.
             unsafe {
                 check(

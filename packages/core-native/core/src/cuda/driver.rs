@@ -21,6 +21,13 @@ pub type MemPool = *mut c_void;
 pub type DevicePtr = u64;
 pub type Event = *mut c_void;
 
+/// `CUipcMemHandle`: 64 opaque bytes that another process turns into a
+/// mapping of the same device memory.
+#[repr(C)]
+pub struct IpcMemHandle {
+    pub reserved: [u8; 64],
+}
+
 pub const STREAM_NON_BLOCKING: c_uint = 1;
 pub const MEM_ATTACH_GLOBAL: c_uint = 1;
 pub const MEMPOOL_ATTR_RELEASE_THRESHOLD: c_int = 4;
@@ -74,6 +81,9 @@ entry_points! {
     mem_free_async = b"cuMemFreeAsync\0": fn(DevicePtr, Stream);
     mem_alloc_managed = b"cuMemAllocManaged\0": fn(*mut DevicePtr, usize, c_uint);
     mem_free = b"cuMemFree_v2\0": fn(DevicePtr);
+    mem_alloc = b"cuMemAlloc_v2\0": fn(*mut DevicePtr, usize);
+    ipc_get_mem_handle = b"cuIpcGetMemHandle\0": fn(*mut IpcMemHandle, DevicePtr);
+    memcpy_dtod_async = b"cuMemcpyDtoDAsync_v2\0": fn(DevicePtr, DevicePtr, usize, Stream);
     mem_get_info = b"cuMemGetInfo_v2\0": fn(*mut usize, *mut usize);
     mem_host_alloc = b"cuMemHostAlloc\0": fn(*mut *mut c_void, usize, c_uint);
     mem_free_host = b"cuMemFreeHost\0": fn(*mut c_void);

@@ -57,6 +57,31 @@ struct Copies {
     /// The pinned host mirror, made on first host access.
     host: Option<Pinned>,
     residency: Residency,
+    /// Whether the device copy is an allocation of its own that another
+    /// process can open (`ipc_handle`), rather than pool memory.
+    shareable: bool,
+}
+
+impl Copies {
+    fn new(device: DevicePtr) -> Copies {
+        Copies {
+            device: Some(device),
+            host: None,
+            residency: Residency::Device,
+            shareable: false,
+        }
+    }
+
+    /// Gives the device copy back (to the pool, or to the driver when shareable).
+    fn free_device(&mut self, device: &Device) {
+        if let Some(ptr) = self.device.take() {
+            if std::mem::take(&mut self.shareable) {
+                device.free_shareable(ptr);
+            } else {
+                device.free(ptr);
+            }
+        }
+    }
 }
 
 impl DevicePage {
@@ -66,11 +91,7 @@ impl DevicePage {
         Ok(DevicePage {
             device,
             len,
-            copies: Mutex::new(Copies {
-                device: Some(ptr),
-                host: None,
-                residency: Residency::Device,
-            }),
+            copies: Mutex::new(Copies::new(ptr)),
         })
     }
 
@@ -81,11 +102,7 @@ impl DevicePage {
         let page = DevicePage {
             device,
             len: bytes.len(),
-            copies: Mutex::new(Copies {
-                device: Some(ptr),
-                host: None,
-                residency: Residency::Device,
-            }),
+            copies: Mutex::new(Copies::new(ptr)),
         };
         let crc = page.device.upload_parallel(ptr, bytes)?;
         Ok((page, crc))
@@ -166,9 +183,7 @@ impl DevicePage {
     pub(crate) fn evict(&mut self) -> Result<()> {
         let copies = self.copies.get_mut().unwrap_or_else(|e| e.into_inner());
         sync_host(&self.device, self.len, copies)?;
-        if let Some(ptr) = copies.device.take() {
-            self.device.free(ptr);
-        }
+        copies.free_device(&self.device);
         copies.residency = Residency::Host;
         Ok(())
     }
@@ -188,7 +203,7 @@ impl DevicePage {
                     return Err(error);
                 }
             }
-            self.device.free(from);
+            copies.free_device(&self.device);
             copies.device = Some(to);
         }
         self.device = target;
@@ -201,6 +216,27 @@ impl DevicePage {
     /// The device copy's address, current (for zero-copy export).
     pub(crate) fn device_ptr(&mut self) -> Result<DevicePtr> {
         self.sync_device()
+    }
+
+    /// An IPC handle of the device copy, current, for another process
+    /// (zero-copy export across processes). The first call moves the copy
+    /// out of the pool into an allocation of its own, which the handle names
+    /// from its first byte; it keeps its address until evicted, moved or freed.
+    pub(crate) fn ipc_handle(&mut self) -> Result<[u8; 64]> {
+        let ptr = self.sync_device()?;
+        let copies = self.copies.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !copies.shareable {
+            let own = self.device.allocate_shareable(self.len)?;
+            if let Err(error) = self.device.copy_within(own, ptr, self.len) {
+                self.device.free_shareable(own);
+                return Err(error);
+            }
+            copies.free_device(&self.device);
+            copies.device = Some(own);
+            copies.shareable = true;
+        }
+        self.device
+            .ipc_handle(copies.device.expect("the shareable copy is held"))
     }
 }
 
@@ -219,10 +255,10 @@ fn sync_host(device: &Device, len: usize, copies: &mut Copies) -> Result<*mut u8
 
 impl Drop for DevicePage {
     fn drop(&mut self) {
-        let copies = self.copies.get_mut().unwrap_or_else(|e| e.into_inner());
-        if let Some(ptr) = copies.device.take() {
-            self.device.free(ptr);
-        }
+        self.copies
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .free_device(&self.device);
     }
 }
 

@@ -469,6 +469,21 @@ impl PageMemory {
         }
     }
 
+    /// A CUDA IPC handle of a device page's current bytes, which another
+    /// process on this machine opens as a mapping of the same memory
+    /// (`cuIpcOpenMemHandle`, CuPy's `ipcOpenMemHandle`).
+    pub fn ipc_handle(&mut self) -> Result<[u8; 64]> {
+        match &mut self.0 {
+            Repr::Device(page) => page.ipc_handle(),
+            Repr::Managed(_) => fail!(
+                MemoryUnsuitable,
+                "a page in managed (unified) memory cannot be opened by another process \
+                 (CUDA IPC covers device memory only): move it to device memory first"
+            ),
+            _ => not_cuda(),
+        }
+    }
+
     /// The file behind a mapped page.
     pub fn mapped_path(&self) -> Option<&Path> {
         match &self.0 {
