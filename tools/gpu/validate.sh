@@ -2,7 +2,8 @@
 # The GPU validation, run on the GPU machine from the checkout with .device/
 # carried (tools/gpu/stage.sh made it): every step writes its log to $OUT
 # (or ./gpu-out) and a line to summary.txt; a failed step does not stop the
-# others. Usage: validate.sh [step ...] (default: every step but bench).
+# others, and one that runs past STEP_TIMEOUT seconds (300) is stopped.
+# Usage: validate.sh [step ...] (default: every step but bench and trace).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${OUT:-$root/gpu-out}"
@@ -20,7 +21,7 @@ step() {
   local name="$1"
   shift
   local started=$SECONDS
-  "$@" >"$out/$name.log" 2>&1
+  timeout "${STEP_TIMEOUT:-300}" "$@" >"$out/$name.log" 2>&1
   local code=$?
   printf '%-14s rc=%d %4ds  %s\n' "$name" "$code" $((SECONDS - started)) "$(tail -n 1 "$out/$name.log" | cut -c1-160)" | tee -a "$out/summary.txt"
 }
@@ -51,9 +52,9 @@ for name in "${steps[@]}"; do
     trace)
       dir="$(mktemp -d)/data"
       "$bin/gpu_restore" "$dir" make >/dev/null
-      "$bin/gpu_restore" "$dir" warm 3 >/dev/null
+      # Three opens in one process: the last is past every first-use cost.
       step trace env LD_LIBRARY_PATH="$root/.device/strace" "$strace_bin" -f -tt -T -o "$out/trace.txt" \
-        "$bin/gpu_restore" "$dir" warm 1
+        "$bin/gpu_restore" "$dir" warm 3
       ;;
     *) echo "unknown step $name" | tee -a "$out/summary.txt" ;;
   esac

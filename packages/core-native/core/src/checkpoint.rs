@@ -442,15 +442,26 @@ fn load_file(
         if file.len() != at + header.data_len as usize {
             return Err(corrupt(path, "changed while it was read"));
         }
-        for entry in entries {
+        // Each entry's bytes, in file order; those of pages to load are restored below.
+        let mut parts = Vec::with_capacity(entries.len());
+        let mut restore = Vec::new();
+        for entry in &entries {
             ids.push(entry.id);
             let bytes = &file[at..at + entry.size as usize];
             at += bytes.len();
-            if skip.contains(&entry.id) {
+            let loads = !skip.contains(&entry.id);
+            if loads {
+                restore.push((entry.memory, entry.id, bytes));
+            }
+            parts.push((loads, bytes));
+        }
+        let mut restored = memory.restore_many(&restore)?.into_iter();
+        for (entry, (loads, bytes)) in entries.into_iter().zip(parts) {
+            if !loads {
                 data_crc = crc32c::crc32c_append(data_crc, bytes);
                 continue;
             }
-            let (data, crc) = memory.restore_from(entry.memory, entry.id, bytes)?;
+            let (data, crc) = restored.next().expect("one restored page per page loaded");
             data_crc = crc32c::crc32c_combine(data_crc, crc, bytes.len());
             pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
         }

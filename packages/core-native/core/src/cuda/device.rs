@@ -377,11 +377,19 @@ impl Device {
     }
 
     /// Copies `from` (host memory that several threads may read, such as a
-    /// mapped checkpoint) to the device memory at `to`: up to
-    /// `parallel_threads()` threads each copy chunks into their own two pinned
-    /// slots, checksum them and issue each chunk's copy as it lands. Returns
-    /// the CRC32C of `from`, and returns once the device has every byte.
+    /// mapped checkpoint) to the device memory at `to` (`upload_parallel_many`
+    /// with one copy). Returns the CRC32C of `from`.
     pub fn upload_parallel(&self, to: DevicePtr, from: &[u8]) -> Result<u32> {
+        Ok(self.upload_parallel_many(&[(to, from)])?[0])
+    }
+
+    /// Copies each `(to, from)` pair's host bytes to its device memory in one
+    /// pass: the pairs are cut into chunks, and up to `parallel_threads()`
+    /// threads each copy chunks into their own two pinned slots, checksum
+    /// them there and issue each chunk's copy as it lands. One pass for all of
+    /// a checkpoint's pages keeps every thread busy (a small page alone would
+    /// leave most idle). Returns each pair's CRC32C, once the device has every byte.
+    pub fn upload_parallel_many(&self, copies: &[(DevicePtr, &[u8])]) -> Result<Vec<u32>> {
         let (driver, mut inner) = self.bind()?;
         let inner = &mut *inner;
         if inner.parallel.is_none() {
@@ -399,20 +407,31 @@ impl Device {
             inner.parallel = Some((slots, events));
         }
         let (slots, events) = inner.parallel.as_ref().expect("made above");
-        let chunks = from.len().div_ceil(PARALLEL_CHUNK);
-        let threads = (events.len() / 2).min(chunks).max(1);
+        let chunks: Vec<Chunk> = copies
+            .iter()
+            .enumerate()
+            .flat_map(|(copy, (_, from))| {
+                (0..from.len()).step_by(PARALLEL_CHUNK).map(move |offset| Chunk {
+                    copy,
+                    offset,
+                    len: PARALLEL_CHUNK.min(from.len() - offset),
+                })
+            })
+            .collect();
+        let threads = (events.len() / 2).min(chunks.len()).max(1);
         let shared = Shared {
             context: self.context,
             stream: inner.stream,
             slots: slots.as_ptr(),
             events: events.as_slice(),
+            copies,
+            chunks: &chunks,
         };
-        let mut crcs = vec![0u32; chunks];
         let results: Vec<Result<Vec<(usize, u32)>>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|thread| {
                     let shared = &shared;
-                    scope.spawn(move || shared.upload_chunks(driver, thread, threads, to, from))
+                    scope.spawn(move || shared.upload_chunks(driver, thread, threads))
                 })
                 .collect();
             workers
@@ -420,6 +439,7 @@ impl Device {
                 .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
                 .collect()
         });
+        let mut crcs = vec![0u32; chunks.len()];
         for result in results {
             for (chunk, crc) in result? {
                 crcs[chunk] = crc;
@@ -431,10 +451,11 @@ impl Device {
             unsafe { (driver.stream_synchronize)(inner.stream) },
             "cuStreamSynchronize",
         )?;
-        Ok(crcs.iter().enumerate().fold(0, |crc, (chunk, &chunk_crc)| {
-            let len = PARALLEL_CHUNK.min(from.len() - chunk * PARALLEL_CHUNK);
-            crc32c::crc32c_combine(crc, chunk_crc, len)
-        }))
+        let mut whole = vec![0u32; copies.len()];
+        for (chunk, crc) in chunks.iter().zip(crcs) {
+            whole[chunk.copy] = crc32c::crc32c_combine(whole[chunk.copy], crc, chunk.len);
+        }
+        Ok(whole)
     }
 
     /// Copies `len` bytes from `from` on device `source` to `to` on this device, and waits.
@@ -488,28 +509,37 @@ impl Device {
     }
 }
 
-/// Chunk size of `upload_parallel`: large enough that each copy to the
-/// device runs well past its launch cost, small enough that the last round
-/// of chunks leaves few threads idle.
-const PARALLEL_CHUNK: usize = 2 << 20;
+/// Chunk size of `upload_parallel_many`: large enough that each copy to the
+/// device runs well past its launch cost (on an H200, 8 MiB chunks went
+/// faster than 1, 2 or 4 MiB ones: docs/gpu-validation.md, run 17).
+const PARALLEL_CHUNK: usize = 8 << 20;
 /// Each chunk is copied into its pinned slot and checksummed there a piece
 /// at a time, while the piece is still in the core's cache: the bytes cross
 /// memory once.
 const CRC_PIECE: usize = 128 << 10;
 
-/// Threads of `upload_parallel`: one per core, up to 16 (the page cache
-/// drains faster with each, until memory bandwidth is the limit).
+/// Threads of `upload_parallel_many`: one per core, up to 16 (copying out of
+/// the page cache is bound by memory bandwidth before that).
 fn parallel_threads() -> usize {
     std::thread::available_parallelism().map_or(8, |cores| cores.get().min(16))
 }
 
-/// What `upload_parallel`'s threads share: raw driver handles, used only
+/// One chunk of an upload: `len` bytes at `offset` of copy `copy`.
+struct Chunk {
+    copy: usize,
+    offset: usize,
+    len: usize,
+}
+
+/// What `upload_parallel_many`'s threads share: raw driver handles, used only
 /// while the device's lock is held by the thread that started them.
 struct Shared<'a> {
     context: Context,
     stream: Stream,
     slots: *mut u8,
     events: &'a [Event],
+    copies: &'a [(DevicePtr, &'a [u8])],
+    chunks: &'a [Chunk],
 }
 
 // Safety: driver handles are thread-agnostic; each thread writes only its own
@@ -517,15 +547,9 @@ struct Shared<'a> {
 unsafe impl Sync for Shared<'_> {}
 
 impl Shared<'_> {
-    /// Thread `thread` of `threads`: chunks thread, thread + threads, ... of `from`.
-    fn upload_chunks(
-        &self,
-        driver: &Driver,
-        thread: usize,
-        threads: usize,
-        to: DevicePtr,
-        from: &[u8],
-    ) -> Result<Vec<(usize, u32)>> {
+    /// Thread `thread` of `threads`: chunks thread, thread + threads, ...;
+    /// returns each one's index and CRC32C.
+    fn upload_chunks(&self, driver: &Driver, thread: usize, threads: usize) -> Result<Vec<(usize, u32)>> {
         // Safety: the context was retained when the device was opened.
         check(
             driver,
@@ -533,10 +557,9 @@ impl Shared<'_> {
             "cuCtxSetCurrent",
         )?;
         let mut crcs = Vec::new();
-        for (round, chunk) in (thread..from.len().div_ceil(PARALLEL_CHUNK))
-            .step_by(threads)
-            .enumerate()
-        {
+        for (round, index) in (thread..self.chunks.len()).step_by(threads).enumerate() {
+            let chunk = &self.chunks[index];
+            let (to, from) = self.copies[chunk.copy];
             let slot = thread * 2 + round % 2;
             if round >= 2 {
                 // Safety: the event was recorded after this slot's last copy.
@@ -546,27 +569,27 @@ impl Shared<'_> {
                     "cuEventSynchronize",
                 )?;
             }
-            let bytes = &from[chunk * PARALLEL_CHUNK..from.len().min((chunk + 1) * PARALLEL_CHUNK)];
+            let bytes = &from[chunk.offset..chunk.offset + chunk.len];
             // Safety: slot `slot` is PARALLEL_CHUNK pinned bytes that only this
             // thread writes, and its last copy has completed.
             let into = unsafe { self.slots.add(slot * PARALLEL_CHUNK) };
             let mut crc = 0;
-            for (index, piece) in bytes.chunks(CRC_PIECE).enumerate() {
+            for (piece_index, piece) in bytes.chunks(CRC_PIECE).enumerate() {
                 // Safety: the piece lies inside the slot (see above).
                 let copied = unsafe {
-                    let at = into.add(index * CRC_PIECE);
+                    let at = into.add(piece_index * CRC_PIECE);
                     std::ptr::copy_nonoverlapping(piece.as_ptr(), at, piece.len());
                     std::slice::from_raw_parts(at, piece.len())
                 };
                 crc = crc32c::crc32c_append(crc, copied);
             }
-            crcs.push((chunk, crc));
+            crcs.push((index, crc));
             // Safety: the slot stays untouched until the event below completes.
             unsafe {
                 check(
                     driver,
                     (driver.memcpy_htod_async)(
-                        to + (chunk * PARALLEL_CHUNK) as u64,
+                        to + chunk.offset as u64,
                         into.cast::<c_void>().cast_const(),
                         bytes.len(),
                         self.stream,

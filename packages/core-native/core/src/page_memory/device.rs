@@ -95,17 +95,24 @@ impl DevicePage {
         })
     }
 
-    /// A page on `device` holding `bytes`, copied by several threads
-    /// (`Device::upload_parallel`); returns it with the CRC32C of `bytes`.
-    pub(crate) fn restore_parallel(device: Arc<Device>, bytes: &[u8]) -> Result<(DevicePage, u32)> {
-        let ptr = device.allocate(bytes.len())?;
-        let page = DevicePage {
-            device,
-            len: bytes.len(),
-            copies: Mutex::new(Copies::new(ptr)),
-        };
-        let crc = page.device.upload_parallel(ptr, bytes)?;
-        Ok((page, crc))
+    /// Pages on `device` holding each of `contents`, copied in one pass by
+    /// several threads (`Device::upload_parallel_many`); returns them with
+    /// the CRC32C of each one's bytes.
+    pub(crate) fn restore_many(device: &Arc<Device>, contents: &[&[u8]]) -> Result<Vec<(DevicePage, u32)>> {
+        let mut pages = Vec::with_capacity(contents.len());
+        for bytes in contents {
+            pages.push(DevicePage::new(Arc::clone(device), bytes.len())?);
+        }
+        let copies: Vec<(DevicePtr, &[u8])> = pages
+            .iter_mut()
+            .zip(contents)
+            .map(|(page, bytes)| {
+                let copies = page.copies.get_mut().unwrap_or_else(|e| e.into_inner());
+                (copies.device.expect("a new page has device memory"), *bytes)
+            })
+            .collect();
+        let crcs = device.upload_parallel_many(&copies)?;
+        Ok(pages.into_iter().zip(crcs).collect())
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -252,19 +252,33 @@ impl Memory {
         }))
     }
 
-    /// Memory for page `id` in backend `kind` holding a copy of `bytes` (a
-    /// mapped checkpoint's), with the CRC32C of `bytes`. Device pages are
-    /// copied to the device by several threads through pinned slots.
-    pub fn restore_from(&mut self, kind: MemoryKind, id: PageId, bytes: &[u8]) -> Result<(PageMemory, u32)> {
-        if kind == MemoryKind::Device {
-            if let Ok(device) = cuda::device(self.cuda.ordinal) {
-                let (page, crc) = DevicePage::restore_parallel(device, bytes)?;
-                return Ok((PageMemory(Repr::Device(Box::new(page))), crc));
+    /// Memory for each `(kind, id, bytes)` holding a copy of `bytes` (a
+    /// mapped checkpoint's), with the CRC32C of `bytes`, in order. Device
+    /// pages are copied to the device in one pass by several threads through
+    /// pinned slots; the others one by one.
+    pub fn restore_many(&mut self, pages: &[(MemoryKind, PageId, &[u8])]) -> Result<Vec<(PageMemory, u32)>> {
+        let to_device: Vec<&[u8]> = pages
+            .iter()
+            .filter(|(kind, ..)| *kind == MemoryKind::Device)
+            .map(|(.., bytes)| *bytes)
+            .collect();
+        let mut restored = match cuda::device(self.cuda.ordinal) {
+            Ok(device) if !to_device.is_empty() => DevicePage::restore_many(&device, &to_device)?.into_iter(),
+            _ => Vec::new().into_iter(),
+        };
+        let mut memories = Vec::with_capacity(pages.len());
+        for &(kind, id, bytes) in pages {
+            if kind == MemoryKind::Device {
+                if let Some((page, crc)) = restored.next() {
+                    memories.push((PageMemory(Repr::Device(Box::new(page))), crc));
+                    continue;
+                }
             }
+            let mut memory = self.allocate(kind, id, bytes.len() as u64)?;
+            memory.bytes_mut().copy_from_slice(bytes);
+            memories.push((memory, crc32c::crc32c(bytes)));
         }
-        let mut memory = self.allocate(kind, id, bytes.len() as u64)?;
-        memory.bytes_mut().copy_from_slice(bytes);
-        Ok((memory, crc32c::crc32c(bytes)))
+        Ok(memories)
     }
 
     /// Takes back the memory of a released or moved page.
