@@ -513,6 +513,10 @@ impl Device {
 /// device runs well past its launch cost (on an H200, 8 MiB chunks went
 /// faster than 1, 2 or 4 MiB ones: docs/gpu-validation.md, run 17).
 const PARALLEL_CHUNK: usize = 8 << 20;
+/// Each chunk crosses to the device in parts of this size, each issued as
+/// soon as it is in the slot, so that the device copies while the threads
+/// still fill their slots.
+const DMA_PART: usize = 2 << 20;
 /// Each chunk is copied into its pinned slot and checksummed there a piece
 /// at a time, while the piece is still in the core's cache: the bytes cross
 /// memory once.
@@ -574,34 +578,39 @@ impl Shared<'_> {
             // thread writes, and its last copy has completed.
             let into = unsafe { self.slots.add(slot * PARALLEL_CHUNK) };
             let mut crc = 0;
-            for (piece_index, piece) in bytes.chunks(CRC_PIECE).enumerate() {
-                // Safety: the piece lies inside the slot (see above).
-                let copied = unsafe {
-                    let at = into.add(piece_index * CRC_PIECE);
-                    std::ptr::copy_nonoverlapping(piece.as_ptr(), at, piece.len());
-                    std::slice::from_raw_parts(at, piece.len())
-                };
-                crc = crc32c::crc32c_append(crc, copied);
-            }
-            crcs.push((index, crc));
-            // Safety: the slot stays untouched until the event below completes.
-            unsafe {
+            for (part_index, part) in bytes.chunks(DMA_PART).enumerate() {
+                let part_at = part_index * DMA_PART;
+                for (piece_index, piece) in part.chunks(CRC_PIECE).enumerate() {
+                    // Safety: the piece lies inside the slot (see above).
+                    let copied = unsafe {
+                        let at = into.add(part_at + piece_index * CRC_PIECE);
+                        std::ptr::copy_nonoverlapping(piece.as_ptr(), at, piece.len());
+                        std::slice::from_raw_parts(at, piece.len())
+                    };
+                    crc = crc32c::crc32c_append(crc, copied);
+                }
+                // Safety: the part's slot bytes stay untouched until the
+                // slot's event, recorded after the chunk's last part, completes.
                 check(
                     driver,
-                    (driver.memcpy_htod_async)(
-                        to + chunk.offset as u64,
-                        into.cast::<c_void>().cast_const(),
-                        bytes.len(),
-                        self.stream,
-                    ),
+                    unsafe {
+                        (driver.memcpy_htod_async)(
+                            to + (chunk.offset + part_at) as u64,
+                            into.add(part_at).cast::<c_void>().cast_const(),
+                            part.len(),
+                            self.stream,
+                        )
+                    },
                     "cuMemcpyHtoDAsync",
                 )?;
-                check(
-                    driver,
-                    (driver.event_record)(self.events[slot], self.stream),
-                    "cuEventRecord",
-                )?;
             }
+            crcs.push((index, crc));
+            // Safety: records on the device's own stream.
+            check(
+                driver,
+                unsafe { (driver.event_record)(self.events[slot], self.stream) },
+                "cuEventRecord",
+            )?;
         }
         Ok(crcs)
     }
