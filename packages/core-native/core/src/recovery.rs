@@ -21,8 +21,8 @@ use crate::checkpoint::{checkpoint_name, load_checkpoint_with};
 use crate::directory::{unused_name, DirectoryFiles};
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::{decode, Change};
-use crate::log::scan::scan_segment;
-use crate::log::segment::{read_segment_header, segment_name};
+use crate::log::read_ahead::read_ahead;
+use crate::log::segment::segment_name;
 use crate::names::Named;
 use crate::page_memory::MemoryConfig;
 use crate::state::State;
@@ -148,103 +148,100 @@ pub fn replay(
     let mut last_lsn = base_lsn;
     let mut tail = None;
     let mut checkpoint_markers = Vec::new();
-    let mut buffer: Vec<u8> = Vec::new();
-    for (index, &first_lsn) in segments.iter().enumerate() {
-        let next_first = segments.get(index + 1).copied();
-        if next_first.is_some_and(|next| next <= base_lsn.saturating_add(1)) {
-            continue;
-        }
-        if until_lsn.is_some_and(|until| first_lsn > until) {
-            break;
-        }
-        let name = segment_name(first_lsn);
-        let path = log_dir.join(&name);
-        if first_lsn > last_lsn.saturating_add(1) {
-            return fail!(
-                LogCorrupt,
-                "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: the records between are missing"
-            );
-        }
-        let reading = |error| Error::io("reading log segment", &path, &error);
-        let mapped;
-        let bytes: &[u8] = match reads {
-            SegmentReads::Mapped => {
-                mapped = fs.map_whole(&path).map_err(reading)?;
-                &mapped
-            }
-            SegmentReads::Copied => {
-                fs.read_into(&path, &mut buffer).map_err(reading)?;
-                &buffer
-            }
-        };
-        let is_last = next_first.is_none();
-        let scanned = scan_segment(&name, bytes, first_lsn, is_last)?;
-        for (record, offset) in &scanned.records {
-            if record.lsn <= base_lsn {
-                continue;
-            }
-            if until_lsn.is_some_and(|until| record.lsn > until) {
-                return Ok(Replayed {
-                    state,
-                    base_lsn,
-                    checkpoint_markers,
-                    last_lsn,
-                    tail: None,
-                });
-            }
-            let corrupt = |message: String| {
-                Error::new(
-                    ErrorCode::LogCorrupt,
-                    format!("segment {name} offset {offset}: {message}"),
-                )
-            };
-            let body = record.body().map_err(corrupt)?;
-            let change = decode(record.kind, &body).map_err(corrupt)?;
-            if let Change::Checkpoint { lsn } = change {
-                checkpoint_markers.push(lsn);
-            }
-            state.apply_change(&change).map_err(|error| {
-                // The machine, not the log, fails a page that needs CUDA where
-                // there is none or a device that failed: keep that code.
-                let code = match error.code {
-                    ErrorCode::CudaUnavailable
-                    | ErrorCode::DeviceNotFound
-                    | ErrorCode::DeviceOutOfMemory
-                    | ErrorCode::DeviceFailed => error.code,
-                    _ => ErrorCode::LogCorrupt,
-                };
-                Error::new(
-                    code,
-                    format!(
-                        "segment {name} offset {offset}: record LSN {} ({}) does not apply: {}",
-                        record.lsn,
-                        record.kind.name(),
-                        error
-                    ),
-                )
-            })?;
-            last_lsn = record.lsn;
-        }
-        if let Some(next) = next_first {
-            let after = scanned.next_lsn(first_lsn);
-            if next != after {
+    // The segments the replay reads: from the one holding LSN base_lsn + 1 up
+    // to the one holding `until_lsn`.
+    let read: Vec<u64> = segments
+        .iter()
+        .enumerate()
+        .filter(|&(index, _)| {
+            let next_first = segments.get(index + 1).copied();
+            next_first.is_none_or(|next| next > base_lsn.saturating_add(1))
+        })
+        .map(|(_, &first_lsn)| first_lsn)
+        .take_while(|&first_lsn| until_lsn.is_none_or(|until| first_lsn <= until))
+        .collect();
+    let newest = segments.last().copied();
+    let reached_until = read_ahead(fs, log_dir, &read, newest, reads, |segments_read| -> Result<bool> {
+        for read in segments_read {
+            let segment = read?;
+            let (name, first_lsn) = (&segment.name, segment.first_lsn);
+            if first_lsn > last_lsn.saturating_add(1) {
                 return fail!(
                     LogCorrupt,
-                    "segment {name} ends before LSN {after}, but the next segment starts at LSN {next}"
+                    "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: the records between are missing"
                 );
             }
+            for (record, offset) in segment.records() {
+                if record.lsn <= base_lsn {
+                    continue;
+                }
+                if until_lsn.is_some_and(|until| record.lsn > until) {
+                    return Ok(true);
+                }
+                let corrupt = |message: String| {
+                    Error::new(
+                        ErrorCode::LogCorrupt,
+                        format!("segment {name} offset {offset}: {message}"),
+                    )
+                };
+                let body = record.body().map_err(corrupt)?;
+                let change = decode(record.kind, &body).map_err(corrupt)?;
+                if let Change::Checkpoint { lsn } = change {
+                    checkpoint_markers.push(lsn);
+                }
+                state.apply_change(&change).map_err(|error| {
+                    // The machine, not the log, fails a page that needs CUDA where
+                    // there is none or a device that failed: keep that code.
+                    let code = match error.code {
+                        ErrorCode::CudaUnavailable
+                        | ErrorCode::DeviceNotFound
+                        | ErrorCode::DeviceOutOfMemory
+                        | ErrorCode::DeviceFailed => error.code,
+                        _ => ErrorCode::LogCorrupt,
+                    };
+                    Error::new(
+                        code,
+                        format!(
+                            "segment {name} offset {offset}: record LSN {} ({}) does not apply: {}",
+                            record.lsn,
+                            record.kind.name(),
+                            error
+                        ),
+                    )
+                })?;
+                last_lsn = record.lsn;
+            }
+            let next_first = segments.iter().copied().find(|&lsn| lsn > first_lsn);
+            if let Some(next) = next_first {
+                let after = segment.next_lsn();
+                if next != after {
+                    return fail!(
+                        LogCorrupt,
+                        "segment {name} ends before LSN {after}, but the next segment starts at LSN {next}"
+                    );
+                }
+            } else {
+                tail = Some(LogTail {
+                    fill: segment.fill(),
+                    segment_first_lsn: first_lsn,
+                    valid_len: segment.valid_end as u64,
+                    torn_end: segment.torn_end as u64,
+                    file_len: segment.bytes.len() as u64,
+                    sealed: segment.sealed,
+                    segment_path: segment.path,
+                });
+            }
         }
-        if is_last {
-            tail = Some(LogTail {
-                segment_path: path,
-                segment_first_lsn: first_lsn,
-                valid_len: scanned.valid_end as u64,
-                torn_end: scanned.torn_end as u64,
-                file_len: bytes.len() as u64,
-                fill: read_segment_header(bytes).map(|header| header.fill),
-                sealed: scanned.sealed,
-            });
-        }
+        Ok(false)
+    })?;
+    if reached_until {
+        return Ok(Replayed {
+            state,
+            base_lsn,
+            checkpoint_markers,
+            last_lsn,
+            tail: None,
+        });
     }
     if let Some(until) = until_lsn {
         if last_lsn < until {

@@ -208,6 +208,9 @@ pub enum FileBytes {
     Read(Vec<u8>),
 }
 
+// Safety: a mapping is plain memory, read (and unmapped) from any thread.
+unsafe impl Send for FileBytes {}
+
 impl std::ops::Deref for FileBytes {
     type Target = [u8];
 
