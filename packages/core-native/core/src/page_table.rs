@@ -96,6 +96,7 @@ impl PageTable {
     }
 
     /// The live page `id`.
+    #[inline]
     pub fn get(&self, id: PageId) -> Result<&Page> {
         let (index, slot) = self.find(id)?;
         index
@@ -104,6 +105,7 @@ impl PageTable {
     }
 
     /// The live page `id`, for changing it.
+    #[inline]
     pub fn get_mut(&mut self, id: PageId) -> Result<&mut Page> {
         let (index, slot) = self.find(id)?;
         index
@@ -153,9 +155,10 @@ impl PageTable {
 
     /// The deque index of `id`'s block (`None`: freed, so released) and its
     /// slot; an error for an id never assigned.
+    #[inline]
     fn find(&self, id: PageId) -> Result<(Option<usize>, usize)> {
         if id == 0 || id >= self.next_page_id {
-            return fail!(PageNotFound, "page {id} does not exist");
+            return unknown(id);
         }
         let number = id / BLOCK_PAGES;
         let slot = (id % BLOCK_PAGES) as usize;
@@ -175,6 +178,13 @@ impl PageTable {
     }
 }
 
+// Errors are built out of line: every page access passes through `find`.
+#[cold]
+fn unknown<T>(id: PageId) -> Result<T> {
+    fail!(PageNotFound, "page {id} does not exist")
+}
+
+#[cold]
 fn released<T>(id: PageId) -> Result<T> {
     fail!(PageReleased, "page {id} was released")
 }
