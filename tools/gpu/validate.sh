@@ -21,7 +21,11 @@ step() {
   local name="$1"
   shift
   local started=$SECONDS
-  timeout "${STEP_TIMEOUT:-300}" "$@" >"$out/$name.log" 2>&1
+  if declare -F "$1" >/dev/null; then
+    "$@" >"$out/$name.log" 2>&1
+  else
+    timeout "${STEP_TIMEOUT:-300}" "$@" >"$out/$name.log" 2>&1
+  fi
   local code=$?
   printf '%-14s rc=%d %4ds  %s\n' "$name" "$code" $((SECONDS - started)) "$(tail -n 1 "$out/$name.log" | cut -c1-160)" | tee -a "$out/summary.txt"
 }
