@@ -8,7 +8,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } fr
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { missingAddonMessage, platformName, platformPackage } from './platform.js';
+import { isElf64, missingAddonMessage, platformName, platformPackage } from './platform.js';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,8 +22,7 @@ function unavailable(message, cause) {
 
 /** The bytes a 64-bit ELF file's headers say it has, or undefined for anything else. */
 function elfExtent(header) {
-  const isElf64 = header.length >= 64 && header.readUInt32BE(0) === 0x7f454c46 && header[4] === 2 && header[5] === 1;
-  if (!isElf64) return undefined;
+  if (!isElf64(header)) return undefined;
   const programs = Number(header.readBigUInt64LE(0x20)) + header.readUInt16LE(0x36) * header.readUInt16LE(0x38);
   const sections = Number(header.readBigUInt64LE(0x28)) + header.readUInt16LE(0x3a) * header.readUInt16LE(0x3c);
   return Math.max(programs, sections);

@@ -43,3 +43,8 @@ export function missingAddonMessage(name, version) {
     '(`pnpm --filter @mmsb/core-native build`, needs Rust) and set MMSB_NATIVE_PATH to the .node file it writes'
   );
 }
+
+/** Whether `bytes` start a 64-bit little-endian ELF file (the only kind of addon published). */
+export function isElf64(bytes) {
+  return bytes.length >= 64 && bytes.readUInt32BE(0) === 0x7f454c46 && bytes[4] === 2 && bytes[5] === 1;
+}

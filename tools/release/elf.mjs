@@ -1,6 +1,8 @@
 // What a prebuilt addon file is built for, read from its bytes: the machine in
 // its ELF header and the newest glibc symbol version it needs. A release
 // checks both against the platform package that carries it.
+import { isElf64 } from '../../packages/core-native/platform.js';
+
 const MACHINES = new Map([
   [62, 'x64'],
   [183, 'arm64'],
@@ -8,8 +10,7 @@ const MACHINES = new Map([
 
 /** The npm `cpu` name of a 64-bit little-endian ELF file's machine, or undefined. */
 export function elfCpu(bytes) {
-  const isElf64 = bytes.length >= 64 && bytes.readUInt32BE(0) === 0x7f454c46 && bytes[4] === 2 && bytes[5] === 1;
-  return isElf64 ? MACHINES.get(bytes.readUInt16LE(18)) : undefined;
+  return isElf64(bytes) ? MACHINES.get(bytes.readUInt16LE(18)) : undefined;
 }
 
 /** The newest `GLIBC_x.y` version the file references, as [x, y], or undefined for none (musl). */
