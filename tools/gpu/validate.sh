@@ -27,7 +27,9 @@ step() {
     timeout "${STEP_TIMEOUT:-300}" "$@" >"$out/$name.log" 2>&1
   fi
   local code=$?
-  printf '%-14s rc=%d %4ds  %s\n' "$name" "$code" $((SECONDS - started)) "$(tail -n 1 "$out/$name.log" | cut -c1-160)" | tee -a "$out/summary.txt"
+  local last
+  last="$(tail -n 1 "$out/$name.log" | cut -c1-160)"
+  printf '%-14s rc=%d %4ds  %s\n' "$name" "$code" $((SECONDS - started)) "$last" | tee -a "$out/summary.txt"
 }
 
 machine() {

@@ -40,7 +40,8 @@ describe('crash consistency', () => {
       await recovered.close();
       const found = await match(oracle, applied, run, hash, seed);
       applied = found.applied;
-      expect(found.matched, `kill ${round} (seed ${seed}): recovered state is not operations 0..n for n ≥ ${run.acknowledged}`).toBe(true);
+      const what = `kill ${round} (seed ${seed}): recovered state is not operations 0..n for n ≥ ${run.acknowledged}`;
+      expect(found.matched, what).toBe(true);
     }
     expect(applied).toBeGreaterThan(KILLS);
   }, 600_000);

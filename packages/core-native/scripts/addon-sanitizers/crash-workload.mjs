@@ -29,7 +29,8 @@ try {
     await recovered.close();
     const found = await matchRecovered(oracle, applied, run, hash, seed);
     applied = found.applied;
-    if (!found.matched) throw new Error(`kill ${kill} (seed ${seed}): recovered state is not operations 0..n for n ≥ ${run.acknowledged}`);
+    const what = `kill ${kill} (seed ${seed}): recovered state is not operations 0..n for n ≥ ${run.acknowledged}`;
+    if (!found.matched) throw new Error(what);
     process.stdout.write(`kill ${kill}: ${run.acknowledged + 1} operations acknowledged, recovered through operation ${applied}\n`);
   }
   await oracle.close();
