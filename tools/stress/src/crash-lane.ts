@@ -102,8 +102,12 @@ export class CrashLane {
       let pending = '';
       let stderr = '';
       let ready = false;
+      let stuckKilled = false;
       const kill = (): void => void child.kill('SIGKILL');
-      const stuck = setTimeout(kill, START_MS_MAX);
+      const stuck = setTimeout(() => {
+        stuckKilled = true;
+        kill();
+      }, START_MS_MAX);
       child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-STDERR_KEPT)));
       child.stdout.on('data', (chunk: Buffer) => {
         const lines = (pending + chunk.toString()).split('\n');
@@ -132,7 +136,11 @@ export class CrashLane {
           tally.kills++;
           resolve(life);
         } else {
-          const how = ready ? `exited with ${signal ?? code}` : `was not ready within ${START_MS_MAX} ms (${signal ?? code})`;
+          const how = ready
+            ? `exited with ${signal ?? code}`
+            : stuckKilled
+              ? `was not ready within ${START_MS_MAX} ms`
+              : `exited with ${signal ?? code} before it was ready`;
           reject(new InvariantBroken('operation-failed', `the child writer (${policy}) ${how}: ${stderr}`));
         }
       });
