@@ -79,6 +79,16 @@ function delta(context: Context, session: Session, request: Fields, allowShm: bo
   };
 }
 
+/**
+ * The LSN that `change` (a bus call just made, which logs before it first
+ * awaits) logged, once it is acknowledged. Read before awaiting: requests
+ * pipelined behind it may log more meanwhile.
+ */
+async function logged<T>(bus: Bus, change: Promise<T>): Promise<{ lsn: number; value: T }> {
+  const lsn = bus.lsn;
+  return { lsn, value: await change };
+}
+
 function pageFields(bus: Bus, pageId: PageId): Result {
   const info = bus.page(pageId);
   return { page: new U64(pageId), size: info.size, epoch: info.epoch, location: info.location, memory: info.memory };
@@ -124,8 +134,8 @@ export const operations: Readonly<Record<string, Handler>> = {
   },
 
   async delete(context, session, request) {
-    await context.bus.releasePage(page(context, session, request, 'handle'));
-    return { lsn: context.bus.lsn };
+    const { lsn } = await logged(context.bus, context.bus.releasePage(page(context, session, request, 'handle')));
+    return { lsn };
   },
 
   async write(context, session, request) {
@@ -139,8 +149,8 @@ export const operations: Readonly<Record<string, Handler>> = {
       throw new MmsbError(ErrorCode.BATCH_TOO_LARGE, `${entries.length} deltas; a batch holds at most ${context.limits.maxBatchDeltas}`);
     }
     const deltas = entries.map((entry, index) => delta(context, session, map(entry, `deltas[${index}]`), false));
-    const count = await context.bus.applyBatch(deltas);
-    return { count, lsn: context.bus.lsn };
+    const { lsn, value: count } = await logged(context.bus, context.bus.applyBatch(deltas));
+    return { count, lsn };
   },
 
   read(context, session, request) {
@@ -169,13 +179,17 @@ export const operations: Readonly<Record<string, Handler>> = {
     const parent = page(context, session, request, 'parent');
     const child = page(context, session, request, 'child');
     const kind = optional(request, 'kind');
-    await context.bus.addEdge(parent, child, kind === undefined ? undefined : (string(kind, 'kind') as never));
-    return { lsn: context.bus.lsn };
+    const { lsn } = await logged(
+      context.bus,
+      context.bus.addEdge(parent, child, kind === undefined ? undefined : (string(kind, 'kind') as never)),
+    );
+    return { lsn };
   },
 
   async unedge(context, session, request) {
-    await context.bus.removeEdge(page(context, session, request, 'parent'), page(context, session, request, 'child'));
-    return { lsn: context.bus.lsn };
+    const parent = page(context, session, request, 'parent');
+    const { lsn } = await logged(context.bus, context.bus.removeEdge(parent, page(context, session, request, 'child')));
+    return { lsn };
   },
 
   async checkpoint({ bus }, _session, request) {

@@ -189,6 +189,7 @@ export class BridgeServer {
         while (this.#full(session)) await this.#settled();
         continue;
       }
+      this.#counters.packedMessages += 1;
       let members: Uint8Array[];
       try {
         members = unpack(body, this.#limits.maxPackedRequests);
