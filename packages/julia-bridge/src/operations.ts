@@ -30,9 +30,10 @@ function page(context: Context, session: Session, request: Fields, key: string):
 
 /**
  * A binary given inline, or as a range of a file in the session's
- * shared-memory directory, which is read only when it fits the page.
+ * shared-memory directory, which is read only when it fits the page (whose
+ * size is asked for then only: an inline write needs no call for it).
  */
-function payloadBytes(session: Session, request: Fields, key: string, pageSize: number): Uint8Array {
+function payloadBytes(session: Session, request: Fields, key: string, pageSize: () => number): Uint8Array {
   const shm = optional(request, 'shm');
   if (shm === undefined) return bytes(field(request, key), key);
   const reference = map(shm, 'shm');
@@ -40,11 +41,11 @@ function payloadBytes(session: Session, request: Fields, key: string, pageSize: 
     string(field(reference, 'name'), 'shm.name'),
     integer(optional(reference, 'offset') ?? 0, 'shm.offset'),
     integer(field(reference, 'length'), 'shm.length'),
-    pageSize,
+    pageSize(),
   );
 }
 
-function payload(session: Session, request: Fields, allowShm: boolean, pageSize: number): DeltaPayload {
+function payload(session: Session, request: Fields, allowShm: boolean, pageSize: () => number): DeltaPayload {
   if (!allowShm && optional(request, 'shm') !== undefined) {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'deltas of a batch carry their bytes inline (shm is for write)');
   }
@@ -73,7 +74,7 @@ function delta(context: Context, session: Session, request: Fields, allowShm: bo
   const pageId = page(context, session, request, 'handle');
   return {
     pageId,
-    payload: payload(session, request, allowShm, allowShm ? context.bus.page(pageId).size : 0),
+    payload: payload(session, request, allowShm, () => context.bus.page(pageId).size),
     source: 'bridge',
     expectEpoch: expectEpoch === undefined ? undefined : integer(expectEpoch, 'expectEpoch'),
   };
