@@ -170,7 +170,9 @@ export class BridgeClient {
 
   async #receive(): Promise<void> {
     try {
-      for await (const frames of this.#dealer) {
+      // receive() directly: the socket's async iterator wraps each message in one more promise.
+      while (!this.#dealer.closed) {
+        const frames = await this.#dealer.receive();
         const body = this.#signer.open(frames);
         if (body === undefined) continue;
         let message: unknown;

@@ -167,7 +167,16 @@ export class BridgeServer {
   }
 
   async #serve(): Promise<void> {
-    for await (const [identity, ...frames] of this.#router) {
+    for (;;) {
+      // receive() directly: the socket's async iterator wraps each message in one more promise.
+      let message: Buffer[];
+      try {
+        message = await this.#router.receive();
+      } catch (error) {
+        if (this.#router.closed) return;
+        throw error;
+      }
+      const [identity, ...frames] = message;
       const body = this.#signer.open(frames);
       if (body === undefined) {
         if (this.#signer.enabled) this.#counters.dropped('unauthenticated');
