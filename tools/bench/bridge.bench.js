@@ -1,7 +1,7 @@
 // The bridge benchmark, every figure beside its baseline from the same run:
 // round trips over ipc and tcp against a raw zeromq.js echo (another
-// process each, both running, their samples interleaved so that both see
-// the same machine), pipelined operations per second (the default client,
+// process each, both running, measured in alternating blocks so that both
+// see the same machine), pipelined operations per second (the default client,
 // which packs, and beside it a server that does not announce packing),
 // durable commits with 64 clients against redis-server (appendfsync
 // always, redis-benchmark -c 64) and against what 64 such clients get from
@@ -23,6 +23,7 @@ import { redisSetsPerSecond, withRedis } from './peers.js';
 const ROUND_TRIPS = Number(process.env.MMSB_BENCH_ROUND_TRIPS ?? 5000);
 const PIPELINED = Number(process.env.MMSB_BENCH_PIPELINED ?? 100_000);
 const RUN_MS = Number(process.env.MMSB_BENCH_RUN_MS ?? 3000);
+const BLOCK = 100;
 const CLIENTS = 64;
 const COMMIT_BYTES = 64;
 const BULK = 64 * 2 ** 20;
@@ -44,16 +45,24 @@ async function withPeer(args, body) {
   }
 }
 
-/** Round-trip microseconds of each of `kinds` (one request, awaited), after a warm-up, their samples interleaved in rotating order. */
-async function interleavedRoundTrips(kinds) {
+/**
+ * Round-trip microseconds of each of `kinds` (one request, awaited), in
+ * alternating blocks: each block back to back after a few round trips of
+ * warm-up (as a lone client sees it), the blocks of every kind spread over
+ * the whole run (so that both see the same load of this shared machine).
+ */
+async function roundTripBlocks(kinds) {
   const names = Object.keys(kinds);
   const samples = Object.fromEntries(names.map((name) => [name, []]));
-  for (let i = 0; i < 500 + ROUND_TRIPS; i++) {
-    for (let j = 0; j < names.length; j++) {
-      const name = names[(i + j) % names.length];
-      const start = process.hrtime.bigint();
-      await kinds[name]();
-      if (i >= 500) samples[name].push(Number(process.hrtime.bigint() - start) / 1000);
+  for (const name of names) for (let i = 0; i < 500; i++) await kinds[name]();
+  for (let block = 0; block < ROUND_TRIPS / BLOCK; block++) {
+    for (const name of names) {
+      for (let i = 0; i < 20; i++) await kinds[name]();
+      for (let i = 0; i < BLOCK; i++) {
+        const start = process.hrtime.bigint();
+        await kinds[name]();
+        samples[name].push(Number(process.hrtime.bigint() - start) / 1000);
+      }
     }
   }
   return Object.fromEntries(names.map((name) => [name, percentiles(samples[name])]));
@@ -98,7 +107,7 @@ async function transportFigures(echoEndpoint, bridgeEndpoint, unpackedEndpoint) 
       const client = await connect(bridgeEndpoint);
       const page = await client.createPage({ size: COMMIT_BYTES });
       const payload = dense(new Uint8Array(COMMIT_BYTES).fill(7));
-      const trips = await interleavedRoundTrips({
+      const trips = await roundTripBlocks({
         echo: async () => {
           await dealer.send(message);
           await dealer.receive();
@@ -309,8 +318,9 @@ function markdown(report) {
       return `| ${transport} | ${us(echo.roundTrip.p50)} / ${us(echo.roundTrip.p99)} | ${us(bridge.roundTrip.p50)} / ${us(bridge.roundTrip.p99)} | ${us(bridge.writeRoundTrip.p50)} / ${us(bridge.writeRoundTrip.p99)} | ${Math.round(echo.pipelinedPerSecond)}/s | ${Math.round(bridge.pipelinedPerSecond)}/s | ${Math.round(bridge.pipelinedWritesPerSecond)}/s | ${Math.round(bridge.unpackedPipelinedPerSecond)}/s |`;
     }),
     '',
-    `Round trips: the echo and the bridge server run at once (two endpoints), and their ${ROUND_TRIPS} samples each are taken`,
-    'interleaved (echo, ping, write, in rotating order), so that both see the same load of this shared 2-core machine.',
+    `Round trips: the echo and the bridge server run at once (two endpoints); their ${ROUND_TRIPS} samples each are taken in`,
+    `alternating blocks of ${BLOCK} back-to-back round trips (echo, ping, write, each block after 20 unmeasured), so that all`,
+    'three see the same load of this shared 2-core machine and each is measured warm, as a lone client sees it.',
     'Writes here go to an in-memory bus; pipelined runs keep 256 requests in flight from one client (`Promise.all`-style',
     'windows). The client packs the requests issued in one turn of the event loop into one message and the server answers',
     'them in one (docs/protocol.md, "Packed messages"); the echo sends one ZeroMQ message per request, so its rate is',
