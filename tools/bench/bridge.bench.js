@@ -8,7 +8,7 @@
 // the raw echo, and a 64 MiB read through shared memory against inline and
 // memcpy. Writes reports/bridge.{json,md}.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,8 @@ import { redisSetsPerSecond, withRedis } from './peers.js';
 const ROUND_TRIPS = Number(process.env.MMSB_BENCH_ROUND_TRIPS ?? 5000);
 const PIPELINED = Number(process.env.MMSB_BENCH_PIPELINED ?? 100_000);
 const RUN_MS = Number(process.env.MMSB_BENCH_RUN_MS ?? 3000);
+/** The JSON report of an earlier run, shown beside this one (the machine is shared: a second run shows the spread). */
+const BESIDE = process.env.MMSB_BENCH_BESIDE;
 const BLOCK = 100;
 const CLIENTS = 64;
 const COMMIT_BYTES = 64;
@@ -309,6 +311,16 @@ function markdown(report) {
     '|---|---|---|',
     ...report.goals.map((row) => `| ${row.goal} | ${row.measured} | ${row.met ? 'yes' : 'no'} |`),
     '',
+    ...(report.beside === undefined
+      ? []
+      : [
+          `The other run, ${report.beside.date} (commit ${report.beside.commit}), beside this one, the run of record:`,
+          '',
+          '| goal | measured | met |',
+          '|---|---|---|',
+          ...report.beside.goals.map((row) => `| ${row.goal} | ${row.measured} | ${row.met ? 'yes' : 'no'} |`),
+          '',
+        ]),
     '## Round trips and pipelining',
     '',
     '| transport | raw echo p50 / p99 | bridge ping p50 / p99 | bridge 64 B write p50 / p99 | echo pipelined | bridge pipelined pings | bridge pipelined writes | pings, server without packing |',
@@ -369,6 +381,10 @@ async function main() {
     report.durable = await durableCommits();
     report.bulk = await bulkRead();
     report.goals = goals(report);
+    if (BESIDE !== undefined) {
+      const other = JSON.parse(readFileSync(BESIDE, 'utf8'));
+      report.beside = { date: other.machine.date, commit: other.machine.commit, goals: other.goals };
+    }
     writeFileSync(join(reportDirectory, 'bridge.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(reportDirectory, 'bridge.md'), markdown(report));
     process.stdout.write(markdown(report));
