@@ -316,19 +316,30 @@ export class BridgeServer {
       this.#reply(route, rid, result);
       return undefined;
     }
-    result
-      .then(
-        (value) => this.#reply(route, rid, value),
-        (error: unknown) => this.#fail(route, rid, error),
-      )
-      .finally(() => this.#settle(session));
+    // One reaction for both outcomes (a `.finally` would cost another promise per request).
+    result.then(
+      (value) => {
+        try {
+          this.#reply(route, rid, value);
+        } finally {
+          this.#settle(session);
+        }
+      },
+      (error: unknown) => {
+        try {
+          this.#fail(route, rid, error);
+        } finally {
+          this.#settle(session);
+        }
+      },
+    );
     return session;
   }
 
   #settle(session: Session): void {
     session.inFlight -= 1;
     this.#inFlight -= 1;
-    for (const wake of this.#waiters.splice(0)) wake();
+    if (this.#waiters.length > 0) for (const wake of this.#waiters.splice(0)) wake();
   }
 
   /** Resolves when a request in flight settles. */
