@@ -361,8 +361,8 @@ function markdown(report) {
     'MMSB.jl and the Python client map the read file as `readView` does: that is the shared-memory read, and the goal is',
     'judged on it. `read` adds a copy into a newly allocated array, whose first-touch page faults dominate here; memcpy',
     'copies into an array allocated (and touched) before the timer. The server writes with pwrite, not through a',
-    'mapping, so that a client truncating the file or a full /dev/shm is an error and never a SIGBUS; on this virtual',
-    "machine a pwrite to tmpfs runs at about a fifth of memcpy's bandwidth.",
+    'mapping, so that a client truncating the file or a full /dev/shm is an error and never a SIGBUS; that pwrite into',
+    'tmpfs is the one copy `readView` pays, and its bandwidth on this shared virtual machine swings from run to run.',
     '',
   ].join('\n');
 }
