@@ -1,11 +1,14 @@
 // The bridge benchmark, every figure beside its baseline from the same run:
 // round trips over ipc and tcp against a raw zeromq.js echo (another
-// process each), pipelined operations per second, durable commits with 64
-// clients against redis-server (appendfsync always, redis-benchmark -c 64),
-// and a 64 MiB read through shared memory against inline and memcpy.
-// Writes reports/bridge.{json,md}.
+// process each, both running, measured in alternating blocks so that both
+// see the same machine), pipelined operations per second (the default client,
+// which packs, and beside it a server that does not announce packing),
+// durable commits with 64 clients against redis-server (appendfsync
+// always, redis-benchmark -c 64) and against what 64 such clients get from
+// the raw echo, and a 64 MiB read through shared memory against inline and
+// memcpy. Writes reports/bridge.{json,md}.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +23,9 @@ import { redisSetsPerSecond, withRedis } from './peers.js';
 const ROUND_TRIPS = Number(process.env.MMSB_BENCH_ROUND_TRIPS ?? 5000);
 const PIPELINED = Number(process.env.MMSB_BENCH_PIPELINED ?? 100_000);
 const RUN_MS = Number(process.env.MMSB_BENCH_RUN_MS ?? 3000);
+/** The JSON report of an earlier run, shown beside this one (the machine is shared: a second run shows the spread). */
+const BESIDE = process.env.MMSB_BENCH_BESIDE;
+const BLOCK = 100;
 const CLIENTS = 64;
 const COMMIT_BYTES = 64;
 const BULK = 64 * 2 ** 20;
@@ -41,43 +47,44 @@ async function withPeer(args, body) {
   }
 }
 
+/**
+ * Round-trip microseconds of each of `kinds` (one request, awaited), in
+ * alternating blocks: each block back to back after a few round trips of
+ * warm-up (as a lone client sees it), the blocks of every kind spread over
+ * the whole run (so that both see the same load of this shared machine).
+ */
+async function roundTripBlocks(kinds) {
+  const names = Object.keys(kinds);
+  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  for (const name of names) for (let i = 0; i < 500; i++) await kinds[name]();
+  for (let block = 0; block < ROUND_TRIPS / BLOCK; block++) {
+    for (const name of names) {
+      for (let i = 0; i < 20; i++) await kinds[name]();
+      for (let i = 0; i < BLOCK; i++) {
+        const start = process.hrtime.bigint();
+        await kinds[name]();
+        samples[name].push(Number(process.hrtime.bigint() - start) / 1000);
+      }
+    }
+  }
+  return Object.fromEntries(names.map((name) => [name, percentiles(samples[name])]));
+}
+
 function percentiles(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-/** Round-trip microseconds of `once` (one request, awaited), after a warm-up. */
-async function roundTrips(once) {
-  for (let i = 0; i < 500; i++) await once();
-  const samples = [];
-  for (let i = 0; i < ROUND_TRIPS; i++) {
-    const start = process.hrtime.bigint();
-    await once();
-    samples.push(Number(process.hrtime.bigint() - start) / 1000);
-  }
-  return percentiles(samples);
-}
-
-async function echoFigures(endpoint) {
-  return withPeer(['echo', endpoint], async () => {
-    const dealer = new Dealer({ sendHighWaterMark: 0, receiveHighWaterMark: 0, linger: 0 });
-    dealer.connect(endpoint);
-    const message = new Uint8Array(16);
-    const roundTrip = await roundTrips(async () => {
-      await dealer.send(message);
-      await dealer.receive();
-    });
-    const start = process.hrtime.bigint();
-    const received = (async () => {
-      for (let i = 0; i < PIPELINED; i++) await dealer.receive();
-    })();
-    for (let i = 0; i < PIPELINED; i++) await dealer.send(message);
-    await received;
-    const perSecond = PIPELINED / (Number(process.hrtime.bigint() - start) / 1e9);
-    dealer.close();
-    return { roundTrip, pipelinedPerSecond: perSecond };
-  });
+async function echoPipelined(dealer) {
+  const message = new Uint8Array(16);
+  const start = process.hrtime.bigint();
+  const received = (async () => {
+    for (let i = 0; i < PIPELINED; i++) await dealer.receive();
+  })();
+  for (let i = 0; i < PIPELINED; i++) await dealer.send(message);
+  await received;
+  return PIPELINED / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
 /** `count` requests with `window` in flight at once. */
@@ -92,17 +99,75 @@ async function pipelined(count, window, request) {
   return count / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-async function bridgeFigures(endpoint) {
-  return withPeer(['serve', endpoint, ':memory:'], async () => {
-    const client = await connect(endpoint);
-    const page = await client.createPage({ size: COMMIT_BYTES });
-    const payload = dense(new Uint8Array(COMMIT_BYTES).fill(7));
-    const ping = await roundTrips(() => client.ping());
-    const write = await roundTrips(() => client.write(page.handle, payload));
-    const pingsPerSecond = await pipelined(PIPELINED, 256, () => client.ping());
-    const writesPerSecond = await pipelined(PIPELINED, 256, () => client.write(page.handle, payload));
-    await client.close();
-    return { roundTrip: ping, writeRoundTrip: write, pipelinedPerSecond: pingsPerSecond, pipelinedWritesPerSecond: writesPerSecond };
+/** The echo and the bridge at two endpoints, both running: round trips interleaved, then pipelined runs one after another. */
+async function transportFigures(echoEndpoint, bridgeEndpoint, unpackedEndpoint) {
+  return withPeer(['echo', echoEndpoint], () =>
+    withPeer(['serve', bridgeEndpoint, ':memory:'], async () => {
+      const dealer = new Dealer({ sendHighWaterMark: 0, receiveHighWaterMark: 0, linger: 0 });
+      dealer.connect(echoEndpoint);
+      const message = new Uint8Array(16);
+      const client = await connect(bridgeEndpoint);
+      const page = await client.createPage({ size: COMMIT_BYTES });
+      const payload = dense(new Uint8Array(COMMIT_BYTES).fill(7));
+      const trips = await roundTripBlocks({
+        echo: async () => {
+          await dealer.send(message);
+          await dealer.receive();
+        },
+        ping: () => client.ping(),
+        write: () => client.write(page.handle, payload),
+      });
+      const echoPerSecond = await echoPipelined(dealer);
+      dealer.close();
+      const pingsPerSecond = await pipelined(PIPELINED, 256, () => client.ping());
+      const writesPerSecond = await pipelined(PIPELINED, 256, () => client.write(page.handle, payload));
+      await client.close();
+      // The same client against a server that announces no packing: one message per request.
+      const unpackedPerSecond = await withPeer(['serve', unpackedEndpoint, ':memory:', 'never', '0'], async () => {
+        const unpacked = await connect(unpackedEndpoint);
+        const perSecond = await pipelined(PIPELINED, 256, () => unpacked.ping());
+        await unpacked.close();
+        return perSecond;
+      });
+      return {
+        echo: { roundTrip: trips.echo, pipelinedPerSecond: echoPerSecond },
+        bridge: {
+          roundTrip: trips.ping,
+          writeRoundTrip: trips.write,
+          pipelinedPerSecond: pingsPerSecond,
+          pipelinedWritesPerSecond: writesPerSecond,
+          unpackedPipelinedPerSecond: unpackedPerSecond,
+        },
+      };
+    }),
+  );
+}
+
+/** Commits per second that `CLIENTS` minimal clients, one request in flight each, get from the raw echo: the most this harness drives. */
+async function echoWithClients(directory) {
+  const endpoint = `ipc://${directory}/echo.sock`;
+  return withPeer(['echo', endpoint], async () => {
+    const dealers = Array.from({ length: CLIENTS }, () => {
+      const dealer = new Dealer({ linger: 0 });
+      dealer.connect(endpoint);
+      return dealer;
+    });
+    const message = new Uint8Array(COMMIT_BYTES + 32);
+    let replies = 0;
+    const end = Date.now() + RUN_MS;
+    const start = process.hrtime.bigint();
+    await Promise.all(
+      dealers.map(async (dealer) => {
+        while (Date.now() < end) {
+          await dealer.send(message);
+          await dealer.receive();
+          replies++;
+        }
+      }),
+    );
+    const perSecond = replies / (Number(process.hrtime.bigint() - start) / 1e9);
+    for (const dealer of dealers) dealer.close();
+    return perSecond;
   });
 }
 
@@ -148,7 +213,8 @@ async function durableCommits() {
       return perSecond;
     });
     const redis = await withRedis('always', (port) => redisSetsPerSecond(port, CLIENTS, COMMIT_BYTES, 100_000));
-    return { mmsbPerSecond: mmsb, redisPerSecond: redis, ratio: mmsb / redis };
+    const echo = await echoWithClients(directory);
+    return { mmsbPerSecond: mmsb, redisPerSecond: redis, ratio: mmsb / redis, echoPerSecond: echo };
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
@@ -237,6 +303,7 @@ function markdown(report) {
     '',
     `Run ${report.machine.date} on ${report.machine.cpu} (${report.machine.cores} cores), ${report.machine.node}, commit ${report.machine.commit}.`,
     'Every peer ran in the same run on the same machine; the server and the echo are separate processes.',
+    'Goals are judged on the default configuration (the client and `mmsb serve` as shipped); variants stand beside it.',
     '',
     '## Goals',
     '',
@@ -244,22 +311,43 @@ function markdown(report) {
     '|---|---|---|',
     ...report.goals.map((row) => `| ${row.goal} | ${row.measured} | ${row.met ? 'yes' : 'no'} |`),
     '',
+    ...(report.beside === undefined
+      ? []
+      : [
+          `The other run, ${report.beside.date} (commit ${report.beside.commit}), beside this one, the run of record:`,
+          '',
+          '| goal | measured | met |',
+          '|---|---|---|',
+          ...report.beside.goals.map((row) => `| ${row.goal} | ${row.measured} | ${row.met ? 'yes' : 'no'} |`),
+          '',
+        ]),
     '## Round trips and pipelining',
     '',
-    '| transport | raw echo p50 / p99 | bridge ping p50 / p99 | bridge 64 B write p50 / p99 | echo pipelined | bridge pipelined pings | bridge pipelined writes |',
-    '|---|---|---|---|---|---|---|',
+    '| transport | raw echo p50 / p99 | bridge ping p50 / p99 | bridge 64 B write p50 / p99 | echo pipelined | bridge pipelined pings | bridge pipelined writes | pings, server without packing |',
+    '|---|---|---|---|---|---|---|---|',
     ...['ipc', 'tcp'].map((transport) => {
       const { echo, bridge } = report[transport];
-      return `| ${transport} | ${us(echo.roundTrip.p50)} / ${us(echo.roundTrip.p99)} | ${us(bridge.roundTrip.p50)} / ${us(bridge.roundTrip.p99)} | ${us(bridge.writeRoundTrip.p50)} / ${us(bridge.writeRoundTrip.p99)} | ${Math.round(echo.pipelinedPerSecond)}/s | ${Math.round(bridge.pipelinedPerSecond)}/s | ${Math.round(bridge.pipelinedWritesPerSecond)}/s |`;
+      return `| ${transport} | ${us(echo.roundTrip.p50)} / ${us(echo.roundTrip.p99)} | ${us(bridge.roundTrip.p50)} / ${us(bridge.roundTrip.p99)} | ${us(bridge.writeRoundTrip.p50)} / ${us(bridge.writeRoundTrip.p99)} | ${Math.round(echo.pipelinedPerSecond)}/s | ${Math.round(bridge.pipelinedPerSecond)}/s | ${Math.round(bridge.pipelinedWritesPerSecond)}/s | ${Math.round(bridge.unpackedPipelinedPerSecond)}/s |`;
     }),
     '',
-    'Writes here go to an in-memory bus; pipelined runs keep 256 requests in flight from one client.',
+    `Round trips: the echo and the bridge server run at once (two endpoints); their ${ROUND_TRIPS} samples each are taken in`,
+    `alternating blocks of ${BLOCK} back-to-back round trips (echo, ping, write, each block after 20 unmeasured), so that all`,
+    'three see the same load of this shared 2-core machine and each is measured warm, as a lone client sees it.',
+    'Writes here go to an in-memory bus; pipelined runs keep 256 requests in flight from one client (`Promise.all`-style',
+    'windows). The client packs the requests issued in one turn of the event loop into one message and the server answers',
+    'them in one (docs/protocol.md, "Packed messages"); the echo sends one ZeroMQ message per request, so its rate is',
+    "ZeroMQ's message rate. The last column is the same client against a server that announces no packing: one message",
+    'per request, as MMSB.jl and the Python client send them.',
     '',
     '## Durable commits, 64 clients',
     '',
     `MMSB: ${CLIENTS} minimal clients (a DEALER each, as redis-benchmark's are minimal), each awaiting every ${COMMIT_BYTES} B write,`,
     `the bridge server with fsync always: ${Math.round(report.durable.mmsbPerSecond)}/s.`,
     `Redis: \`redis-benchmark -c ${CLIENTS} -t set -d ${COMMIT_BYTES}\`, AOF with appendfsync always: ${Math.round(report.durable.redisPerSecond)}/s.`,
+    `The same ${CLIENTS} minimal clients against the raw echo (no server work, no disk): ${Math.round(report.durable.echoPerSecond)}/s, the most`,
+    'this harness (zeromq.js in one Node process) drives on this machine; redis-benchmark is C. Each client has one',
+    'request in flight, so nothing is packed. The ratio swings with the disk: a slow fsync favours group commit',
+    "(each sync carries many clients' writes), a fast one leaves both sides bound by per-message CPU.",
     '',
     '## 64 MiB read',
     '',
@@ -273,8 +361,8 @@ function markdown(report) {
     'MMSB.jl and the Python client map the read file as `readView` does: that is the shared-memory read, and the goal is',
     'judged on it. `read` adds a copy into a newly allocated array, whose first-touch page faults dominate here; memcpy',
     'copies into an array allocated (and touched) before the timer. The server writes with pwrite, not through a',
-    'mapping, so that a client truncating the file or a full /dev/shm is an error and never a SIGBUS; on this virtual',
-    "machine a pwrite to tmpfs runs at about a fifth of memcpy's bandwidth.",
+    'mapping, so that a client truncating the file or a full /dev/shm is an error and never a SIGBUS; that pwrite into',
+    'tmpfs is the one copy `readView` pays, and its bandwidth on this shared virtual machine swings from run to run.',
     '',
   ].join('\n');
 }
@@ -283,15 +371,20 @@ async function main() {
   const directory = mkdtempSync(join(tmpdir(), 'mmsb-bench-bridge-'));
   try {
     const report = { machine: machineInfo() };
+    const port = 30000 + Math.floor(Math.random() * 20000);
     for (const [transport, endpoint] of [
-      ['ipc', `ipc://${directory}/bench.sock`],
-      ['tcp', `tcp://127.0.0.1:${30000 + Math.floor(Math.random() * 20000)}`],
+      ['ipc', (name) => `ipc://${directory}/${name}.sock`],
+      ['tcp', (name) => `tcp://127.0.0.1:${port + ['echo', 'bridge', 'unpacked'].indexOf(name)}`],
     ]) {
-      report[transport] = { echo: await echoFigures(endpoint), bridge: await bridgeFigures(endpoint) };
+      report[transport] = await transportFigures(endpoint('echo'), endpoint('bridge'), endpoint('unpacked'));
     }
     report.durable = await durableCommits();
     report.bulk = await bulkRead();
     report.goals = goals(report);
+    if (BESIDE !== undefined) {
+      const other = JSON.parse(readFileSync(BESIDE, 'utf8'));
+      report.beside = { date: other.machine.date, commit: other.machine.commit, goals: other.goals };
+    }
     writeFileSync(join(reportDirectory, 'bridge.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(reportDirectory, 'bridge.md'), markdown(report));
     process.stdout.write(markdown(report));

@@ -1,8 +1,10 @@
 /**
  * The TypeScript client of protocol v1: `connect(endpoint)` opens a
  * session; every method is one request, pipelined (many may be in flight)
- * and matched to its response by request id. Failures are the MmsbErrors
- * of `@mmsb/bus`, with the server's code.
+ * and matched to its response by request id. Requests issued in the same
+ * turn of the event loop leave together, as one packed message when the
+ * server announces packing. Failures are the MmsbErrors of `@mmsb/bus`,
+ * with the server's code.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +15,9 @@ import { Dealer, Subscriber } from 'zeromq';
 
 import { isMap, type Fields } from './fields.js';
 import { decode } from './decode.js';
-import { encode, U64, type Encodable } from './msgpack.js';
+import { encodeRequest, U64, type Encodable } from './msgpack.js';
 import { Outbox } from './outbox.js';
+import { packRuns } from './packed.js';
 import { PROTOCOL_VERSION, PROTOCOL_VERSIONS, TOPIC_COMMIT, type Limits } from './protocol.js';
 import { Signer } from './signing.js';
 
@@ -99,12 +102,16 @@ export class BridgeClient {
   readonly #outbox: Outbox;
   readonly #signer: Signer;
   readonly #timeoutMs: number;
-  readonly #pending = new Map<bigint, Pending>();
+  readonly #pending = new Map<number, Pending>();
+  /** Request bodies of this turn of the event loop, sent together at its end. */
+  #queue: Uint8Array[] = [];
+  /** The most requests the server takes in one packed message; 0 until `hello` says it packs. */
+  #packing = 0;
   readonly #releases: bigint[] = [];
   readonly #subscribers: Subscriber[] = [];
   /** The server's read file of each handle, mapped read-only once; dropped when the handle is released. */
   readonly #readFiles = new Map<bigint, Uint8Array>();
-  #nextRid = 1n;
+  #nextRid = 1;
   #nextFile = 0;
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -148,6 +155,7 @@ export class BridgeClient {
       client.shmDir = hello.shmDir as string;
       client.pub = (hello.pub as string | null) ?? null;
       client.server = hello.server as string;
+      client.#packing = typeof client.limits.maxPackedRequests === 'number' ? client.limits.maxPackedRequests : 0;
       const every = hello.heartbeatMs as number;
       client.#heartbeat = setInterval(() => {
         if (Date.now() - client.#lastSent >= every) client.ping().catch(() => undefined);
@@ -162,28 +170,45 @@ export class BridgeClient {
 
   async #receive(): Promise<void> {
     try {
-      for await (const frames of this.#dealer) {
+      // receive() directly: the socket's async iterator wraps each message in one more promise.
+      while (!this.#dealer.closed) {
+        const frames = await this.#dealer.receive();
         const body = this.#signer.open(frames);
         if (body === undefined) continue;
-        let response: unknown;
+        let message: unknown;
         try {
-          response = decode(body);
+          message = decode(body);
         } catch {
           continue;
         }
-        if (!isMap(response) || typeof response.rid !== 'bigint') continue;
-        const pending = this.#pending.get(response.rid);
-        if (pending === undefined) continue;
-        this.#pending.delete(response.rid);
-        if (response.ok === true) pending.resolve(response);
-        else {
-          const code =
-            typeof response.code === 'string' && knownCodes.has(response.code) ? (response.code as ErrorCode) : ErrorCode.INTERNAL;
-          pending.reject(new MmsbError(code, String(response.message)));
-        }
+        // A packed response: the bodies of the responses to a packed message's members.
+        if (Array.isArray(message)) for (const member of message as unknown[]) this.#answer(member);
+        else this.#settle(message);
       }
     } catch {
       // The socket closed.
+    }
+  }
+
+  #answer(member: unknown): void {
+    if (!(member instanceof Uint8Array)) return;
+    try {
+      this.#settle(decode(member));
+    } catch {
+      // Not a response: nothing to settle.
+    }
+  }
+
+  #settle(response: unknown): void {
+    if (!isMap(response) || typeof response.rid !== 'bigint') return;
+    const rid = Number(response.rid);
+    const pending = this.#pending.get(rid);
+    if (pending === undefined) return;
+    this.#pending.delete(rid);
+    if (response.ok === true) pending.resolve(response);
+    else {
+      const code = typeof response.code === 'string' && knownCodes.has(response.code) ? (response.code as ErrorCode) : ErrorCode.INTERNAL;
+      pending.reject(new MmsbError(code, String(response.message)));
     }
   }
 
@@ -191,15 +216,24 @@ export class BridgeClient {
   request(op: string, args: { readonly [key: string]: Encodable } = {}): Promise<Fields> {
     if (this.#closed) return Promise.reject(new MmsbError(ErrorCode.BUS_CLOSED, 'the client is closed'));
     const rid = this.#nextRid++;
-    const release = this.#releases.length > 0 && op !== 'hello' ? this.#releases.splice(0).map((handle) => new U64(handle)) : undefined;
-    const body = encode({ v: PROTOCOL_VERSION, rid: new U64(rid), op, ...args, ...(release === undefined ? {} : { release }) });
+    const release = this.#releases.length > 0 && op !== 'hello' ? this.#releases.splice(0) : undefined;
+    const body = encodeRequest(PROTOCOL_VERSION, rid, op, args, release);
     return new Promise<Fields>((resolve, reject) => {
       this.#lastSent = Date.now();
       // Insertion order is sending order, so the sweep stops at the first request still in time.
       this.#pending.set(rid, { op, resolve, reject, sentAt: this.#lastSent });
-      this.#outbox.send(this.#signer.frames(body));
+      if (this.#queue.push(body) === 1) queueMicrotask(this.#flush);
     });
   }
+
+  /** Sends this turn's requests: alone, or packed in runs the server's limits allow. */
+  readonly #flush = (): void => {
+    const queue = this.#queue;
+    this.#queue = [];
+    if (this.#closed) return;
+    const messages = queue.length === 1 || this.#packing < 2 ? queue : packRuns(queue, this.#packing, this.limits!.maxMessageBytes, false);
+    for (const body of messages) this.#outbox.send(this.#signer.frames(body));
+  };
 
   ping(): Promise<Fields> {
     return this.request('ping');

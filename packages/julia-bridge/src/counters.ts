@@ -15,6 +15,8 @@ export type DropReason = 'unauthenticated' | 'framing' | 'unroutable';
 export interface BridgeSnapshot extends BridgeCounts {
   readonly requests: number;
   readonly errors: number;
+  /** Packed messages received (their members are counted in `requests`). */
+  readonly packedMessages: number;
 }
 
 function bump(counts: Map<string, number>, key: string): void {
@@ -28,6 +30,7 @@ export class BridgeCounters {
   readonly #memory: SharedMemory;
   requests = 0;
   errors = 0;
+  packedMessages = 0;
   droppedFrames = 0;
   sessionsExpired = 0;
 
@@ -58,6 +61,7 @@ export class BridgeCounters {
       sessionsExpired: this.sessionsExpired,
       requests: this.requests,
       errors: this.errors,
+      packedMessages: this.packedMessages,
       droppedFrames: this.droppedFrames,
       shmBytesRead: this.#memory.bytesRead,
       shmBytesWritten: this.#memory.bytesWritten,

@@ -62,11 +62,44 @@ class Reader {
   }
 }
 
+/** Short ASCII strings already made, by a hash of their bytes: keys and names repeat in every message. */
+const SHORT = 16;
+const known = new Array<string | undefined>(1024).fill(undefined);
+
+function same(made: string, bytes: Uint8Array, start: number, length: number): boolean {
+  if (made.length !== length) return false;
+  for (let index = 0; index < length; index++) if (made.charCodeAt(index) !== bytes[start + index]) return false;
+  return true;
+}
+
 function text(reader: Reader, length: number): string {
+  if (length <= SHORT) {
+    reader.need(length, 'a string');
+    const { bytes } = reader;
+    const start = reader.offset;
+    let hash = length;
+    let index = 0;
+    for (; index < length; index++) {
+      const byte = bytes[start + index]!;
+      if (byte >= 0x80) break;
+      hash = (Math.imul(hash, 31) + byte) | 0;
+    }
+    if (index === length) {
+      reader.offset += length;
+      const slot = hash & (known.length - 1);
+      const made = known[slot];
+      if (made !== undefined && same(made, bytes, start, length)) return made;
+      const string = String.fromCharCode.apply(null, bytes.subarray(start, start + length) as unknown as number[]);
+      known[slot] = string;
+      return string;
+    }
+  }
   const bytes = reader.take(length, 'a string');
-  let ascii = bytes.length < 64;
-  for (let index = 0; ascii && index < bytes.length; index++) ascii = bytes[index]! < 0x80;
-  if (ascii) return String.fromCharCode(...bytes);
+  if (length > SHORT && length < 64) {
+    let ascii = true;
+    for (let index = 0; ascii && index < length; index++) ascii = bytes[index]! < 0x80;
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   try {
     return textDecoder.decode(bytes);
   } catch {

@@ -92,12 +92,19 @@ function writeInteger(out: Writer, value: number): void {
 }
 
 function writeString(out: Writer, value: string): void {
-  // Keys and names are short ASCII: written directly, without an encoder call.
-  if (value.length < 32 && /^[\x00-\x7f]*$/.test(value)) {
+  // Keys and names are short ASCII: written directly, without an encoder call (undone at the first other character).
+  if (value.length < 32) {
     out.reserve(1 + value.length);
+    const start = out.length;
     out.buffer[out.length++] = 0xa0 | value.length;
-    for (let index = 0; index < value.length; index++) out.buffer[out.length++] = value.charCodeAt(index);
-    return;
+    let index = 0;
+    for (; index < value.length; index++) {
+      const code = value.charCodeAt(index);
+      if (code > 0x7f) break;
+      out.buffer[out.length++] = code;
+    }
+    if (index === value.length) return;
+    out.length = start;
   }
   const utf8 = textEncoder.encode(value);
   if (utf8.length < 32) out.byte(0xa0 | utf8.length);
@@ -139,23 +146,95 @@ function write(out: Writer, value: Encodable): void {
     writeLength(out, 0x90, 0xdc, value.length);
     for (const item of value as readonly Encodable[]) write(out, item);
   } else {
-    const entries = Object.entries(value as { readonly [key: string]: Encodable }).filter(([, item]) => item !== undefined);
-    writeLength(out, 0x80, 0xde, entries.length);
-    for (const [key, item] of entries) {
-      writeString(out, key);
-      write(out, item);
-    }
+    const object = value as { readonly [key: string]: Encodable };
+    const keys = Object.keys(object);
+    writeLength(out, 0x80, 0xde, defined(object, keys));
+    writeEntries(out, object, keys);
   }
+}
+
+/** How many of `keys` have a value in `object` (`undefined` entries are left out). */
+function defined(object: { readonly [key: string]: Encodable }, keys: readonly string[]): number {
+  let count = 0;
+  for (const key of keys) if (object[key] !== undefined) count++;
+  return count;
+}
+
+function writeEntries(out: Writer, object: { readonly [key: string]: Encodable }, keys: readonly string[]): void {
+  for (const key of keys) {
+    const item = object[key];
+    if (item === undefined) continue;
+    writeString(out, key);
+    write(out, item);
+  }
+}
+
+/** An id below 2^53 as `uint 64`, without going through a BigInt. */
+function writeId(out: Writer, value: number | bigint): void {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value >= 1n << 64n) throw new RangeError(`${value} is not an unsigned 64-bit integer`);
+    return writeUint(out, value);
+  }
+  out.reserve(9);
+  out.buffer[out.length++] = 0xcf;
+  out.view.setUint32(out.length, Math.floor(value / 2 ** 32));
+  out.view.setUint32(out.length + 4, value >>> 0);
+  out.length += 8;
 }
 
 /** One writer for every message: its buffer only grows, and each result is copied out of it. */
 const scratch = new Writer();
 
+function finish(): Uint8Array {
+  const result = scratch.buffer.slice(0, scratch.length);
+  if (scratch.buffer.length > 1 << 20) scratch.reset();
+  return result;
+}
+
 /** Encodes one value in plain msgpack; `undefined` map entries are left out. */
 export function encode(value: Encodable): Uint8Array {
   scratch.length = 0;
   write(scratch, value);
-  const result = scratch.buffer.slice(0, scratch.length);
-  if (scratch.buffer.length > 1 << 20) scratch.reset();
-  return result;
+  return finish();
+}
+
+type Entries = { readonly [key: string]: Encodable };
+
+/**
+ * The request envelope `{v, rid, op, ...args, release?}`, the same bytes as
+ * `encode` of that object, without building it (one per request). `rid`
+ * is an unsigned integer below 2^53 or a BigInt below 2^64.
+ */
+export function encodeRequest(version: number, rid: number | bigint, op: string, args: Entries, release?: readonly bigint[]): Uint8Array {
+  const keys = Object.keys(args);
+  scratch.length = 0;
+  writeLength(scratch, 0x80, 0xde, 3 + defined(args, keys) + (release === undefined ? 0 : 1));
+  writeString(scratch, 'v');
+  writeInteger(scratch, version);
+  writeString(scratch, 'rid');
+  writeId(scratch, rid);
+  writeString(scratch, 'op');
+  writeString(scratch, op);
+  writeEntries(scratch, args, keys);
+  if (release !== undefined) {
+    writeString(scratch, 'release');
+    writeLength(scratch, 0x90, 0xdc, release.length);
+    for (const handle of release) writeId(scratch, handle);
+  }
+  return finish();
+}
+
+/** The success envelope `{v, rid, ok: true, ...result}`, the same bytes as `encode` of that object. */
+export function encodeSuccess(version: number, rid: number | bigint, result: Entries): Uint8Array {
+  const keys = Object.keys(result);
+  scratch.length = 0;
+  writeLength(scratch, 0x80, 0xde, 3 + defined(result, keys));
+  writeString(scratch, 'v');
+  writeInteger(scratch, version);
+  writeString(scratch, 'rid');
+  writeId(scratch, rid);
+  writeString(scratch, 'ok');
+  scratch.byte(0xc3);
+  writeEntries(scratch, result, keys);
+  return finish();
 }

@@ -30,9 +30,10 @@ function page(context: Context, session: Session, request: Fields, key: string):
 
 /**
  * A binary given inline, or as a range of a file in the session's
- * shared-memory directory, which is read only when it fits the page.
+ * shared-memory directory, which is read only when it fits the page (whose
+ * size is asked for then only: an inline write needs no call for it).
  */
-function payloadBytes(session: Session, request: Fields, key: string, pageSize: number): Uint8Array {
+function payloadBytes(session: Session, request: Fields, key: string, pageSize: () => number): Uint8Array {
   const shm = optional(request, 'shm');
   if (shm === undefined) return bytes(field(request, key), key);
   const reference = map(shm, 'shm');
@@ -40,11 +41,11 @@ function payloadBytes(session: Session, request: Fields, key: string, pageSize: 
     string(field(reference, 'name'), 'shm.name'),
     integer(optional(reference, 'offset') ?? 0, 'shm.offset'),
     integer(field(reference, 'length'), 'shm.length'),
-    pageSize,
+    pageSize(),
   );
 }
 
-function payload(session: Session, request: Fields, allowShm: boolean, pageSize: number): DeltaPayload {
+function payload(session: Session, request: Fields, allowShm: boolean, pageSize: () => number): DeltaPayload {
   if (!allowShm && optional(request, 'shm') !== undefined) {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'deltas of a batch carry their bytes inline (shm is for write)');
   }
@@ -73,10 +74,20 @@ function delta(context: Context, session: Session, request: Fields, allowShm: bo
   const pageId = page(context, session, request, 'handle');
   return {
     pageId,
-    payload: payload(session, request, allowShm, allowShm ? context.bus.page(pageId).size : 0),
+    payload: payload(session, request, allowShm, () => context.bus.page(pageId).size),
     source: 'bridge',
     expectEpoch: expectEpoch === undefined ? undefined : integer(expectEpoch, 'expectEpoch'),
   };
+}
+
+/**
+ * The LSN that `change` (a bus call just made, which logs before it first
+ * awaits) logged, once it is acknowledged. Read before awaiting: requests
+ * pipelined behind it may log more meanwhile.
+ */
+async function logged<T>(bus: Bus, change: Promise<T>): Promise<{ lsn: number; value: T }> {
+  const lsn = bus.lsn;
+  return { lsn, value: await change };
 }
 
 function pageFields(bus: Bus, pageId: PageId): Result {
@@ -124,8 +135,8 @@ export const operations: Readonly<Record<string, Handler>> = {
   },
 
   async delete(context, session, request) {
-    await context.bus.releasePage(page(context, session, request, 'handle'));
-    return { lsn: context.bus.lsn };
+    const { lsn } = await logged(context.bus, context.bus.releasePage(page(context, session, request, 'handle')));
+    return { lsn };
   },
 
   async write(context, session, request) {
@@ -139,8 +150,8 @@ export const operations: Readonly<Record<string, Handler>> = {
       throw new MmsbError(ErrorCode.BATCH_TOO_LARGE, `${entries.length} deltas; a batch holds at most ${context.limits.maxBatchDeltas}`);
     }
     const deltas = entries.map((entry, index) => delta(context, session, map(entry, `deltas[${index}]`), false));
-    const count = await context.bus.applyBatch(deltas);
-    return { count, lsn: context.bus.lsn };
+    const { lsn, value: count } = await logged(context.bus, context.bus.applyBatch(deltas));
+    return { count, lsn };
   },
 
   read(context, session, request) {
@@ -169,13 +180,17 @@ export const operations: Readonly<Record<string, Handler>> = {
     const parent = page(context, session, request, 'parent');
     const child = page(context, session, request, 'child');
     const kind = optional(request, 'kind');
-    await context.bus.addEdge(parent, child, kind === undefined ? undefined : (string(kind, 'kind') as never));
-    return { lsn: context.bus.lsn };
+    const { lsn } = await logged(
+      context.bus,
+      context.bus.addEdge(parent, child, kind === undefined ? undefined : (string(kind, 'kind') as never)),
+    );
+    return { lsn };
   },
 
   async unedge(context, session, request) {
-    await context.bus.removeEdge(page(context, session, request, 'parent'), page(context, session, request, 'child'));
-    return { lsn: context.bus.lsn };
+    const parent = page(context, session, request, 'parent');
+    const { lsn } = await logged(context.bus, context.bus.removeEdge(parent, page(context, session, request, 'child')));
+    return { lsn };
   },
 
   async checkpoint({ bus }, _session, request) {

@@ -20,6 +20,8 @@ export interface Limits {
   readonly maxInlineBytes: number;
   /** Requests of one session being served at once; beyond it the server stops reading. */
   readonly maxInFlight: number;
+  /** The most requests in one packed message (docs/protocol.md, "Packed messages"). */
+  readonly maxPackedRequests: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -27,6 +29,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBatchDeltas: 65_536,
   maxInlineBytes: 1024 * 1024,
   maxInFlight: 1024,
+  maxPackedRequests: 1024,
 };
 
 /** Timing of liveness: clients ping every `heartbeatMs`; silent sessions expire after `sessionTimeoutMs`. */

@@ -5,9 +5,11 @@
  *
  * Requests are served as they arrive: an operation runs synchronously up
  * to its bus call, so a session's writes are applied in arrival order, and
- * its response is sent when the bus acknowledges (pipelining). A request
- * that cannot be decoded still gets an error response when it can be
- * routed; frames that cannot be authenticated are dropped and counted.
+ * its response is sent when the bus acknowledges (pipelining). The members
+ * of a packed message are served the same way, one after another, and
+ * answered together. A request that cannot be decoded still gets an error
+ * response when it can be routed; frames that cannot be authenticated are
+ * dropped and counted.
  */
 import { ErrorCode, MmsbError, VERSION, type Bus, type CommitEvent } from '@mmsb/bus';
 import { Publisher, Router } from 'zeromq';
@@ -16,9 +18,10 @@ import { BridgeCounters, type BridgeSnapshot } from './counters.js';
 import { checkEndpoint, checkIpcFree } from './endpoints.js';
 import { array, field, id, isMap, optional, show, type Fields } from './fields.js';
 import { decode } from './decode.js';
-import { encode, U64, type Encodable } from './msgpack.js';
+import { encode, encodeSuccess, U64, type Encodable } from './msgpack.js';
 import { operations, type Context, type Result } from './operations.js';
 import { Outbox } from './outbox.js';
+import { isPacked, packRuns, unpack } from './packed.js';
 import {
   DEFAULT_LIMITS,
   DEFAULT_LIVENESS,
@@ -53,10 +56,32 @@ export interface ServerOptions {
 const MALFORMED = (message: string) => new MmsbError(ErrorCode.MALFORMED_REQUEST, message);
 
 /** A request id: any msgpack unsigned integer. */
-function requestId(value: unknown): bigint | undefined {
+function requestId(value: unknown): bigint | number | undefined {
   if (typeof value === 'bigint' && value >= 0n && value < 1n << 64n) return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   return undefined;
+}
+
+/** The responses to a packed message's members, sent together once every member is answered. */
+class PackedReplies {
+  readonly identity: Buffer;
+  readonly bodies: Uint8Array[];
+  remaining: number;
+
+  constructor(identity: Buffer, members: number) {
+    this.identity = identity;
+    this.bodies = new Array<Uint8Array>(members);
+    this.remaining = members;
+  }
+}
+
+/** Where a response goes: to a connection alone, or into its place among a packed message's. */
+interface Route {
+  readonly identity: Buffer;
+  /** The connection's routing id as a session key. */
+  readonly peer: string;
+  readonly packed?: PackedReplies;
+  readonly index?: number;
 }
 
 export class BridgeServer {
@@ -142,33 +167,63 @@ export class BridgeServer {
   }
 
   async #serve(): Promise<void> {
-    for await (const [identity, ...frames] of this.#router) {
-      const session = this.#received(identity!, frames);
-      while (session !== undefined && session.inFlight >= this.#limits.maxInFlight) {
-        await this.#settled();
+    for (;;) {
+      // receive() directly: the socket's async iterator wraps each message in one more promise.
+      let message: Buffer[];
+      try {
+        message = await this.#router.receive();
+      } catch (error) {
+        if (this.#router.closed) return;
+        throw error;
+      }
+      const [identity, ...frames] = message;
+      const body = this.#signer.open(frames);
+      if (body === undefined) {
+        if (this.#signer.enabled) this.#counters.dropped('unauthenticated');
+        else
+          this.#fail({ identity: identity!, peer: '' }, undefined, MALFORMED(`a request is one frame; this message has ${frames.length}`));
+        continue;
+      }
+      const peer = identity!.toString('hex');
+      if (body.length > this.#limits.maxMessageBytes) {
+        const error = new MmsbError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `a request of ${body.length} bytes; the largest is ${this.#limits.maxMessageBytes}`,
+        );
+        this.#fail({ identity: identity!, peer }, undefined, error);
+        continue;
+      }
+      if (!isPacked(body)) {
+        const session = this.#received({ identity: identity!, peer }, body);
+        while (this.#full(session)) await this.#settled();
+        continue;
+      }
+      this.#counters.packedMessages += 1;
+      let members: Uint8Array[];
+      try {
+        members = unpack(body, this.#limits.maxPackedRequests);
+      } catch (error) {
+        this.#fail({ identity: identity!, peer }, undefined, error);
+        continue;
+      }
+      // Each member as if it had arrived alone in its place, the in-flight limit included.
+      const packed = new PackedReplies(identity!, members.length);
+      for (let index = 0; index < members.length; index++) {
+        const session = this.#received({ identity: identity!, peer, packed, index }, members[index]!);
+        while (this.#full(session)) await this.#settled();
       }
     }
   }
 
-  /** Serves one message; returns its session when the request is in flight. */
-  #received(identity: Buffer, frames: readonly Uint8Array[]): Session | undefined {
-    const body = this.#signer.open(frames);
-    if (body === undefined) {
-      if (this.#signer.enabled) {
-        this.#counters.dropped('unauthenticated');
-      } else {
-        this.#fail(identity, undefined, MALFORMED(`a request is one frame; this message has ${frames.length}`));
-      }
-      return undefined;
-    }
-    let rid: bigint | undefined;
+  /** Whether `session` (the one of the request just served, when it is in flight) is at its in-flight limit. */
+  #full(session: Session | undefined): boolean {
+    return session !== undefined && session.inFlight >= this.#limits.maxInFlight;
+  }
+
+  /** Serves one request; returns its session when the request is in flight. */
+  #received(route: Route, body: Uint8Array): Session | undefined {
+    let rid: bigint | number | undefined;
     try {
-      if (body.length > this.#limits.maxMessageBytes) {
-        throw new MmsbError(
-          ErrorCode.MESSAGE_TOO_LARGE,
-          `a request of ${body.length} bytes; the largest is ${this.#limits.maxMessageBytes}`,
-        );
-      }
       let request: unknown;
       try {
         request = decode(body);
@@ -181,14 +236,14 @@ export class BridgeServer {
       const op = request.op;
       if (typeof op !== 'string') throw MALFORMED('a request needs op, a string');
       this.#counters.request(op === 'hello' || op === 'bye' || Object.hasOwn(operations, op) ? op : 'unknown');
-      if (op === 'hello') return this.#reply(identity, rid, this.#hello(identity, request));
+      if (op === 'hello') return this.#reply(route, rid, this.#hello(route.peer, request));
       if (request.v !== PROTOCOL_VERSION) {
         throw new MmsbError(
           ErrorCode.PROTOCOL_VERSION,
           `protocol version ${show(request.v)}; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`,
         );
       }
-      const session = this.#sessions.of(identity.toString('hex'));
+      const session = this.#sessions.of(route.peer);
       if (session === undefined || session.ending)
         throw new MmsbError(ErrorCode.SESSION_UNKNOWN, 'no session on this connection: send hello (it may have expired)');
       session.lastSeen = Date.now();
@@ -200,14 +255,14 @@ export class BridgeServer {
       if (op === 'bye') {
         // Requests of the session still in flight finish (a create acquires its handle) before the session ends.
         session.ending = true;
-        return this.#run(identity, rid, session, async () => {
+        return this.#run(route, rid, session, async () => {
           while (session.inFlight > 1) await this.#settled();
           return { released: this.#sessions.end(session) };
         });
       }
-      return this.#run(identity, rid, session, () => handler!(this.#context, session, request));
+      return this.#run(route, rid, session, () => handler!(this.#context, session, request));
     } catch (error) {
-      this.#fail(identity, rid, error);
+      this.#fail(route, rid, error);
       return undefined;
     }
   }
@@ -219,8 +274,7 @@ export class BridgeServer {
     this.#sessions.release(session, handles);
   }
 
-  #hello(identity: Buffer, request: Fields): Result {
-    const peer = identity.toString('hex');
+  #hello(peer: string, request: Fields): Result {
     if (this.#closing !== undefined) throw new MmsbError(ErrorCode.BUS_CLOSED, 'the server is shutting down');
     if (this.#sessions.of(peer) !== undefined) {
       throw new MmsbError(ErrorCode.INVALID_ARGUMENT, 'this connection has a session already: send bye before another hello');
@@ -247,7 +301,7 @@ export class BridgeServer {
   }
 
   /** Runs an operation, counted in flight (from before it starts) until it settles. */
-  #run(identity: Buffer, rid: bigint, session: Session, operation: () => Result | Promise<Result>): Session | undefined {
+  #run(route: Route, rid: bigint | number, session: Session, operation: () => Result | Promise<Result>): Session | undefined {
     session.inFlight += 1;
     this.#inFlight += 1;
     let result: Result | Promise<Result>;
@@ -259,22 +313,33 @@ export class BridgeServer {
     }
     if (!(result instanceof Promise)) {
       this.#settle(session);
-      this.#reply(identity, rid, result);
+      this.#reply(route, rid, result);
       return undefined;
     }
-    result
-      .then(
-        (value) => this.#reply(identity, rid, value),
-        (error: unknown) => this.#fail(identity, rid, error),
-      )
-      .finally(() => this.#settle(session));
+    // One reaction for both outcomes (a `.finally` would cost another promise per request).
+    result.then(
+      (value) => {
+        try {
+          this.#reply(route, rid, value);
+        } finally {
+          this.#settle(session);
+        }
+      },
+      (error: unknown) => {
+        try {
+          this.#fail(route, rid, error);
+        } finally {
+          this.#settle(session);
+        }
+      },
+    );
     return session;
   }
 
   #settle(session: Session): void {
     session.inFlight -= 1;
     this.#inFlight -= 1;
-    for (const wake of this.#waiters.splice(0)) wake();
+    if (this.#waiters.length > 0) for (const wake of this.#waiters.splice(0)) wake();
   }
 
   /** Resolves when a request in flight settles. */
@@ -282,17 +347,17 @@ export class BridgeServer {
     return new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
-  #reply(identity: Buffer, rid: bigint, result: Result): undefined {
-    const body = encode({ v: PROTOCOL_VERSION, rid: new U64(rid), ok: true, ...result });
+  #reply(route: Route, rid: bigint | number, result: Result): undefined {
+    const body = encodeSuccess(PROTOCOL_VERSION, rid, result);
     if (body.length > this.#limits.maxMessageBytes) {
-      this.#fail(identity, rid, new MmsbError(ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${body.length} bytes`));
+      this.#fail(route, rid, new MmsbError(ErrorCode.MESSAGE_TOO_LARGE, `the response would be ${body.length} bytes`));
       return undefined;
     }
-    this.#send(identity, body);
+    this.#send(route, body);
     return undefined;
   }
 
-  #fail(identity: Buffer, rid: bigint | undefined, error: unknown): void {
+  #fail(route: Route, rid: bigint | number | undefined, error: unknown): void {
     const failure =
       error instanceof MmsbError
         ? error
@@ -309,10 +374,21 @@ export class BridgeServer {
       code: failure.code,
       message: failure.message,
     });
-    this.#send(identity, body);
+    this.#send(route, body);
   }
 
-  #send(identity: Buffer, body: Uint8Array): void {
+  #send(route: Route, body: Uint8Array): void {
+    const { packed } = route;
+    if (packed === undefined) return this.#transmit(route.identity, body);
+    packed.bodies[route.index!] = body;
+    packed.remaining -= 1;
+    if (packed.remaining > 0) return;
+    for (const message of packRuns(packed.bodies, packed.bodies.length, this.#limits.maxMessageBytes, true)) {
+      this.#transmit(packed.identity, message);
+    }
+  }
+
+  #transmit(identity: Buffer, body: Uint8Array): void {
     // A ROUTER drops what it cannot route (a peer gone) or queue.
     this.#replies.send([identity, ...this.#signer.frames(body)]);
   }

@@ -3,7 +3,8 @@
 // vectors` turns them into vectors/v1.json (request bytes and the server's
 // responses); the tests replay that file. Edit the cases, regenerate, and
 // review the diff of the file: it is the protocol's executable specification.
-import { U64, type Encodable } from '../src/msgpack.js';
+import { encode, U64, type Encodable } from '../src/msgpack.js';
+import { pack } from '../src/packed.js';
 
 export interface Case {
   readonly name: string;
@@ -18,6 +19,14 @@ const sixteen = Uint8Array.from({ length: 16 }, (_, index) => index);
 let rid = 0;
 const r = (op: string, args: Record<string, Encodable> = {}): Encodable => ({ v: 1, rid: new U64(++rid), op, ...args });
 const h = (handle: number) => new U64(handle);
+const hex = (value: Uint8Array) => Buffer.from(value).toString('hex');
+/** A packed message (docs/protocol.md, "Packed messages") of requests, or of raw member bytes (hex). */
+const packed = (...members: (Encodable | { readonly raw: string })[]) => ({
+  raw: hex(pack(members.map((member) => (isRaw(member) ? Buffer.from(member.raw, 'hex') : encode(member))))),
+});
+function isRaw(member: Encodable | { readonly raw: string }): member is { readonly raw: string } {
+  return typeof member === 'object' && member !== null && 'raw' in member && typeof member.raw === 'string';
+}
 
 export const cases: readonly Case[] = [
   { name: 'ping before hello: no session', request: r('ping') },
@@ -96,6 +105,27 @@ export const cases: readonly Case[] = [
   { name: 'ping releasing handle 2 on the way', request: r('ping', { release: [h(2)] }) },
   { name: 'handle 2 is gone', request: r('info', { handle: h(2) }) },
   { name: 'a release list with a bad handle releases nothing', request: r('release', { handles: [h(1), h(77)] }) },
+  {
+    name: 'packed: ping, a read and the hash, answered in one packed message in member order',
+    request: packed(r('ping'), r('read', { handle: h(1), length: 4, via: 'inline' }), r('hash')),
+  },
+  {
+    name: 'packed: a write, a failing write and a write after it, each answered as if alone',
+    request: packed(
+      r('write', { handle: h(1), form: 'dense', bytes: sixteen }),
+      r('write', { handle: h(1), form: 'dense', bytes: bytes(1) }),
+      r('write', { handle: h(1), form: 'ranges', ranges: [[0, bytes(5)]] }),
+    ),
+  },
+  {
+    name: 'packed: malformed members get their error responses in their places',
+    request: packed({ raw: 'c1' }, { v: 1, op: 'ping' }, r('explode'), { v: 2, rid: new U64(++rid), op: 'ping' }, r('ping')),
+  },
+  { name: 'packed: an empty array', request: { raw: '90' } },
+  { name: 'packed: a member that is not a binary', request: { raw: hex(Uint8Array.of(0x92, 0xc4, 0x01, 0xc0, 0x07)) } },
+  { name: 'packed: bytes after the last member', request: { raw: hex(Uint8Array.of(...pack([encode(r('ping'))]), 0xc0)) } },
+  { name: 'packed: a member longer than the message', request: { raw: '91c40a8001' } },
+  { name: 'packed: more members than maxPackedRequests', request: { raw: 'dc0401' } },
   { name: 'sync', request: r('sync') },
   { name: 'bye frees the rest', request: r('bye') },
   { name: 'after bye: no session', request: r('ping') },
