@@ -191,18 +191,12 @@ export class ResidencyManager extends EventEmitter<{
    * `release()`. With `device`, refuses a page on another device (WRONG_DEVICE).
    */
   exportDevice(id: PageId, device?: number): DeviceDescriptor {
-    const entry = this.#entry(id);
-    if (device !== undefined && device !== entry.device) {
-      throw new GpuError(GpuErrorCode.WRONG_DEVICE, `page ${id} is on device ${entry.device}, not ${device}`);
-    }
-    this.pin(id);
-    try {
-      const pointer = this.#call(() => this.#bus.devicePointer(id));
-      return describe(pointer, () => this.unpin(id));
-    } catch (error) {
-      this.unpin(id);
-      throw error;
-    }
+    return this.#export(id, device, (unpin) =>
+      describe(
+        this.#call(() => this.#bus.devicePointer(id)),
+        unpin,
+      ),
+    );
   }
 
   /**
@@ -213,14 +207,21 @@ export class ResidencyManager extends EventEmitter<{
    * device (WRONG_DEVICE).
    */
   exportIpc(id: PageId, device?: number): IpcDescriptor {
+    return this.#export(id, device, (unpin) => {
+      const handle = this.#call(() => this.#bus.ipcHandle(id));
+      return describeIpc(handle, this.#bus.page(id).size, this.#entry(id).device, unpin);
+    });
+  }
+
+  /** Pins the page (on `device`, when given) for an export that `make` builds; unpinned again if it fails. */
+  #export<T>(id: PageId, device: number | undefined, make: (unpin: () => void) => T): T {
     const entry = this.#entry(id);
     if (device !== undefined && device !== entry.device) {
       throw new GpuError(GpuErrorCode.WRONG_DEVICE, `page ${id} is on device ${entry.device}, not ${device}`);
     }
     this.pin(id);
     try {
-      const handle = this.#call(() => this.#bus.ipcHandle(id));
-      return describeIpc(handle, this.#bus.page(id).size, entry.device, () => this.unpin(id));
+      return make(() => this.unpin(id));
     } catch (error) {
       this.unpin(id);
       throw error;
