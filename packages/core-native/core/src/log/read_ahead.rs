@@ -75,7 +75,9 @@ pub fn read_ahead<T>(
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<ReadSegment>>) -> T,
 ) -> T {
     std::thread::scope(|scope| {
-        let (sender, receiver) = sync_channel(1);
+        // A rendezvous: a segment read waits in the reader until the replay
+        // takes it, so the replay's segment and the next are all that is held.
+        let (sender, receiver) = sync_channel(0);
         scope.spawn(move || {
             for &first_lsn in first_lsns {
                 let read = read_segment(fs, log_dir, first_lsn, Some(first_lsn) == last, reads);
