@@ -235,3 +235,65 @@ fn the_reader_is_one_segment_ahead_and_no_more() {
         );
     }
 }
+
+/// The real file system, except that reading a segment other than the
+/// first panics (a bug in a file layer).
+struct PanicsOnLaterSegments(PathBuf);
+
+impl FileSystem for PanicsOnLaterSegments {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        OsFileSystem.create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        OsFileSystem.list(dir)
+    }
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        OsFileSystem.read_all(path)
+    }
+    fn map_whole(&self, path: &Path) -> io::Result<FileBytes> {
+        if path.parent().is_some_and(|dir| dir.ends_with("log")) && path != self.0 {
+            panic!("injected panic reading {}", path.display());
+        }
+        OsFileSystem.map_whole(path)
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
+        OsFileSystem.open_read(path)
+    }
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        OsFileSystem.len(path)
+    }
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
+        OsFileSystem.open_append(path)
+    }
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        OsFileSystem.truncate(path, len)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        OsFileSystem.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        OsFileSystem.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        OsFileSystem.sync_dir(dir)
+    }
+}
+
+/// A panic while reading a segment reaches the caller of recovery as
+/// itself (its message), as when the replay read segments itself, not as
+/// the reading thread's anonymous "a scoped thread panicked".
+#[test]
+fn a_panic_in_the_reader_reaches_the_caller_with_its_message() {
+    let scratch = Scratch::new("read-ahead-panic");
+    drop(many_segments(scratch.path()));
+    let first = support::segments(scratch.path()).remove(0);
+    let fs: Arc<dyn FileSystem> = Arc::new(PanicsOnLaterSegments(first));
+    let open = std::panic::AssertUnwindSafe(|| Store::open(fs, scratch.path(), small_segments()));
+    let panic = std::panic::catch_unwind(open).err().expect("the panic goes on");
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| text.to_string()))
+        .unwrap_or_default();
+    assert!(message.starts_with("injected panic reading"), "{message:?}");
+}
