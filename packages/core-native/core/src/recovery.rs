@@ -168,7 +168,8 @@ pub fn replay(
             if first_lsn > last_lsn.saturating_add(1) {
                 return fail!(
                     LogCorrupt,
-                    "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: the records between are missing"
+                    "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: \
+                     the records between are missing"
                 );
             }
             for (record, offset) in segment.records() {
