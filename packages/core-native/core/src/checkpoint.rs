@@ -246,27 +246,28 @@ fn corrupt(path: &Path, what: impl std::fmt::Display) -> Error {
 /// Reads and checks a checkpoint's header (its checksum and its length
 /// against the file's).
 pub fn read_header(fs: &dyn FileSystem, path: &Path) -> Result<CheckpointHeader> {
-    let file_len = fs
-        .len(path)
-        .map_err(|error| Error::io("reading checkpoint", path, &error))?;
-    let prefix = fs
-        .read_prefix(path, HEADER_BYTES)
-        .map_err(|error| Error::io("reading checkpoint", path, &error))?;
-    let bytes: &[u8; HEADER_BYTES] = prefix
-        .as_slice()
-        .try_into()
-        .map_err(|_| corrupt(path, format!("shorter than its {HEADER_BYTES}-byte header")))?;
-    parse_header(path, file_len, bytes)
+    let (header, _) = checked_header(fs, path, |path| fs.open_prefix(path, HEADER_BYTES))?;
+    Ok(header)
 }
 
 /// Opens a checkpoint for reading past its header, which it checks.
 fn open_checked(fs: &dyn FileSystem, path: &Path) -> Result<(CheckpointHeader, Box<dyn Read + Send>)> {
+    checked_header(fs, path, |path| fs.open_read(path))
+}
+
+/// Reads and checks the header through a reader that `open` makes: the
+/// file's length or the opening failing is an I/O error; the reading
+/// failing (a short file, a bad sector) makes the checkpoint corrupt, as a
+/// failed read of any later part does, so that recovery falls back.
+fn checked_header(
+    fs: &dyn FileSystem,
+    path: &Path,
+    open: impl FnOnce(&Path) -> std::io::Result<Box<dyn Read + Send>>,
+) -> Result<(CheckpointHeader, Box<dyn Read + Send>)> {
     let file_len = fs
         .len(path)
         .map_err(|error| Error::io("reading checkpoint", path, &error))?;
-    let mut reader = fs
-        .open_read(path)
-        .map_err(|error| Error::io("reading checkpoint", path, &error))?;
+    let mut reader = open(path).map_err(|error| Error::io("reading checkpoint", path, &error))?;
     let mut bytes = [0u8; HEADER_BYTES];
     reader
         .read_exact(&mut bytes)

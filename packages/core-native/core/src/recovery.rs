@@ -127,7 +127,7 @@ pub fn load_base(
 
 /// How replay reads segments: mapped (no copy out of the page cache; only
 /// under the directory's lock, so no writer cuts a file under the mapping),
-/// or read into one reused buffer (inspection of a directory a bus may hold).
+/// or read into memory (inspection of a directory a bus may hold).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SegmentReads {
     Mapped,

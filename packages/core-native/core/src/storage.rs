@@ -32,12 +32,6 @@ pub trait FileSystem: Send + Sync {
     /// File names in `dir` (not paths), unsorted.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
-    /// Reads the whole file into `buffer` (replacing its contents), so that
-    /// one allocation serves many files.
-    fn read_into(&self, path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
-        buffer.clear();
-        self.open_read(path)?.read_to_end(buffer).map(drop)
-    }
     /// The whole file, mapped read-only where the file layer can (no copy
     /// out of the page cache), read into memory otherwise. Only for files
     /// nothing truncates while the bytes live: the data directory is locked.
@@ -46,12 +40,11 @@ pub trait FileSystem: Send + Sync {
     }
     /// Opens `path` for streaming reads.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
-    /// The first `len` bytes of `path` (fewer when it is shorter), read
-    /// without the large buffer of `open_read`: for headers.
-    fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
-        let mut prefix = Vec::with_capacity(len);
-        self.open_read(path)?.take(len as u64).read_to_end(&mut prefix)?;
-        Ok(prefix)
+    /// Opens `path` for reading its first `len` bytes (fewer when it is
+    /// shorter) without the large buffer of `open_read`: for headers. Opening
+    /// and reading fail apart, as with `open_read`.
+    fn open_prefix(&self, path: &Path, len: usize) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(self.open_read(path)?.take(len as u64)))
     }
     fn len(&self, path: &Path) -> io::Result<u64>;
     /// Opens `path` for writing, creating it when missing.
@@ -148,22 +141,12 @@ impl FileSystem for OsFileSystem {
         })
     }
 
-    fn read_into(&self, path: &Path, buffer: &mut Vec<u8>) -> io::Result<()> {
-        let mut file = File::open(path)?;
-        let len = file.metadata()?.len() as usize;
-        buffer.clear();
-        buffer.reserve(len);
-        file.read_to_end(buffer).map(drop)
-    }
-
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(io::BufReader::with_capacity(1 << 20, File::open(path)?)))
     }
 
-    fn read_prefix(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
-        let mut prefix = Vec::with_capacity(len);
-        File::open(path)?.take(len as u64).read_to_end(&mut prefix)?;
-        Ok(prefix)
+    fn open_prefix(&self, path: &Path, len: usize) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(path)?.take(len as u64)))
     }
 
     fn len(&self, path: &Path) -> io::Result<u64> {

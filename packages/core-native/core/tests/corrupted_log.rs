@@ -4,7 +4,12 @@
 
 mod support;
 
-use mmsb_core::{ErrorCode, Location};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use mmsb_core::storage::{AppendFile, FileSystem, OsFileSystem};
+use mmsb_core::{ErrorCode, Location, Store};
 use support::{dense, open, Scratch};
 
 /// Where the records of the newest segment start and end (the file goes on
@@ -136,6 +141,98 @@ fn a_damaged_checkpoint_falls_back_to_the_previous_one() {
     bytes[last] ^= 0xff;
     std::fs::write(newest, &bytes).unwrap();
     let store = reopen().unwrap();
+    assert_eq!(store.state_hash(), hash);
+    assert_eq!(
+        store.recovery_report().unwrap().checkpoint_lsn,
+        2,
+        "the older checkpoint was used"
+    );
+}
+
+/// The real file system, except that reading `path` past opening it fails
+/// (EIO: a bad sector).
+struct UnreadableFile(std::path::PathBuf);
+
+struct FailingReader;
+
+impl std::io::Read for FailingReader {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::from_raw_os_error(5))
+    }
+}
+
+impl FileSystem for UnreadableFile {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        OsFileSystem.create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        OsFileSystem.list(dir)
+    }
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        match path == self.0 {
+            true => Err(io::Error::from_raw_os_error(5)),
+            false => OsFileSystem.read_all(path),
+        }
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
+        match path == self.0 {
+            true => Ok(Box::new(FailingReader)),
+            false => OsFileSystem.open_read(path),
+        }
+    }
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        OsFileSystem.len(path)
+    }
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
+        OsFileSystem.open_append(path)
+    }
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        OsFileSystem.truncate(path, len)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        OsFileSystem.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        OsFileSystem.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        OsFileSystem.sync_dir(dir)
+    }
+}
+
+/// Regression: reading checkpoint headers with a small read made a read
+/// error in the header (after the file opened) an IO_ERROR, so recovery
+/// refused to open instead of falling back to the older checkpoint as it
+/// does for any other unreadable part of a checkpoint (CHECKPOINT_CORRUPT).
+#[test]
+fn a_checkpoint_whose_header_does_not_read_falls_back_to_the_previous_one() {
+    let scratch = Scratch::new("checkpoint-unreadable");
+    let options = mmsb_core::StoreOptions {
+        checkpoints_retained: 3,
+        ..Default::default()
+    };
+    let hash = {
+        let mut store = support::open_with(scratch.path(), options.clone()).unwrap();
+        let id = store.create_page(32, Location::Cpu, &[]).unwrap();
+        store.apply(&dense(id, vec![1; 32])).unwrap();
+        store.checkpoint(false).unwrap();
+        store.apply(&dense(id, vec![2; 32])).unwrap();
+        store.checkpoint(false).unwrap();
+        store.apply(&dense(id, vec![3; 32])).unwrap();
+        store.sync_job().unwrap().run().unwrap();
+        store.state_hash()
+    };
+    let mut checkpoints: Vec<_> = std::fs::read_dir(scratch.path().join("checkpoints"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    checkpoints.sort();
+    let newest = checkpoints.pop().unwrap();
+    let fs = UnreadableFile(newest.clone());
+    let error = mmsb_core::checkpoint::read_header(&fs, &newest).expect_err("unreadable");
+    assert_eq!(error.code, ErrorCode::CheckpointCorrupt, "{error}");
+    assert!(error.message.contains("shorter than its"), "{error}");
+    let store = Store::open(Arc::new(fs), scratch.path(), options).unwrap();
     assert_eq!(store.state_hash(), hash);
     assert_eq!(
         store.recovery_report().unwrap().checkpoint_lsn,

@@ -75,8 +75,10 @@ pub fn read_ahead<T>(
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<ReadSegment>>) -> T,
 ) -> T {
     std::thread::scope(|scope| {
-        let (sender, receiver) = sync_channel(1);
-        scope.spawn(move || {
+        // A rendezvous: a segment read waits in the reader until the replay
+        // takes it, so the replay's segment and the next are all that is held.
+        let (sender, receiver) = sync_channel(0);
+        let reader = scope.spawn(move || {
             for &first_lsn in first_lsns {
                 let read = read_segment(fs, log_dir, first_lsn, Some(first_lsn) == last, reads);
                 let failed = read.is_err();
@@ -85,7 +87,13 @@ pub fn read_ahead<T>(
                 }
             }
         });
-        consume(&mut receiver.into_iter())
+        let consumed = consume(&mut receiver.into_iter());
+        // The receiver is gone, so the reader stops; a panic in it goes on
+        // as itself, as it did when the replay read the segments.
+        if let Err(panic) = reader.join() {
+            std::panic::resume_unwind(panic);
+        }
+        consumed
     })
 }
 
