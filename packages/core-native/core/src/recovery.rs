@@ -212,7 +212,7 @@ pub fn replay(
                 })?;
                 last_lsn = record.lsn;
             }
-            let next_first = segments.iter().copied().find(|&lsn| lsn > first_lsn);
+            let next_first = segments.get(segments.partition_point(|&lsn| lsn <= first_lsn)).copied();
             if let Some(next) = next_first {
                 let after = segment.next_lsn();
                 if next != after {

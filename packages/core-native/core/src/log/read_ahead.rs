@@ -65,7 +65,8 @@ impl ReadSegment {
 /// thread of its own, one segment ahead of `consume`, which gets them (or
 /// the error that stopped the reading) in order. `last` is the newest
 /// segment's first LSN: only it may end torn. A segment `consume` does not
-/// take is read at most.
+/// take is read at most. Where no thread can be started, the segments are
+/// read in turn as `consume` takes them.
 pub fn read_ahead<T>(
     fs: &dyn FileSystem,
     log_dir: &Path,
@@ -78,15 +79,24 @@ pub fn read_ahead<T>(
         // A rendezvous: a segment read waits in the reader until the replay
         // takes it, so the replay's segment and the next are all that is held.
         let (sender, receiver) = sync_channel(0);
-        let reader = scope.spawn(move || {
-            for &first_lsn in first_lsns {
-                let read = read_segment(fs, log_dir, first_lsn, Some(first_lsn) == last, reads);
-                let failed = read.is_err();
-                if sender.send(read).is_err() || failed {
-                    return;
+        let spawned = std::thread::Builder::new()
+            .name("mmsb-log-reader".to_owned())
+            .spawn_scoped(scope, move || {
+                for &first_lsn in first_lsns {
+                    let read = read_segment(fs, log_dir, first_lsn, Some(first_lsn) == last, reads);
+                    let failed = read.is_err();
+                    if sender.send(read).is_err() || failed {
+                        return;
+                    }
                 }
-            }
-        });
+            });
+        let Ok(reader) = spawned else {
+            // No thread to be had (a process at its limit): read in turn, as before read-ahead.
+            let mut in_turn = first_lsns
+                .iter()
+                .map(|&first_lsn| read_segment(fs, log_dir, first_lsn, Some(first_lsn) == last, reads));
+            return consume(&mut in_turn);
+        };
         let consumed = consume(&mut receiver.into_iter());
         // The receiver is gone, so the reader stops; a panic in it goes on
         // as itself, as it did when the replay read the segments.
