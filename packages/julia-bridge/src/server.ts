@@ -193,7 +193,8 @@ export class BridgeServer {
         this.#fail({ identity: identity!, peer }, undefined, error);
         continue;
       }
-      if (!isPacked(body)) {
+      // A server given 0 takes no packed message: an array is then a request that is not a map.
+      if (!isPacked(body) || this.#limits.maxPackedRequests === 0) {
         const session = this.#received({ identity: identity!, peer }, body);
         while (this.#full(session)) await this.#settled();
         continue;

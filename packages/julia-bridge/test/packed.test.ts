@@ -231,6 +231,20 @@ describe('packed messages', () => {
     expect(server.stats()).toMatchObject({ handles: 1, packedMessages: refused.length });
   });
 
+  it('are refused as a plain request that is not a map by a server given maxPackedRequests 0', async () => {
+    const { server, bus } = await serve({ memory: true, limits: { maxPackedRequests: 0 } });
+    const raw = peer(server.endpoint);
+    await hello(raw);
+    const hash = bus.stateHash();
+    for (const message of [pack([encode({ v: 1, rid: 2, op: 'create', size: 8 })]), Uint8Array.of(0x90)]) {
+      await raw.send(message);
+      expect(await raw.receive()).toMatchObject({ rid: null, ok: false, code: ErrorCode.MALFORMED_REQUEST });
+    }
+    expect((await raw.request({ v: 1, rid: 3, op: 'ping' })).ok).toBe(true);
+    expect(bus.stateHash()).toBe(hash);
+    expect(server.stats()).toMatchObject({ handles: 0, packedMessages: 0 });
+  });
+
   it('a signed server takes them signed whole and drops them unsigned', async () => {
     const key = Buffer.from('packed key');
     const { server } = await serve({ memory: true, key });
