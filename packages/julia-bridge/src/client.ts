@@ -217,7 +217,16 @@ export class BridgeClient {
     if (this.#closed) return Promise.reject(new MmsbError(ErrorCode.BUS_CLOSED, 'the client is closed'));
     const rid = this.#nextRid++;
     const release = this.#releases.length > 0 && op !== 'hello' ? this.#releases.splice(0) : undefined;
-    const body = encodeRequest(PROTOCOL_VERSION, rid, op, args, release);
+    let body: Uint8Array;
+    try {
+      body = encodeRequest(PROTOCOL_VERSION, rid, op, args, release);
+    } catch (error) {
+      // Only this request fails: the releases it would have carried go with the next one.
+      if (release !== undefined) this.#releases.unshift(...release);
+      return Promise.reject(
+        new MmsbError(ErrorCode.INVALID_ARGUMENT, `${op} cannot be encoded: ${(error as Error).message}`, { cause: error }),
+      );
+    }
     return new Promise<Fields>((resolve, reject) => {
       this.#lastSent = Date.now();
       // Insertion order is sending order, so the sweep stops at the first request still in time.

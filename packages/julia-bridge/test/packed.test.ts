@@ -289,6 +289,18 @@ describe('the client packs', () => {
     expect(failed.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 
+  it('around a request that cannot be encoded: it alone is rejected, and the releases it carried go with the next', async () => {
+    const { server } = await serve({ memory: true });
+    const c = await connect(server.endpoint);
+    clients.push(c);
+    const page = await c.createPage({ size: 8 });
+    c.releaseLater(page.handle);
+    const outcomes = await Promise.allSettled([c.request('ping', { bad: -1n }), c.ping(), c.ping()]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect((outcomes[0] as PromiseRejectedResult).reason).toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+    expect(server.stats()).toMatchObject({ handles: 0, handlesFreed: 1 });
+  });
+
   it('nothing for a server that does not announce packing', async () => {
     const { server } = await serve({ memory: true, limits: { maxPackedRequests: 0 } });
     const c = await connect(server.endpoint);
