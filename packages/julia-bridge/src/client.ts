@@ -218,14 +218,20 @@ export class BridgeClient {
     const rid = this.#nextRid++;
     const release = this.#releases.length > 0 && op !== 'hello' ? this.#releases.splice(0) : undefined;
     let body: Uint8Array;
+    let failure: MmsbError | undefined;
     try {
       body = encodeRequest(PROTOCOL_VERSION, rid, op, args, release);
+      const largest = this.limits?.maxMessageBytes ?? Infinity;
+      // The server would answer it with rid nil, which settles no request: it would wait for its timeout.
+      if (body.length > largest)
+        failure = new MmsbError(ErrorCode.MESSAGE_TOO_LARGE, `a request of ${body.length} bytes; the largest is ${largest}`);
     } catch (error) {
+      failure = new MmsbError(ErrorCode.INVALID_ARGUMENT, `${op} cannot be encoded: ${(error as Error).message}`, { cause: error });
+    }
+    if (failure !== undefined) {
       // Only this request fails: the releases it would have carried go with the next one.
       if (release !== undefined) this.#releases.unshift(...release);
-      return Promise.reject(
-        new MmsbError(ErrorCode.INVALID_ARGUMENT, `${op} cannot be encoded: ${(error as Error).message}`, { cause: error }),
-      );
+      return Promise.reject(failure);
     }
     return new Promise<Fields>((resolve, reject) => {
       this.#lastSent = Date.now();

@@ -301,6 +301,15 @@ describe('the client packs', () => {
     expect(server.stats()).toMatchObject({ handles: 0, handlesFreed: 1 });
   });
 
+  it('around a request larger than maxMessageBytes: it alone is rejected, at once, with MESSAGE_TOO_LARGE', async () => {
+    const { server } = await serve({ memory: true, limits: { maxMessageBytes: 4096 } });
+    const c = await connect(server.endpoint, { timeoutMs: 1000 });
+    clients.push(c);
+    const outcomes = await Promise.allSettled([c.ping(), c.request('ping', { pad: new Uint8Array(5000) }), c.ping()]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: ErrorCode.MESSAGE_TOO_LARGE });
+  });
+
   it('nothing for a server that does not announce packing', async () => {
     const { server } = await serve({ memory: true, limits: { maxPackedRequests: 0 } });
     const c = await connect(server.endpoint);
