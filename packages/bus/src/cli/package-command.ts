@@ -12,9 +12,13 @@ export interface PackageCommand {
   readonly pkg: string;
   /** How a user gets that package. */
   readonly install: string;
-  /** Loads the package and returns its runner and help text. */
-  load(module: Record<string, unknown>): { run(argv: readonly string[], print: Print): Promise<number>; help: string };
+  /** The package's export that runs the command: `(argv, print) => Promise<exit code>`. */
+  readonly run: string;
+  /** The package's export holding the command's help text. */
+  readonly help: string;
 }
+
+type Runner = (argv: readonly string[], print: Print) => Promise<number>;
 
 /** Whether `error` says `pkg` itself is not installed (not one of its own imports). */
 function isMissing(error: unknown, pkg: string): boolean {
@@ -33,10 +37,9 @@ export async function runPackageCommand(name: string, command: PackageCommand, a
       : `${command.pkg} is installed but could not be loaded: ${(error as Error).message}`;
     throw new MmsbError(ErrorCode.NATIVE_UNAVAILABLE, message, { cause: error });
   }
-  const { run, help } = command.load(module);
   if (argv.includes('--help') || argv.includes('-h')) {
-    print(help);
+    print(module[command.help] as string);
     return 0;
   }
-  return run(argv, print);
+  return (module[command.run] as Runner)(argv, print);
 }
