@@ -22,8 +22,6 @@ export declare class NativeState {
   ipcHandle(id: number): Buffer
   /** The device address of a page's current bytes. */
   devicePointer(id: number): DevicePointer
-  applyDense(id: number, bytes: Uint8Array, expectEpoch: number | undefined | null, source: number): number
-  applySparse(id: number, mask: Uint8Array, packed: Uint8Array, expectEpoch: number | undefined | null, source: number): number
   /** Applies one encoded delta and returns the page's new epoch. */
   applyEncodedOne(batch: Uint8Array): number
   /** Applies an encoded batch, all or none; returns how many deltas it held. */
@@ -180,6 +178,15 @@ export interface DevicePointer {
   pointer: string
   size: number
   device: number
+}
+
+/**
+ * `{ applyDense, applySparse }` bound to `state`: the same arguments, checks,
+ * errors and result (the page's new epoch) as the methods of that name.
+ */
+export declare function directCalls(state: NativeState): {
+  applyDense(id: number, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
+  applySparse(id: number, mask: Uint8Array, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
 }
 
 /** A segment or checkpoint file of a data directory. */

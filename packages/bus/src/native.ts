@@ -23,6 +23,9 @@ export function nativeAddon(): Addon {
 
 export type NativeState = InstanceType<Addon['NativeState']>;
 
+/** The single-delta applies bound to one state, without napi-rs's per-call class machinery. */
+export type DirectCalls = ReturnType<Addon['directCalls']>;
+
 /** Runs a native call, turning its errors into MmsbError. */
 export function call<T>(run: () => T): T {
   try {

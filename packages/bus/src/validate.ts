@@ -3,8 +3,6 @@
  * (sizes, bounds, epochs); these catch wrong types before napi sees them, so
  * every bad call fails with MmsbError rather than a napi conversion error.
  */
-import { types } from 'node:util';
-
 import { ErrorCode, MmsbError } from './errors.js';
 
 function invalid(message: string): MmsbError {
@@ -46,27 +44,6 @@ export function checkByteAt(value: unknown, offset: number): asserts value is nu
   if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255) {
     throw invalid(`the byte at offset ${offset} must be an integer 0..255, got ${describe(value)}`);
   }
-}
-
-/**
- * The intrinsic `buffer` getter: a Uint8Array subclass may override `buffer`,
- * but not what this reads (the same slot napi borrows).
- */
-const bufferOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'buffer')!.get! as (
-  this: Uint8Array,
-) => ArrayBufferLike;
-
-/** The ArrayBuffer under `bytes`, as napi sees it. */
-export function bufferUnder(bytes: Uint8Array): ArrayBufferLike {
-  return bufferOf.call(bytes);
-}
-
-/**
- * Whether other threads can write `bytes` (their buffer is a
- * SharedArrayBuffer, of any realm: `instanceof` misses another realm's).
- */
-export function isShared(bytes: Uint8Array): boolean {
-  return types.isSharedArrayBuffer(bufferUnder(bytes));
 }
 
 export function checkString(value: unknown, what: string): asserts value is string {

@@ -82,3 +82,63 @@ describe('native boundary', () => {
     expect(reported.message).toContain('/nonexistent/mmsb.node');
   });
 });
+
+describe('direct calls (the single applies without napi-rs class machinery)', () => {
+  const codeOf = (run: () => unknown): string => {
+    try {
+      run();
+    } catch (error) {
+      return (error as { code?: string }).code ?? `untyped: ${String(error)}`;
+    }
+    return 'no error';
+  };
+
+  it('refuse hostile arguments with typed errors and change nothing', () => {
+    const state = new native.NativeState();
+    const page = state.createPage(8, 'cpu', [], [], undefined);
+    const direct = native.directCalls(state);
+    const hash = state.stateHash();
+    const eight = new Uint8Array(8).fill(1);
+    const hostile: [string, () => unknown, string][] = [
+      ['no arguments', () => (direct.applyDense as () => number)(), ErrorCode.INVALID_ARGUMENT],
+      ['a string id', () => direct.applyDense('1' as never, eight, null, 0), ErrorCode.INVALID_ARGUMENT],
+      ['a NaN id', () => direct.applyDense(Number.NaN, eight, null, 0), ErrorCode.INVALID_ARGUMENT],
+      ['a negative id', () => direct.applyDense(-1, eight, null, 0), ErrorCode.INVALID_ARGUMENT],
+      ['an id past 2^53', () => direct.applyDense(2 ** 60, eight, null, 0), ErrorCode.INVALID_ARGUMENT],
+      ['an array of numbers', () => direct.applyDense(page, [1, 2] as never, null, 0), ErrorCode.INVALID_ARGUMENT],
+      ['a Float64Array', () => direct.applyDense(page, new Float64Array(1) as never, null, 0), ErrorCode.INVALID_ARGUMENT],
+      ['a Uint8ClampedArray', () => direct.applyDense(page, new Uint8ClampedArray(8) as never, null, 0), ErrorCode.INVALID_ARGUMENT],
+      ['a fractional expectEpoch', () => direct.applyDense(page, eight, 0.5, 0), ErrorCode.INVALID_ARGUMENT],
+      ['a string expectEpoch', () => direct.applyDense(page, eight, '0' as never, 0), ErrorCode.INVALID_ARGUMENT],
+      ['an unknown source', () => direct.applyDense(page, eight, null, 99), ErrorCode.INVALID_ARGUMENT],
+      ['a missing source', () => (direct.applyDense as (...args: unknown[]) => number)(page, eight, null), ErrorCode.INVALID_ARGUMENT],
+      ['a wrong size', () => direct.applyDense(page, new Uint8Array(9), null, 0), ErrorCode.DELTA_SIZE_MISMATCH],
+      ['a stale epoch', () => direct.applyDense(page, eight, 7, 0), ErrorCode.EPOCH_CONFLICT],
+      ['an unknown page', () => direct.applyDense(page + 1, eight, null, 0), ErrorCode.PAGE_NOT_FOUND],
+      ['a short mask', () => direct.applySparse(page, new Uint8Array(0), eight, null, 0), ErrorCode.DELTA_SIZE_MISMATCH],
+      ['a mask of the wrong type', () => direct.applySparse(page, {} as never, eight, null, 0), ErrorCode.INVALID_ARGUMENT],
+    ];
+    const refused = Object.fromEntries(hostile.map(([name, run]) => [name, codeOf(run)]));
+    expect(refused).toEqual(Object.fromEntries(hostile.map(([name, , code]) => [name, code])));
+    expect(state.stateHash()).toBe(hash);
+    expect(codeOf(() => native.directCalls({} as never))).not.toBe('no error');
+  });
+
+  it('apply bytes in shared memory, and keep their state alive after everything else lets it go', () => {
+    const entry = fileURLToPath(new URL('../../core-native/index.js', import.meta.url));
+    const script = `
+      const { native } = await import(${JSON.stringify(entry)});
+      let state = new native.NativeState();
+      const page = state.createPage(4, 'cpu', [], [], undefined);
+      const direct = native.directCalls(state);
+      state = undefined;
+      for (let round = 0; round < 5; round++) { globalThis.gc(); await new Promise((done) => setTimeout(done, 5)); }
+      const shared = new Uint8Array(new SharedArrayBuffer(4));
+      shared.set([1, 2, 3, 4]);
+      const epochs = [direct.applyDense(page, shared, null, 0), direct.applySparse(page, Uint8Array.of(0b1001), Uint8Array.of(9, 9), 1, 0)];
+      console.log(JSON.stringify(epochs));
+    `;
+    const output = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(output)).toEqual([1, 2]);
+  });
+});

@@ -1,13 +1,13 @@
-//! Deltas: single applies (dense and sparse borrow the caller's bytes, which
-//! the bus guarantees do not change during the call), encoded batches, merge.
+//! Deltas: encoded single applies and batches, merge. Dense and sparse
+//! single applies are direct calls (direct_calls.rs).
 
 use mmsb_core::delta::encoding::decode_batch;
 use mmsb_core::delta::merge;
-use mmsb_core::{Delta, Payload};
+use mmsb_core::Payload;
 use napi::bindgen_prelude::{Uint8Array, Uint8ArraySlice};
 use napi_derive::napi;
 
-use crate::convert::{fail, invalid, to_expect_epoch, to_source, to_u64, Result};
+use crate::convert::{fail, invalid, to_u64, Result};
 use crate::state::NativeState;
 
 /// The result of `merge_payloads`: dense (`mask` absent) or sparse.
@@ -45,44 +45,6 @@ pub fn merge_payloads(size: f64, encoded: Uint8ArraySlice) -> Result<MergedPaylo
 
 #[napi]
 impl NativeState {
-    #[napi]
-    pub fn apply_dense(
-        &mut self,
-        id: f64,
-        bytes: Uint8ArraySlice,
-        expect_epoch: Option<f64>,
-        source: u32,
-    ) -> Result<f64> {
-        let delta = Delta {
-            page_id: to_u64(id, "page id")?,
-            payload: Payload::Dense(bytes.as_ref()),
-            source: to_source(source)?,
-            expect_epoch: to_expect_epoch(expect_epoch)?,
-        };
-        Ok(self.store.apply(&delta).map_err(fail)? as f64)
-    }
-
-    #[napi]
-    pub fn apply_sparse(
-        &mut self,
-        id: f64,
-        mask: Uint8ArraySlice,
-        packed: Uint8ArraySlice,
-        expect_epoch: Option<f64>,
-        source: u32,
-    ) -> Result<f64> {
-        let delta = Delta {
-            page_id: to_u64(id, "page id")?,
-            payload: Payload::Sparse {
-                mask: mask.as_ref(),
-                packed: packed.as_ref(),
-            },
-            source: to_source(source)?,
-            expect_epoch: to_expect_epoch(expect_epoch)?,
-        };
-        Ok(self.store.apply(&delta).map_err(fail)? as f64)
-    }
-
     /// Applies one encoded delta and returns the page's new epoch.
     #[napi]
     pub fn apply_encoded_one(&mut self, batch: Uint8ArraySlice) -> Result<f64> {

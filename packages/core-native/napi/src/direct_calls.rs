@@ -1,0 +1,268 @@
+//! Direct calls: the single-delta applies as plain Node-API functions bound
+//! to one state.
+//!
+//! A `#[napi]` method pays, on every call, napi-rs's class unwrap, its type-tag
+//! check and its borrow registry (a mutex-guarded map entry for `self` and for
+//! each borrowed typed array): together more than the copy of a 4 KiB delta.
+//! These functions read their state from the function's own data instead, and
+//! borrow the caller's bytes only for the synchronous call.
+//!
+//! Why that is sound: the data holds a strong reference to the state's JS
+//! object, so the state outlives every function bound to it; and no method of
+//! `NativeState` calls into JavaScript, so a direct call never runs while
+//! another call holds the state (there is one JS thread, and no re-entry).
+//! The core reads a delta's bytes more than once (check, log, apply), so bytes
+//! that can change meanwhile are copied first: those in a `SharedArrayBuffer`,
+//! which other threads write, and those for a page that has a live view,
+//! which the apply itself writes.
+
+use std::ffi::{c_void, CString};
+use std::ptr;
+
+use mmsb_core::{Delta, Payload};
+use napi::bindgen_prelude::{ClassInstance, FromNapiValue, Object};
+use napi::{sys, Env};
+use napi_derive::napi;
+
+use crate::convert::{fail, invalid, to_expect_epoch, to_source, to_u64, Result};
+use crate::state::NativeState;
+
+/// What a bound function's data holds.
+struct Bound {
+    state: *mut NativeState,
+    /// Keeps the state's JS object (which owns `state`) alive while the function lives.
+    keep: sys::napi_ref,
+}
+
+/// `{ applyDense, applySparse }` bound to `state`: the same arguments, checks,
+/// errors and result (the page's new epoch) as the methods of that name.
+#[napi(ts_return_type = "{
+  applyDense(id: number, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
+  applySparse(id: number, mask: Uint8Array, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
+}")]
+pub fn direct_calls<'env>(env: &'env Env, state: ClassInstance<'env, NativeState>) -> Result<Object<'env>> {
+    let raw_env = env.raw();
+    let mut object = ptr::null_mut();
+    check(unsafe { sys::napi_create_object(raw_env, &mut object) })?;
+    let target: *mut NativeState = &*state as *const NativeState as *mut NativeState;
+    bind(raw_env, object, state.value, target, c"applyDense", apply_dense)?;
+    bind(raw_env, object, state.value, target, c"applySparse", apply_sparse)?;
+    unsafe { Object::from_napi_value(raw_env, object) }.map_err(|error| invalid(error.reason))
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(invalid(format!("a Node-API call failed with status {status}")))
+    }
+}
+
+fn bind(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    owner: sys::napi_value,
+    state: *mut NativeState,
+    name: &std::ffi::CStr,
+    callback: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,
+) -> Result<()> {
+    let mut keep = ptr::null_mut();
+    check(unsafe { sys::napi_create_reference(env, owner, 1, &mut keep) })?;
+    let data = Box::into_raw(Box::new(Bound { state, keep }));
+    let mut function = ptr::null_mut();
+    let created = unsafe {
+        sys::napi_create_function(
+            env,
+            name.as_ptr(),
+            name.count_bytes() as isize,
+            Some(callback),
+            data.cast(),
+            &mut function,
+        )
+    };
+    let finalized = if created == sys::Status::napi_ok {
+        unsafe {
+            sys::napi_add_finalizer(
+                env,
+                function,
+                data.cast(),
+                Some(release),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        }
+    } else {
+        created
+    };
+    if finalized != sys::Status::napi_ok {
+        unsafe { release(env, data.cast(), ptr::null_mut()) };
+        return check(finalized);
+    }
+    check(unsafe { sys::napi_set_named_property(env, object, name.as_ptr(), function) })
+}
+
+unsafe extern "C" fn release(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    let bound = unsafe { Box::from_raw(data.cast::<Bound>()) };
+    unsafe { sys::napi_delete_reference(env, bound.keep) };
+}
+
+/// A call's arguments.
+struct Call {
+    env: sys::napi_env,
+    args: [sys::napi_value; 5],
+}
+
+impl Call {
+    /// The arguments, and the state the function is bound to.
+    ///
+    /// # Safety
+    /// `info` is the callback info of a function made by `bind`.
+    unsafe fn read<'a>(env: sys::napi_env, info: sys::napi_callback_info) -> (Call, &'a mut NativeState) {
+        let mut count = 5;
+        let mut args = [ptr::null_mut(); 5];
+        let mut data = ptr::null_mut();
+        unsafe { sys::napi_get_cb_info(env, info, &mut count, args.as_mut_ptr(), ptr::null_mut(), &mut data) };
+        // Missing arguments read as undefined, as in JavaScript.
+        let mut undefined = ptr::null_mut();
+        unsafe { sys::napi_get_undefined(env, &mut undefined) };
+        for arg in args.iter_mut().skip(count) {
+            *arg = undefined;
+        }
+        let bound = unsafe { &*data.cast::<Bound>() };
+        (Call { env, args }, unsafe { &mut *bound.state })
+    }
+
+    fn number(&self, index: usize, what: &str) -> Result<f64> {
+        let mut value = 0.0;
+        match unsafe { sys::napi_get_value_double(self.env, self.args[index], &mut value) } {
+            sys::Status::napi_ok => Ok(value),
+            _ => Err(invalid(format!("{what} must be a number"))),
+        }
+    }
+
+    fn optional_number(&self, index: usize, what: &str) -> Result<Option<f64>> {
+        let mut kind = 0;
+        unsafe { sys::napi_typeof(self.env, self.args[index], &mut kind) };
+        match kind {
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+            _ => self.number(index, what).map(Some),
+        }
+    }
+
+    fn source(&self, index: usize) -> Result<mmsb_core::Source> {
+        let mut value = 0;
+        match unsafe { sys::napi_get_value_uint32(self.env, self.args[index], &mut value) } {
+            sys::Status::napi_ok => to_source(value),
+            _ => Err(invalid("delta source must be a number".to_owned())),
+        }
+    }
+
+    /// A Uint8Array argument's bytes, borrowed for this call, or copied when
+    /// they may change while the core reads them: bytes in shared memory,
+    /// and any bytes for a page that has a view (they may be that view,
+    /// which the apply itself writes).
+    fn bytes<'a>(&self, index: usize, what: &str, page_viewed: bool) -> Result<Bytes<'a>> {
+        let (mut kind, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+        let status = unsafe {
+            sys::napi_get_typedarray_info(
+                self.env,
+                self.args[index],
+                &mut kind,
+                &mut length,
+                &mut data,
+                &mut buffer,
+                &mut offset,
+            )
+        };
+        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
+            return Err(invalid(format!("{what} must be a Uint8Array")));
+        }
+        let borrowed: &[u8] = if length == 0 {
+            &[]
+        } else {
+            // Valid for the call: no JavaScript runs before it returns, so nothing detaches or resizes the buffer.
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }
+        };
+        let mut plain = false;
+        unsafe { sys::napi_is_arraybuffer(self.env, buffer, &mut plain) };
+        Ok(if plain && !page_viewed {
+            Bytes::Borrowed(borrowed)
+        } else {
+            Bytes::Copied(borrowed.to_vec())
+        })
+    }
+
+    fn finish(&self, outcome: Result<u64>) -> sys::napi_value {
+        let mut result = ptr::null_mut();
+        match outcome {
+            Ok(epoch) => unsafe {
+                sys::napi_create_double(self.env, epoch as f64, &mut result);
+            },
+            Err(error) => throw(self.env, error.status.as_ref(), &error.reason),
+        }
+        result
+    }
+}
+
+/// Bytes the core reads: the caller's, or a copy of shared ones.
+enum Bytes<'a> {
+    Borrowed(&'a [u8]),
+    Copied(Vec<u8>),
+}
+
+impl AsRef<[u8]> for Bytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Bytes::Borrowed(bytes) => bytes,
+            Bytes::Copied(bytes) => bytes,
+        }
+    }
+}
+
+fn throw(env: sys::napi_env, code: &str, message: &str) {
+    let code = CString::new(code).unwrap_or_default();
+    let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    unsafe { sys::napi_throw_error(env, code.as_ptr(), message.as_ptr()) };
+}
+
+unsafe extern "C" fn apply_dense(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let (call, state) = unsafe { Call::read(env, info) };
+    let outcome = (|| {
+        let page_id = to_u64(call.number(0, "page id")?, "page id")?;
+        let viewed = state.viewed_pages.contains(&page_id);
+        let bytes = call.bytes(1, "bytes", viewed)?;
+        let expect_epoch = to_expect_epoch(call.optional_number(2, "expectEpoch")?)?;
+        let source = call.source(3)?;
+        let delta = Delta {
+            page_id,
+            payload: Payload::Dense(bytes.as_ref()),
+            source,
+            expect_epoch,
+        };
+        state.store.apply(&delta).map_err(fail)
+    })();
+    call.finish(outcome)
+}
+
+unsafe extern "C" fn apply_sparse(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let (call, state) = unsafe { Call::read(env, info) };
+    let outcome = (|| {
+        let page_id = to_u64(call.number(0, "page id")?, "page id")?;
+        let viewed = state.viewed_pages.contains(&page_id);
+        let mask = call.bytes(1, "mask", viewed)?;
+        let packed = call.bytes(2, "bytes", viewed)?;
+        let expect_epoch = to_expect_epoch(call.optional_number(3, "expectEpoch")?)?;
+        let source = call.source(4)?;
+        let delta = Delta {
+            page_id,
+            payload: Payload::Sparse {
+                mask: mask.as_ref(),
+                packed: packed.as_ref(),
+            },
+            source,
+            expect_epoch,
+        };
+        state.store.apply(&delta).map_err(fail)
+    })();
+    call.finish(outcome)
+}
