@@ -66,18 +66,6 @@ export declare class NativeState {
    * (a JavaScript callback the bus runs), or none with `null`.
    */
   setRecompute(child: number, recompute?: string | undefined | null): void
-  /**
-   * Starts the wave of a commit that changed `changed` and runs it as far
-   * as the core can. Returns the index of a JavaScript phase to run before
-   * `resume_wave`, `DONE`, `NEED_MEMORY`, or, when `list_pages` and the wave
-   * changed pages, those pages.
-   */
-  beginWave(changed: Float64Array, memory: Uint8Array, limit: number, listPages: boolean): number | Float64Array
-  /**
-   * Runs the pending wave on after a JavaScript phase, in the same memory
-   * (or in larger memory after `NEED_MEMORY`); returns as `begin_wave`.
-   */
-  resumeWave(memory: Uint8Array): number | Float64Array
   /** Ends the pending wave as failed: a JavaScript recompute failed. */
   abortWave(): void
   /** The plan of the pending wave. */
@@ -181,12 +169,15 @@ export interface DevicePointer {
 }
 
 /**
- * `{ applyDense, applySparse }` bound to `state`: the same arguments, checks,
- * errors and result (the page's new epoch) as the methods of that name.
+ * The direct calls bound to `state`: `applyDense` and `applySparse` (answer
+ * the page's new epoch), `beginWave` and `resumeWave` (answer as
+ * `NativeState::begin_wave`, propagation.rs).
  */
 export declare function directCalls(state: NativeState): {
   applyDense(id: number, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
   applySparse(id: number, mask: Uint8Array, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
+  beginWave(changed: Float64Array, memory: Uint8Array, limit: number, listPages: boolean): number | Float64Array
+  resumeWave(memory: Uint8Array): number | Float64Array
 }
 
 /** A segment or checkpoint file of a data directory. */

@@ -106,7 +106,7 @@ export class Bus extends StateReader {
     this.directory = directory;
     this.#options = options;
     // Waves read views on their hot path: the cache first, the checked call on a miss.
-    this.#propagator = new Propagator(state, (id) => this.views.get(id) ?? this.view(id), options.waveLimit);
+    this.#propagator = new Propagator(state, this.#direct, (id) => this.views.get(id) ?? this.view(id), options.waveLimit);
     // An in-memory bus has no log to sync or checkpoint.
     if (directory === MEMORY) return;
     const sync = options.syncThread === 'main' ? () => Promise.resolve(syncHere(state)) : () => state.syncJob().run();

@@ -19,7 +19,7 @@
  */
 import { BUILTIN_TRANSFORMS } from './names.js';
 import { ErrorCode, fromNative, MmsbError } from './errors.js';
-import { call, type NativeState } from './native.js';
+import { call, type DirectCalls, type NativeState } from './native.js';
 import type { PageId } from './types.js';
 
 /**
@@ -113,6 +113,7 @@ interface ScriptPlan {
 
 export class Propagator {
   readonly #state: NativeState;
+  readonly #direct: DirectCalls;
   readonly #view: (id: PageId) => Uint8Array;
   readonly #waveLimit: number;
   readonly #callbacks = new Map<PageId, RecomputeFunction>();
@@ -125,8 +126,9 @@ export class Propagator {
   #flags = new Uint8Array(this.#memory.buffer, HEADER_BYTES);
   readonly #oneRoot = new Float64Array(1);
 
-  constructor(state: NativeState, view: (id: PageId) => Uint8Array, waveLimit: number) {
+  constructor(state: NativeState, direct: DirectCalls, view: (id: PageId) => Uint8Array, waveLimit: number) {
     this.#state = state;
+    this.#direct = direct;
     this.#view = view;
     this.#waveLimit = waveLimit;
   }
@@ -182,7 +184,7 @@ export class Propagator {
     else roots = Float64Array.from(changed);
     let answer: number | Float64Array;
     try {
-      answer = this.#state.beginWave(roots, this.#memory, this.#waveLimit, listPages);
+      answer = this.#direct.beginWave(roots, this.#memory, this.#waveLimit, listPages);
     } catch (error) {
       throw fromNative(error);
     }
@@ -199,7 +201,7 @@ export class Propagator {
         }
       }
       try {
-        answer = this.#state.resumeWave(this.#memory);
+        answer = this.#direct.resumeWave(this.#memory);
       } catch (error) {
         throw fromNative(error);
       }

@@ -124,6 +124,30 @@ describe('direct calls (the single applies without napi-rs class machinery)', ()
     expect(codeOf(() => native.directCalls({} as never))).not.toBe('no error');
   });
 
+  it('refuse wave memory that is shared, short or not bytes, and roots that are not a Float64Array', () => {
+    const state = new native.NativeState();
+    const page = state.createPage(8, 'cpu', [], [], undefined);
+    const direct = native.directCalls(state);
+    const roots = Float64Array.of(page);
+    const memory = new Uint8Array(64);
+    const hostile: [string, () => unknown][] = [
+      ['shared memory', () => direct.beginWave(roots, new Uint8Array(new SharedArrayBuffer(64)), 10, false)],
+      ['memory shorter than its header', () => direct.beginWave(roots, new Uint8Array(15), 10, false)],
+      ['memory of doubles', () => direct.beginWave(roots, new Float64Array(8) as never, 10, false)],
+      ['roots as an array', () => direct.beginWave([page] as never, memory, 10, false)],
+      ['roots as bytes', () => direct.beginWave(Uint8Array.of(page) as never, memory, 10, false)],
+      ['a fractional root', () => direct.beginWave(Float64Array.of(0.5), memory, 10, false)],
+      ['a negative wave limit', () => direct.beginWave(roots, memory, -1, false)],
+      ['listPages as a number', () => direct.beginWave(roots, memory, 10, 1 as never)],
+      ['resume with shared memory', () => direct.resumeWave(new Uint8Array(new SharedArrayBuffer(64)))],
+      ['resume with nothing', () => (direct.resumeWave as () => unknown)()],
+    ];
+    expect(Object.fromEntries(hostile.map(([name, run]) => [name, codeOf(run)]))).toEqual(
+      Object.fromEntries(hostile.map(([name]) => [name, ErrorCode.INVALID_ARGUMENT])),
+    );
+    expect(direct.beginWave(roots, memory, 10, true)).toBe(-1);
+  });
+
   it('apply bytes in shared memory, and keep their state alive after everything else lets it go', () => {
     const entry = fileURLToPath(new URL('../../core-native/index.js', import.meta.url));
     const script = `

@@ -1,11 +1,11 @@
-//! Direct calls: the single-delta applies as plain Node-API functions bound
-//! to one state.
+//! Direct calls: the calls on the hot paths (single-delta applies, a wave's
+//! begin and resume) as plain Node-API functions bound to one state.
 //!
 //! A `#[napi]` method pays, on every call, napi-rs's class unwrap, its type-tag
 //! check and its borrow registry (a mutex-guarded map entry for `self` and for
 //! each borrowed typed array): together more than the copy of a 4 KiB delta.
 //! These functions read their state from the function's own data instead, and
-//! borrow the caller's bytes only for the synchronous call.
+//! borrow the caller's typed arrays only for the synchronous call.
 //!
 //! Why that is sound: the data holds a strong reference to the state's JS
 //! object, so the state outlives every function bound to it; and no method of
@@ -25,6 +25,7 @@ use napi::{sys, Env};
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, to_expect_epoch, to_source, to_u64, Result};
+use crate::propagation::WaveAnswer;
 use crate::state::NativeState;
 
 /// What a bound function's data holds.
@@ -34,11 +35,14 @@ struct Bound {
     keep: sys::napi_ref,
 }
 
-/// `{ applyDense, applySparse }` bound to `state`: the same arguments, checks,
-/// errors and result (the page's new epoch) as the methods of that name.
+/// The direct calls bound to `state`: `applyDense` and `applySparse` (answer
+/// the page's new epoch), `beginWave` and `resumeWave` (answer as
+/// `NativeState::begin_wave`, propagation.rs).
 #[napi(ts_return_type = "{
   applyDense(id: number, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
   applySparse(id: number, mask: Uint8Array, bytes: Uint8Array, expectEpoch: number | null | undefined, source: number): number
+  beginWave(changed: Float64Array, memory: Uint8Array, limit: number, listPages: boolean): number | Float64Array
+  resumeWave(memory: Uint8Array): number | Float64Array
 }")]
 pub fn direct_calls<'env>(env: &'env Env, state: ClassInstance<'env, NativeState>) -> Result<Object<'env>> {
     let raw_env = env.raw();
@@ -47,6 +51,8 @@ pub fn direct_calls<'env>(env: &'env Env, state: ClassInstance<'env, NativeState
     let target: *mut NativeState = &*state as *const NativeState as *mut NativeState;
     bind(raw_env, object, state.value, target, c"applyDense", apply_dense)?;
     bind(raw_env, object, state.value, target, c"applySparse", apply_sparse)?;
+    bind(raw_env, object, state.value, target, c"beginWave", begin_wave)?;
+    bind(raw_env, object, state.value, target, c"resumeWave", resume_wave)?;
     unsafe { Object::from_napi_value(raw_env, object) }.map_err(|error| invalid(error.reason))
 }
 
@@ -157,50 +163,152 @@ impl Call {
         }
     }
 
-    /// A Uint8Array argument's bytes, borrowed for this call, or copied when
-    /// they may change while the core reads them: bytes in shared memory,
-    /// and any bytes for a page that has a view (they may be that view,
-    /// which the apply itself writes).
-    fn bytes<'a>(&self, index: usize, what: &str, page_viewed: bool) -> Result<Bytes<'a>> {
-        let (mut kind, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+    fn flag(&self, index: usize, what: &str) -> Result<bool> {
+        let mut value = false;
+        match unsafe { sys::napi_get_value_bool(self.env, self.args[index], &mut value) } {
+            sys::Status::napi_ok => Ok(value),
+            _ => Err(invalid(format!("{what} must be a boolean"))),
+        }
+    }
+
+    /// A typed array argument of `kind`: its first element, its length, and
+    /// whether its buffer is shared (a `SharedArrayBuffer`).
+    fn typed_array(
+        &self,
+        index: usize,
+        kind: sys::napi_typedarray_type,
+        what: &str,
+    ) -> Result<(*mut c_void, usize, bool)> {
+        let (mut found, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
         let status = unsafe {
             sys::napi_get_typedarray_info(
                 self.env,
                 self.args[index],
-                &mut kind,
+                &mut found,
                 &mut length,
                 &mut data,
                 &mut buffer,
                 &mut offset,
             )
         };
-        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
-            return Err(invalid(format!("{what} must be a Uint8Array")));
+        if status != sys::Status::napi_ok || found != kind {
+            return Err(invalid(what.to_owned()));
         }
-        let borrowed: &[u8] = if length == 0 {
-            &[]
-        } else {
-            // Valid for the call: no JavaScript runs before it returns, so nothing detaches or resizes the buffer.
-            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }
-        };
         let mut plain = false;
         unsafe { sys::napi_is_arraybuffer(self.env, buffer, &mut plain) };
-        Ok(if plain && !page_viewed {
-            Bytes::Borrowed(borrowed)
+        Ok((if length == 0 { ptr::null_mut() } else { data }, length, !plain))
+    }
+
+    /// A Uint8Array argument's bytes, borrowed for this call, or copied when
+    /// they may change while the core reads them: bytes in shared memory,
+    /// and any bytes for a page that has a view (they may be that view,
+    /// which the apply itself writes).
+    fn bytes<'a>(&self, index: usize, what: &str, page_viewed: bool) -> Result<Bytes<'a>> {
+        let (data, length, shared) = self.typed_array(
+            index,
+            sys::TypedarrayType::uint8_array,
+            &format!("{what} must be a Uint8Array"),
+        )?;
+        // Valid for the call: no JavaScript runs before it returns, so nothing detaches or resizes the buffer.
+        let borrowed: &[u8] = if data.is_null() {
+            &[]
         } else {
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }
+        };
+        Ok(if shared || page_viewed {
             Bytes::Copied(borrowed.to_vec())
+        } else {
+            Bytes::Borrowed(borrowed)
         })
     }
 
-    fn finish(&self, outcome: Result<u64>) -> sys::napi_value {
-        let mut result = ptr::null_mut();
-        match outcome {
-            Ok(epoch) => unsafe {
-                sys::napi_create_double(self.env, epoch as f64, &mut result);
-            },
-            Err(error) => throw(self.env, error.status.as_ref(), &error.reason),
+    /// A Float64Array argument, copied.
+    fn doubles(&self, index: usize, what: &str) -> Result<Vec<f64>> {
+        let (data, length, _) = self.typed_array(
+            index,
+            sys::TypedarrayType::float64_array,
+            &format!("{what} must be a Float64Array"),
+        )?;
+        // A Float64Array's elements are aligned: its byte offset is a multiple of 8.
+        Ok(if data.is_null() {
+            Vec::new()
+        } else {
+            unsafe { std::slice::from_raw_parts(data.cast::<f64>(), length) }.to_vec()
+        })
+    }
+
+    /// The bus's wave memory, borrowed for writing during this call. Shared
+    /// memory is refused: other threads could write it while the core does.
+    fn wave_memory<'a>(&self, index: usize) -> Result<&'a mut [u8]> {
+        let (data, length, shared) = self.typed_array(
+            index,
+            sys::TypedarrayType::uint8_array,
+            "wave memory must be a Uint8Array",
+        )?;
+        if shared {
+            return Err(invalid("wave memory must not be a SharedArrayBuffer".to_owned()));
         }
-        result
+        // Valid for the call, as for `bytes`; the arguments read before this are copies, so nothing aliases it.
+        Ok(if data.is_null() {
+            &mut []
+        } else {
+            unsafe { std::slice::from_raw_parts_mut(data.cast::<u8>(), length) }
+        })
+    }
+
+    fn finish(&self, outcome: Result<impl Answer>) -> sys::napi_value {
+        match outcome.and_then(|answer| answer.to_js(self.env)) {
+            Ok(value) => value,
+            Err(error) => {
+                throw(self.env, error.status.as_ref(), &error.reason);
+                ptr::null_mut()
+            }
+        }
+    }
+}
+
+/// A direct call's result, as a JavaScript value.
+trait Answer {
+    fn to_js(self, env: sys::napi_env) -> Result<sys::napi_value>;
+}
+
+fn number(env: sys::napi_env, value: f64) -> Result<sys::napi_value> {
+    let mut result = ptr::null_mut();
+    check(unsafe { sys::napi_create_double(env, value, &mut result) })?;
+    Ok(result)
+}
+
+/// A page's new epoch.
+impl Answer for u64 {
+    fn to_js(self, env: sys::napi_env) -> Result<sys::napi_value> {
+        number(env, self as f64)
+    }
+}
+
+impl Answer for WaveAnswer {
+    fn to_js(self, env: sys::napi_env) -> Result<sys::napi_value> {
+        let pages = match self {
+            WaveAnswer::Number(value) => return number(env, value),
+            WaveAnswer::Pages(pages) => pages,
+        };
+        let (mut data, mut buffer, mut array) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+        let bytes = std::mem::size_of_val(pages.as_slice());
+        check(unsafe { sys::napi_create_arraybuffer(env, bytes, &mut data, &mut buffer) })?;
+        if bytes > 0 {
+            // Safety: the new buffer holds `bytes` bytes, and nothing else refers to it yet.
+            unsafe { ptr::copy_nonoverlapping(pages.as_ptr().cast::<u8>(), data.cast::<u8>(), bytes) };
+        }
+        check(unsafe {
+            sys::napi_create_typedarray(
+                env,
+                sys::TypedarrayType::float64_array,
+                pages.len(),
+                buffer,
+                0,
+                &mut array,
+            )
+        })?;
+        Ok(array)
     }
 }
 
@@ -264,5 +372,22 @@ unsafe extern "C" fn apply_sparse(env: sys::napi_env, info: sys::napi_callback_i
         };
         state.store.apply(&delta).map_err(fail)
     })();
+    call.finish(outcome)
+}
+
+unsafe extern "C" fn begin_wave(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let (call, state) = unsafe { Call::read(env, info) };
+    let outcome = (|| {
+        let changed = call.doubles(0, "changed pages")?;
+        let limit = call.number(2, "waveLimit")?;
+        let list_pages = call.flag(3, "listPages")?;
+        state.begin_wave(&changed, call.wave_memory(1)?, limit, list_pages)
+    })();
+    call.finish(outcome)
+}
+
+unsafe extern "C" fn resume_wave(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let (call, state) = unsafe { Call::read(env, info) };
+    let outcome = call.wave_memory(0).and_then(|memory| state.resume_wave(memory));
     call.finish(outcome)
 }

@@ -1,6 +1,7 @@
 //! Waves: the core runs them (planning, the wave limit, built-ins, applying
 //! the outputs, the counters); the bus runs its JavaScript recomputes when a
-//! wave pauses at their phase, in the memory it passes on every call.
+//! wave pauses at their phase, in the memory it passes on every call (the
+//! begin and resume calls are direct calls: direct_calls.rs).
 //!
 //! That memory is `header | flags | staging` (the core's layout after the
 //! header, `Plan` in core/src/propagation/plan.rs). The header holds two
@@ -8,7 +9,7 @@
 //! `NEED_MEMORY`) or the pages it changed (after `DONE`).
 
 use mmsb_core::propagation::{Recompute, Transform, WaveStep};
-use napi::bindgen_prelude::{Either, Float64Array, Int32Array, Uint32Array, Uint8Array, Uint8ArraySlice};
+use napi::bindgen_prelude::{Float64Array, Int32Array, Uint32Array, Uint8Array};
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, to_page_ids, to_u64, Result};
@@ -16,6 +17,13 @@ use crate::state::NativeState;
 
 /// Bytes of the header before the core's memory.
 const HEADER_BYTES: usize = 16;
+/// What `begin_wave` and `resume_wave` answer: a number (a phase, `DONE` or
+/// `NEED_MEMORY`), or the pages the wave changed.
+pub(crate) enum WaveAnswer {
+    Number(f64),
+    Pages(Vec<f64>),
+}
+
 /// `begin_wave` and `resume_wave`: the wave is over, its outputs applied.
 const DONE: f64 = -1.0;
 /// The memory passed is too small: pass at least the header's second number of bytes.
@@ -79,37 +87,6 @@ impl NativeState {
         self.store
             .set_recompute(to_u64(child, "page id")?, recompute)
             .map_err(fail)
-    }
-
-    /// Starts the wave of a commit that changed `changed` and runs it as far
-    /// as the core can. Returns the index of a JavaScript phase to run before
-    /// `resume_wave`, `DONE`, `NEED_MEMORY`, or, when `list_pages` and the wave
-    /// changed pages, those pages.
-    #[napi]
-    pub fn begin_wave(
-        &mut self,
-        changed: &[f64],
-        mut memory: Uint8ArraySlice,
-        limit: f64,
-        list_pages: bool,
-    ) -> Result<Either<f64, Float64Array>> {
-        let changed = to_page_ids(changed)?;
-        let limit = usize::try_from(to_u64(limit, "waveLimit")?).unwrap_or(usize::MAX);
-        let (header, memory) = split_header(&mut memory)?;
-        let step = self
-            .store
-            .begin_wave(&changed, limit, Some(memory), list_pages)
-            .map_err(fail)?;
-        Ok(self.report(step, header))
-    }
-
-    /// Runs the pending wave on after a JavaScript phase, in the same memory
-    /// (or in larger memory after `NEED_MEMORY`); returns as `begin_wave`.
-    #[napi]
-    pub fn resume_wave(&mut self, mut memory: Uint8ArraySlice) -> Result<Either<f64, Float64Array>> {
-        let (header, memory) = split_header(&mut memory)?;
-        let step = self.store.resume_wave(Some(memory)).map_err(fail)?;
-        Ok(self.report(step, header))
     }
 
     /// Ends the pending wave as failed: a JavaScript recompute failed.
@@ -204,8 +181,38 @@ impl NativeState {
 }
 
 impl NativeState {
+    /// Starts the wave of a commit that changed `changed` and runs it as far
+    /// as the core can, in `memory` (the bus's wave memory, header first).
+    /// Answers the index of a JavaScript phase to run before `resume_wave`,
+    /// `DONE`, `NEED_MEMORY`, or, when `list_pages` and the wave changed
+    /// pages, those pages. A direct call (direct_calls.rs).
+    pub(crate) fn begin_wave(
+        &mut self,
+        changed: &[f64],
+        memory: &mut [u8],
+        limit: f64,
+        list_pages: bool,
+    ) -> Result<WaveAnswer> {
+        let changed = to_page_ids(changed)?;
+        let limit = usize::try_from(to_u64(limit, "waveLimit")?).unwrap_or(usize::MAX);
+        let (header, memory) = split_header(memory)?;
+        let step = self
+            .store
+            .begin_wave(&changed, limit, Some(memory), list_pages)
+            .map_err(fail)?;
+        Ok(self.report(step, header))
+    }
+
+    /// Runs the pending wave on after a JavaScript phase, in the same memory
+    /// (or in larger memory after `NEED_MEMORY`); answers as `begin_wave`.
+    pub(crate) fn resume_wave(&mut self, memory: &mut [u8]) -> Result<WaveAnswer> {
+        let (header, memory) = split_header(memory)?;
+        let step = self.store.resume_wave(Some(memory)).map_err(fail)?;
+        Ok(self.report(step, header))
+    }
+
     /// Turns a step of the core into the answer of `begin_wave` and `resume_wave`.
-    fn report(&self, step: WaveStep, header: &mut [u8]) -> Either<f64, Float64Array> {
+    fn report(&self, step: WaveStep, header: &mut [u8]) -> WaveAnswer {
         let (first, second) = header.split_at_mut(8);
         let plan_id = self
             .store
@@ -218,22 +225,18 @@ impl NativeState {
             WaveStep::NeedMemory { bytes } => (NEED_MEMORY, (HEADER_BYTES + bytes) as f64),
             WaveStep::Done(summary) => match summary.changed_pages {
                 Some(pages) if !pages.is_empty() => {
-                    let pages: Vec<f64> = pages.into_iter().map(|page| page as f64).collect();
-                    return Either::B(pages.into());
+                    return WaveAnswer::Pages(pages.into_iter().map(|page| page as f64).collect());
                 }
                 _ => (DONE, summary.tally.changed as f64),
             },
         };
         second.copy_from_slice(&number.to_ne_bytes());
-        Either::A(answer)
+        WaveAnswer::Number(answer)
     }
 }
 
 /// The bus's wave memory as the header and the core's part.
-fn split_header<'a>(memory: &'a mut Uint8ArraySlice<'_>) -> Result<(&'a mut [u8], &'a mut [u8])> {
-    // Safety: the memory is the bus's own ArrayBuffer (never shared with other
-    // threads), and JavaScript does not run while this call borrows it.
-    let memory = unsafe { memory.as_mut() };
+fn split_header(memory: &mut [u8]) -> Result<(&mut [u8], &mut [u8])> {
     if memory.len() < HEADER_BYTES {
         return Err(invalid(format!("wave memory needs at least {HEADER_BYTES} bytes")));
     }
