@@ -1,6 +1,6 @@
 //! Helpers shared by the durability tests: scratch directories, a store
 //! opened on them, the real file system with a hook (delegating.rs), and
-//! the hook that injects append and sync faults.
+//! `WriteFaults`, the hook that injects write and sync faults.
 #![allow(dead_code)]
 
 pub mod delegating;
