@@ -5,11 +5,11 @@
 mod support;
 
 use std::io;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use mmsb_core::storage::{AppendFile, FileSystem, OsFileSystem};
 use mmsb_core::{ErrorCode, Location, Store};
+use support::delegating::{Delegating, Hook, Operation};
 use support::{dense, open, Scratch};
 
 /// Where the records of the newest segment start and end (the file goes on
@@ -149,55 +149,15 @@ fn a_damaged_checkpoint_falls_back_to_the_previous_one() {
     );
 }
 
-/// The real file system, except that reading `path` past opening it fails
-/// (EIO: a bad sector).
-struct UnreadableFile(std::path::PathBuf);
-
-struct FailingReader;
-
-impl std::io::Read for FailingReader {
-    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-        Err(std::io::Error::from_raw_os_error(5))
-    }
-}
-
-impl FileSystem for UnreadableFile {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.create_dir_all(dir)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        OsFileSystem.list(dir)
-    }
-    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
-        match path == self.0 {
-            true => Err(io::Error::from_raw_os_error(5)),
-            false => OsFileSystem.read_all(path),
+/// The real file system, except that reading `unreadable` (past opening
+/// it) fails with EIO: a bad sector.
+fn unreadable_file(unreadable: PathBuf) -> Delegating<impl Hook> {
+    Delegating::new(move |operation: Operation<'_>| match operation {
+        Operation::ReadAll(path) | Operation::MapWhole(path) | Operation::ReadStream(path) if path == unreadable => {
+            Err(io::Error::from_raw_os_error(5))
         }
-    }
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        match path == self.0 {
-            true => Ok(Box::new(FailingReader)),
-            false => OsFileSystem.open_read(path),
-        }
-    }
-    fn len(&self, path: &Path) -> io::Result<u64> {
-        OsFileSystem.len(path)
-    }
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
-        OsFileSystem.open_append(path)
-    }
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        OsFileSystem.truncate(path, len)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsFileSystem.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        OsFileSystem.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.sync_dir(dir)
-    }
+        _ => Ok(()),
+    })
 }
 
 /// Regression: reading checkpoint headers with a small read made a read
@@ -228,7 +188,7 @@ fn a_checkpoint_whose_header_does_not_read_falls_back_to_the_previous_one() {
         .collect();
     checkpoints.sort();
     let newest = checkpoints.pop().unwrap();
-    let fs = UnreadableFile(newest.clone());
+    let fs = unreadable_file(newest.clone());
     let error = mmsb_core::checkpoint::read_header(&fs, &newest).expect_err("unreadable");
     assert_eq!(error.code, ErrorCode::CheckpointCorrupt, "{error}");
     assert!(error.message.contains("shorter than its"), "{error}");

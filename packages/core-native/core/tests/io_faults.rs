@@ -9,11 +9,12 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 
 use mmsb_core::{ErrorCode, Location, Store, StoreOptions};
-use support::{dense, FaultPoint, Faulty, FaultyFileSystem, Scratch};
+use support::delegating::Delegating;
+use support::{dense, FaultPoint, Scratch, WriteFaults};
 
-fn open_faulty(scratch: &Scratch, faults: &Arc<FaultyFileSystem>) -> Store {
+fn open_faulty(scratch: &Scratch, faults: &Arc<WriteFaults>) -> Store {
     Store::open(
-        Arc::new(Faulty(Arc::clone(faults))),
+        Arc::new(Delegating(Arc::clone(faults))),
         scratch.path(),
         StoreOptions::default(),
     )
@@ -24,7 +25,7 @@ fn open_faulty(scratch: &Scratch, faults: &Arc<FaultyFileSystem>) -> Store {
 fn a_failed_append_rejects_the_write_and_every_later_one() {
     for kind in [ErrorKind::Other, ErrorKind::StorageFull] {
         let scratch = Scratch::new("append-fault");
-        let faults = FaultyFileSystem::new(FaultPoint::Append, kind);
+        let faults = WriteFaults::new(FaultPoint::Append, kind);
         let mut store = open_faulty(&scratch, &faults);
         let id = store.create_page(8, Location::Cpu, &[]).unwrap();
         store.apply(&dense(id, vec![1; 8])).unwrap();
@@ -57,7 +58,7 @@ fn a_failed_append_rejects_the_write_and_every_later_one() {
 #[test]
 fn a_failed_sync_acknowledges_nothing_after_it() {
     let scratch = Scratch::new("sync-fault");
-    let faults = FaultyFileSystem::new(FaultPoint::Sync, ErrorKind::Other);
+    let faults = WriteFaults::new(FaultPoint::Sync, ErrorKind::Other);
     let mut store = open_faulty(&scratch, &faults);
     let id = store.create_page(8, Location::Cpu, &[]).unwrap();
     let acknowledged = store.sync_job().unwrap().run().unwrap();
@@ -85,7 +86,7 @@ fn a_failed_sync_acknowledges_nothing_after_it() {
 #[test]
 fn a_failed_checkpoint_write_leaves_the_store_usable_and_the_old_state_recoverable() {
     let scratch = Scratch::new("checkpoint-fault");
-    let faults = FaultyFileSystem::new(FaultPoint::Sync, ErrorKind::StorageFull);
+    let faults = WriteFaults::new(FaultPoint::Sync, ErrorKind::StorageFull);
     let mut store = open_faulty(&scratch, &faults);
     let id = store.create_page(8, Location::Cpu, &[]).unwrap();
     store.apply(&dense(id, vec![5; 8])).unwrap();
@@ -121,7 +122,7 @@ fn a_failed_checkpoint_write_leaves_the_store_usable_and_the_old_state_recoverab
 #[test]
 fn a_full_disk_refuses_only_what_does_not_fit_and_the_log_goes_on_after_space_is_freed() {
     let scratch = Scratch::new("disk-full");
-    let faults = FaultyFileSystem::new(FaultPoint::Append, ErrorKind::Other);
+    let faults = WriteFaults::new(FaultPoint::Append, ErrorKind::Other);
     let mut store = open_faulty(&scratch, &faults);
     faults.set_capacity(6000);
     let id = store.create_page(4096, Location::Cpu, &[]).unwrap();

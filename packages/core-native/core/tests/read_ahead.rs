@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::channel;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mmsb_core::inspect::{check_history, scan};
@@ -17,8 +16,9 @@ use mmsb_core::log::body::encode_page_release;
 use mmsb_core::log::read_ahead::read_ahead;
 use mmsb_core::log::record::{header, RecordKind};
 use mmsb_core::recovery::SegmentReads;
-use mmsb_core::storage::{AppendFile, FileBytes, FileSystem, OsFileSystem};
+use mmsb_core::storage::{FileSystem, OsFileSystem};
 use mmsb_core::{ErrorCode, Location, StateHash, Store, StoreOptions};
+use support::delegating::{Delegating, Operation};
 use support::{dense, Scratch};
 
 fn small_segments() -> StoreOptions {
@@ -137,52 +137,6 @@ fn time_travel_stops_in_an_earlier_segment_whatever_follows() {
     assert!(error.message.contains(&name(damaged)), "{error}");
 }
 
-/// The real file system, telling `started` the path of every whole-file read.
-struct ReadsSeen {
-    started: Mutex<Sender<PathBuf>>,
-    reads: AtomicUsize,
-}
-
-impl FileSystem for ReadsSeen {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.create_dir_all(dir)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        OsFileSystem.list(dir)
-    }
-    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        let _ = self.started.lock().unwrap().send(path.to_owned());
-        OsFileSystem.read_all(path)
-    }
-    fn map_whole(&self, path: &Path) -> io::Result<FileBytes> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        let _ = self.started.lock().unwrap().send(path.to_owned());
-        OsFileSystem.map_whole(path)
-    }
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        OsFileSystem.open_read(path)
-    }
-    fn len(&self, path: &Path) -> io::Result<u64> {
-        OsFileSystem.len(path)
-    }
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
-        OsFileSystem.open_append(path)
-    }
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        OsFileSystem.truncate(path, len)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsFileSystem.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        OsFileSystem.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.sync_dir(dir)
-    }
-}
-
 /// While the replay holds segment n, the reader reads segment n + 1 and no
 /// further (so at most two segments are mapped, or copied, at once), in
 /// both read modes; segments are handed over in order.
@@ -197,10 +151,16 @@ fn the_reader_is_one_segment_ahead_and_no_more() {
         .collect();
     for reads in [SegmentReads::Mapped, SegmentReads::Copied] {
         let (sender, started) = channel();
-        let fs = ReadsSeen {
-            started: Mutex::new(sender),
-            reads: AtomicUsize::new(0),
-        };
+        let reads_seen = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&reads_seen);
+        // The real file system, telling `started` the path of every whole-file read.
+        let fs = Delegating::new(move |operation: Operation<'_>| {
+            if let Operation::ReadAll(path) | Operation::MapWhole(path) = operation {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = sender.send(path.to_owned());
+            }
+            Ok(())
+        });
         let handed = read_ahead(
             &fs,
             &log_dir,
@@ -229,53 +189,10 @@ fn the_reader_is_one_segment_ahead_and_no_more() {
         );
         assert_eq!(handed, first_lsns, "{reads:?}: every segment, in order");
         assert_eq!(
-            fs.reads.load(Ordering::SeqCst),
+            reads_seen.load(Ordering::SeqCst),
             first_lsns.len(),
             "{reads:?}: each read once"
         );
-    }
-}
-
-/// The real file system, except that reading a segment other than the
-/// first panics (a bug in a file layer).
-struct PanicsOnLaterSegments(PathBuf);
-
-impl FileSystem for PanicsOnLaterSegments {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.create_dir_all(dir)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        OsFileSystem.list(dir)
-    }
-    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
-        OsFileSystem.read_all(path)
-    }
-    fn map_whole(&self, path: &Path) -> io::Result<FileBytes> {
-        if path.parent().is_some_and(|dir| dir.ends_with("log")) && path != self.0 {
-            panic!("injected panic reading {}", path.display());
-        }
-        OsFileSystem.map_whole(path)
-    }
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        OsFileSystem.open_read(path)
-    }
-    fn len(&self, path: &Path) -> io::Result<u64> {
-        OsFileSystem.len(path)
-    }
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
-        OsFileSystem.open_append(path)
-    }
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        OsFileSystem.truncate(path, len)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsFileSystem.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        OsFileSystem.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.sync_dir(dir)
     }
 }
 
@@ -287,7 +204,16 @@ fn a_panic_in_the_reader_reaches_the_caller_with_its_message() {
     let scratch = Scratch::new("read-ahead-panic");
     drop(many_segments(scratch.path()));
     let first = support::segments(scratch.path()).remove(0);
-    let fs: Arc<dyn FileSystem> = Arc::new(PanicsOnLaterSegments(first));
+    // The real file system, except that mapping a segment other than the
+    // first panics (a bug in a file layer).
+    let fs: Arc<dyn FileSystem> = Arc::new(Delegating::new(move |operation: Operation<'_>| {
+        if let Operation::MapWhole(path) = operation {
+            if path.parent().is_some_and(|dir| dir.ends_with("log")) && path != first {
+                panic!("injected panic reading {}", path.display());
+            }
+        }
+        Ok(())
+    }));
     let open = std::panic::AssertUnwindSafe(|| Store::open(fs, scratch.path(), small_segments()));
     let panic = std::panic::catch_unwind(open).err().expect("the panic goes on");
     let message = panic

@@ -15,7 +15,8 @@ use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{ErrorCode, Location, StateHash, Store, StoreOptions};
 use simulator::disk::{Faults, InjectedError, SimulatedDisk};
-use support::{dense, FaultPoint, Faulty, FaultyFileSystem, Scratch};
+use support::delegating::Delegating;
+use support::{dense, FaultPoint, Scratch, WriteFaults};
 
 fn options(recovery_mode: RecoveryMode) -> StoreOptions {
     StoreOptions {
@@ -99,10 +100,10 @@ fn a_salvage_file_that_could_not_be_written_is_removed() {
     bytes.truncate(valid_end as usize);
     bytes.extend_from_slice(b"an interrupted write");
     std::fs::write(&segment, &bytes).unwrap();
-    let faults = FaultyFileSystem::new(FaultPoint::Append, ErrorKind::StorageFull);
+    let faults = WriteFaults::new(FaultPoint::Append, ErrorKind::StorageFull);
     faults.arm(0);
     let error = Store::open(
-        Arc::new(Faulty(Arc::clone(&faults))),
+        Arc::new(Delegating(Arc::clone(&faults))),
         scratch.path(),
         options(RecoveryMode::SalvageTail),
     )
@@ -137,9 +138,9 @@ fn a_salvage_file_that_could_not_be_written_is_removed() {
 #[test]
 fn a_checkpoint_whose_retention_fails_logs_nothing() {
     let scratch = Scratch::new("retention-fails");
-    let faults = FaultyFileSystem::new(FaultPoint::SyncDir, ErrorKind::Other);
+    let faults = WriteFaults::new(FaultPoint::SyncDir, ErrorKind::Other);
     let mut store = Store::open(
-        Arc::new(Faulty(Arc::clone(&faults))),
+        Arc::new(Delegating(Arc::clone(&faults))),
         scratch.path(),
         options(RecoveryMode::SalvageTail),
     )

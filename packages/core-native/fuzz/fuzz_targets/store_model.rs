@@ -14,7 +14,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use mmsb_core::graph::{Edge, EdgeKind};
 use mmsb_core::{Delta, ErrorCode, Location, PageId, Payload, RangeWrite, Source, StateHash, Store, StoreOptions};
-use mmsb_fuzz::SmallFiles;
+use mmsb_fuzz::{Delegating, SmallFiles};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct ModelPage {
@@ -64,7 +64,7 @@ fn open(dir: &std::path::Path) -> Store {
         compress_bytes_min: Some(64),
         ..StoreOptions::default()
     };
-    Store::open(Arc::new(SmallFiles), dir, options).expect("the store opens")
+    Store::open(Arc::new(Delegating::new(SmallFiles)), dir, options).expect("the store opens")
 }
 
 /// A payload for a page of `size` bytes and what it writes: (offset, byte) pairs.

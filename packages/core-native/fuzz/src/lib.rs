@@ -1,13 +1,21 @@
 //! What the fuzz targets share: files held in memory behind the core's
-//! `FileSystem` trait, and checksum repair, so that mutated inputs reach
-//! the parsers behind the checksums instead of stopping at them.
+//! `FileSystem` trait, the real file system with small files, and checksum
+//! repair, so that mutated inputs reach the parsers behind the checksums
+//! instead of stopping at them.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use mmsb_core::storage::{AppendFile, FileSystem, OsFileSystem};
+use mmsb_core::storage::{AppendFile, FileSystem};
+
+// The core tests' delegating file system, which uses nothing but std and
+// mmsb_core: one place for "the real file system with a hook".
+#[path = "../../core/tests/support/delegating.rs"]
+mod delegating;
+
+pub use delegating::{Delegating, Hook, Operation};
 
 /// Read-only files in memory; every write fails.
 #[derive(Default)]
@@ -135,64 +143,21 @@ pub fn too_costly_to_apply(change: &mmsb_core::log::body::Change<'_>) -> bool {
     }
 }
 
-/// The real file system with files of at most `FILE_BYTES_MAX` bytes:
-/// writes past it fail with ENOSPC, so the log preallocates only what each
-/// record needs (its nearly-full path) instead of 4 MiB per segment, which
-/// would cost more than the rest of a fuzz run together.
+/// A hook for `Delegating` that keeps files to at most `FILE_BYTES_MAX`
+/// bytes: writes past it fail with ENOSPC, so the log preallocates only what
+/// each record needs (its nearly-full path) instead of 4 MiB per segment,
+/// which would cost more than the rest of a fuzz run together.
 pub struct SmallFiles;
 
 const FILE_BYTES_MAX: u64 = 64 << 10;
 
-struct SmallFile(Arc<dyn AppendFile>);
-
-impl AppendFile for SmallFile {
-    fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
-        self.0.append(parts)
-    }
-    fn write_at(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
-        let len: u64 = parts.iter().map(|part| part.len() as u64).sum();
-        if offset + len > FILE_BYTES_MAX {
-            return Err(io::Error::from_raw_os_error(28));
+impl Hook for SmallFiles {
+    fn before(&self, operation: Operation<'_>) -> io::Result<()> {
+        match operation {
+            Operation::WriteAt { offset, len, .. } if offset + len > FILE_BYTES_MAX => {
+                Err(io::Error::from_raw_os_error(28))
+            }
+            _ => Ok(()),
         }
-        self.0.write_at(offset, parts)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.0.sync()
-    }
-    fn truncate(&self, len: u64) -> io::Result<()> {
-        self.0.truncate(len)
-    }
-}
-
-impl FileSystem for SmallFiles {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.create_dir_all(dir)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        OsFileSystem.list(dir)
-    }
-    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
-        OsFileSystem.read_all(path)
-    }
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        OsFileSystem.open_read(path)
-    }
-    fn len(&self, path: &Path) -> io::Result<u64> {
-        OsFileSystem.len(path)
-    }
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
-        Ok(Arc::new(SmallFile(OsFileSystem.open_append(path)?)))
-    }
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        OsFileSystem.truncate(path, len)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsFileSystem.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        OsFileSystem.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.sync_dir(dir)
     }
 }

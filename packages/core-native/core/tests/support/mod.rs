@@ -1,14 +1,19 @@
 //! Helpers shared by the durability tests: scratch directories, a store
-//! opened on them, and a file system that injects faults.
+//! opened on them, the real file system with a hook (delegating.rs), and
+//! `WriteFaults`, the hook that injects write and sync faults.
 #![allow(dead_code)]
+
+pub mod delegating;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use mmsb_core::storage::{AppendFile, FileSystem, OsFileSystem};
+use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{Delta, Payload, Source, Store, StoreOptions};
+
+use delegating::{Hook, Operation};
 
 /// A directory under the system temp dir, removed when dropped.
 pub struct Scratch(pub PathBuf);
@@ -99,9 +104,9 @@ pub enum FaultPoint {
     SyncDir,
 }
 
-/// The real file system, except that the `after`-th append or sync (counted
-/// from 0 once armed) and every later one fails with `kind`.
-pub struct FaultyFileSystem {
+/// A hook for `Delegating`: the `after`-th append or sync (counted from 0
+/// once armed) and every later one fails with `kind`.
+pub struct WriteFaults {
     pub point: FaultPoint,
     pub kind: io::ErrorKind,
     pub after: AtomicUsize,
@@ -111,9 +116,9 @@ pub struct FaultyFileSystem {
     pub capacity: std::sync::atomic::AtomicU64,
 }
 
-impl FaultyFileSystem {
-    pub fn new(point: FaultPoint, kind: io::ErrorKind) -> Arc<FaultyFileSystem> {
-        Arc::new(FaultyFileSystem {
+impl WriteFaults {
+    pub fn new(point: FaultPoint, kind: io::ErrorKind) -> Arc<WriteFaults> {
+        Arc::new(WriteFaults {
             point,
             kind,
             after: AtomicUsize::new(0),
@@ -126,9 +131,8 @@ impl FaultyFileSystem {
         self.capacity.store(bytes, Ordering::SeqCst);
     }
 
-    fn check_room(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
-        let len: u64 = parts.iter().map(|part| part.len() as u64).sum();
-        if offset + len > self.capacity.load(Ordering::SeqCst) {
+    fn check_room(&self, end: u64) -> io::Result<()> {
+        if end > self.capacity.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(28));
         }
         Ok(())
@@ -153,70 +157,18 @@ impl FaultyFileSystem {
     }
 }
 
-struct FaultyFile {
-    inner: Arc<dyn AppendFile>,
-    faults: Arc<FaultyFileSystem>,
-}
-
-impl AppendFile for FaultyFile {
-    fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
-        self.faults.hit(FaultPoint::Append)?;
-        self.inner.append(parts)
-    }
-
-    fn write_at(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
-        self.faults.hit(FaultPoint::Append)?;
-        self.faults.check_room(offset, parts)?;
-        self.inner.write_at(offset, parts)
-    }
-
-    fn sync(&self) -> io::Result<()> {
-        self.faults.hit(FaultPoint::Sync)?;
-        self.inner.sync()
-    }
-
-    fn truncate(&self, len: u64) -> io::Result<()> {
-        self.inner.truncate(len)
-    }
-}
-
-/// Wraps a `FaultyFileSystem` so the store can own it as `dyn FileSystem`.
-pub struct Faulty(pub Arc<FaultyFileSystem>);
-
-impl FileSystem for Faulty {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        OsFileSystem.create_dir_all(dir)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        OsFileSystem.list(dir)
-    }
-    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
-        OsFileSystem.read_all(path)
-    }
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        OsFileSystem.open_read(path)
-    }
-    fn len(&self, path: &Path) -> io::Result<u64> {
-        OsFileSystem.len(path)
-    }
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
-        Ok(Arc::new(FaultyFile {
-            inner: OsFileSystem.open_append(path)?,
-            faults: Arc::clone(&self.0),
-        }))
-    }
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        OsFileSystem.truncate(path, len)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        OsFileSystem.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        OsFileSystem.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.0.hit(FaultPoint::SyncDir)?;
-        OsFileSystem.sync_dir(dir)
+impl Hook for WriteFaults {
+    fn before(&self, operation: Operation<'_>) -> io::Result<()> {
+        match operation {
+            Operation::Append(_) => self.hit(FaultPoint::Append),
+            Operation::WriteAt { offset, len, .. } => {
+                self.hit(FaultPoint::Append)?;
+                self.check_room(offset + len)
+            }
+            Operation::Sync(_) => self.hit(FaultPoint::Sync),
+            Operation::SyncDir(_) => self.hit(FaultPoint::SyncDir),
+            Operation::ReadAll(_) | Operation::MapWhole(_) | Operation::ReadStream(_) => Ok(()),
+        }
     }
 }
 
