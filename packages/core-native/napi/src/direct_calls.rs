@@ -171,13 +171,15 @@ impl Call {
         }
     }
 
-    /// A typed array argument of `kind`: its first element, its length, and
-    /// whether its buffer is shared (a `SharedArrayBuffer`).
+    /// A typed array argument of `kind` (named `kind_name` in the error):
+    /// its first element, its length, and whether its buffer is shared (a
+    /// `SharedArrayBuffer`).
     fn typed_array(
         &self,
         index: usize,
         kind: sys::napi_typedarray_type,
         what: &str,
+        kind_name: &str,
     ) -> Result<(*mut c_void, usize, bool)> {
         let (mut found, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
         let status = unsafe {
@@ -192,7 +194,7 @@ impl Call {
             )
         };
         if status != sys::Status::napi_ok || found != kind {
-            return Err(invalid(what.to_owned()));
+            return Err(invalid(format!("{what} must be a {kind_name}")));
         }
         let mut plain = false;
         unsafe { sys::napi_is_arraybuffer(self.env, buffer, &mut plain) };
@@ -204,11 +206,7 @@ impl Call {
     /// and any bytes for a page that has a view (they may be that view,
     /// which the apply itself writes).
     fn bytes<'a>(&self, index: usize, what: &str, page_viewed: bool) -> Result<Bytes<'a>> {
-        let (data, length, shared) = self.typed_array(
-            index,
-            sys::TypedarrayType::uint8_array,
-            &format!("{what} must be a Uint8Array"),
-        )?;
+        let (data, length, shared) = self.typed_array(index, sys::TypedarrayType::uint8_array, what, "Uint8Array")?;
         // Valid for the call: no JavaScript runs before it returns, so nothing detaches or resizes the buffer.
         let borrowed: &[u8] = if data.is_null() {
             &[]
@@ -224,11 +222,7 @@ impl Call {
 
     /// A Float64Array argument, copied.
     fn doubles(&self, index: usize, what: &str) -> Result<Vec<f64>> {
-        let (data, length, _) = self.typed_array(
-            index,
-            sys::TypedarrayType::float64_array,
-            &format!("{what} must be a Float64Array"),
-        )?;
+        let (data, length, _) = self.typed_array(index, sys::TypedarrayType::float64_array, what, "Float64Array")?;
         // A Float64Array's elements are aligned: its byte offset is a multiple of 8.
         Ok(if data.is_null() {
             Vec::new()
@@ -240,11 +234,8 @@ impl Call {
     /// The bus's wave memory, borrowed for writing during this call. Shared
     /// memory is refused: other threads could write it while the core does.
     fn wave_memory<'a>(&self, index: usize) -> Result<&'a mut [u8]> {
-        let (data, length, shared) = self.typed_array(
-            index,
-            sys::TypedarrayType::uint8_array,
-            "wave memory must be a Uint8Array",
-        )?;
+        let (data, length, shared) =
+            self.typed_array(index, sys::TypedarrayType::uint8_array, "wave memory", "Uint8Array")?;
         if shared {
             return Err(invalid("wave memory must not be a SharedArrayBuffer".to_owned()));
         }
