@@ -9,6 +9,7 @@ import { native } from '@mmsb/core-native';
 
 import { call } from '../src/native.js';
 import { sourceCodes } from '../src/delta-encoding.js';
+import { scratchDirectory } from './support.js';
 import { BUILTIN_TRANSFORMS, EDGE_KINDS, LOCATIONS, PAGE_MEMORIES } from '../src/names.js';
 import { Bus, ErrorCode, MmsbError, type DeltaSource, type RecoveryMode } from '../src/index.js';
 
@@ -146,6 +147,71 @@ describe('direct calls (the single applies without napi-rs class machinery)', ()
       Object.fromEntries(hostile.map(([name]) => [name, ErrorCode.INVALID_ARGUMENT])),
     );
     expect(direct.beginWave(roots, memory, 10, true)).toBe(-1);
+  });
+
+  // Before: a payload was copied only when it was shared memory or its page had a view. The
+  // counters (which the apply itself writes: the LSN, before the page) and a shared mapping of
+  // a mapped page's file (which the apply writes too, at another address) were borrowed, so the
+  // bytes logged were not the bytes applied and recovery gave another state.
+  it('copy payload bytes in memory the addon exports and the apply writes: logged and applied bytes are the same', () => {
+    const directory = scratchDirectory('direct-exported');
+    let state = native.NativeState.open(directory, {});
+    const counters = state.counters();
+    const page = state.createPage(64, 'cpu', [], [], undefined);
+    const mapped = state.createPage(16, 'cpu', [], [], 'mapped');
+    const direct = native.directCalls(state);
+    direct.applyDense(page, new Uint8Array(counters.buffer, counters.byteOffset, 64), null, 0);
+    // Mask at bytes 0-1 and packed bytes at 2-9 of the mapped page select its bytes 3-10:
+    // scattering them shifts the packed bytes under the scatter.
+    direct.applyDense(
+      mapped,
+      Uint8Array.from({ length: 16 }, (_, index) => [0b1111_1000, 0b111][index] ?? index),
+      null,
+      0,
+    );
+    const mapping = native.mapSharedFile(state.mappedPath(mapped)!, false);
+    direct.applySparse(mapped, mapping.subarray(0, 2), mapping.subarray(2, 10), null, 0);
+    expect(Array.from(state.read(mapped, 3, 8))).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    const live = state.stateHash();
+    state.close();
+    state = native.NativeState.open(directory, {});
+    expect(state.stateHash(), 'the state recovery rebuilds').toBe(live);
+    state.close();
+  });
+
+  // Before: wave memory was refused only when shared. A page's view (of this state or another)
+  // or the counters were accepted, and the wave wrote its header, flags and staged outputs
+  // into them: a page changed without a delta (recovery gave another state), or the LSN the
+  // bus reads was overwritten.
+  it('refuse wave memory that the addon exported (a page view, the counters) and change nothing', () => {
+    const state = new native.NativeState();
+    const root = state.createPage(16, 'cpu', [], [], undefined);
+    const child = state.createPage(16, 'cpu', [], [], undefined);
+    const other = state.createPage(4096, 'cpu', [], [], 'arena');
+    state.addEdge(root, child, 'data');
+    state.setRecompute(child, 'script');
+    const direct = native.directCalls(state);
+    const view = state.view(other);
+    const counters = state.counters();
+    const stranger = new native.NativeState();
+    const strangerView = stranger.view(stranger.createPage(4096, 'cpu', [], [], undefined));
+    const hashes = [state.stateHash(), stranger.stateHash()];
+    const countersBefore = counters.slice();
+    const roots = Float64Array.of(root);
+    const exported: [string, Uint8Array][] = [
+      ['a page view', view],
+      ['part of a page view', view.subarray(1000, 2000)],
+      ['a page view of another state', strangerView],
+      ['the counters', new Uint8Array(counters.buffer)],
+    ];
+    const refused = Object.fromEntries(exported.map(([name, memory]) => [name, codeOf(() => direct.beginWave(roots, memory, 10, false))]));
+    expect(refused).toEqual(Object.fromEntries(exported.map(([name]) => [name, ErrorCode.INVALID_ARGUMENT])));
+    expect(codeOf(() => direct.resumeWave(view))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect([state.stateHash(), stranger.stateHash()]).toEqual(hashes);
+    expect(view.every((byte) => byte === 0) && strangerView.every((byte) => byte === 0)).toBe(true);
+    expect(counters).toEqual(countersBefore);
+    // Memory of its own still runs the wave.
+    expect(direct.beginWave(roots, new Uint8Array(64), 10, false)).toBe(0);
   });
 
   it('apply bytes in shared memory, and keep their state alive after everything else lets it go', () => {

@@ -7,6 +7,7 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, napi_failure, to_u64, Result};
+use crate::exported;
 use crate::state::NativeState;
 
 #[napi(object)]
@@ -175,7 +176,6 @@ impl NativeState {
         let len = bytes.len();
         // Safety: `bytes` keeps the allocation alive until the finalizer
         // drops it, and the core writes it only between JS turns.
-        unsafe { Uint8ArraySlice::from_external(env, pointer, len, bytes, |_, bytes| drop(bytes)) }
-            .map_err(napi_failure)
+        unsafe { exported::external(env, pointer, len, bytes) }
     }
 }
