@@ -1,6 +1,6 @@
 // The TypeScript and Rust sides agree on error codes, and a missing addon is
 // a clear NATIVE_UNAVAILABLE error rather than a crash.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { native } from '@mmsb/core-native';
 
 import { call } from '../src/native.js';
-import { sourceCodes } from '../src/delta-encoding.js';
+import { encodeDeltas, sourceCodes } from '../src/delta-encoding.js';
 import { scratchDirectory } from './support.js';
 import { BUILTIN_TRANSFORMS, EDGE_KINDS, LOCATIONS, PAGE_MEMORIES } from '../src/names.js';
 import { Bus, ErrorCode, MmsbError, type DeltaSource, type RecoveryMode } from '../src/index.js';
@@ -230,5 +230,67 @@ describe('direct calls (the single applies without napi-rs class machinery)', ()
     `;
     const output = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(JSON.parse(output)).toEqual([1, 2]);
+  });
+});
+
+describe('encoded applies (ranges and batches) of the raw addon', () => {
+  /** Where two encodings of equal length first differ. */
+  const firstDifference = (one: Uint8Array, other: Uint8Array) => one.findIndex((byte, index) => byte !== other[index]);
+
+  // Before: applyBatch and applyEncodedOne borrowed the encoding whatever memory it was in. A
+  // batch held in a page's view whose first delta rewrote the second delta's mask (checked
+  // already) made the sparse scatter read past its packed bytes: the process aborted. A sparse
+  // delta held in the view of the page it writes shifted its own packed bytes as it scattered
+  // them: the bytes applied were not the bytes logged, and recovery rebuilt another state.
+  it('copy an encoding held in memory the apply writes, and apply what they log', () => {
+    const entry = fileURLToPath(new URL('../../core-native/index.js', import.meta.url));
+    const [holder, target] = [1, 2];
+    const batch = (maskAt: number, mask: Uint8Array, packed: Uint8Array) =>
+      encodeDeltas([
+        { pageId: holder, payload: { kind: 'ranges', ranges: [{ offset: maskAt, bytes: new Uint8Array(32).fill(0xff) }] } },
+        { pageId: target, payload: { kind: 'sparse', mask, bytes: packed } },
+      ]).bytes;
+    const maskAt = firstDifference(
+      batch(0, new Uint8Array(32), new Uint8Array(0)),
+      batch(0, Uint8Array.of(1, ...new Uint8Array(31)), Uint8Array.of(1)),
+    );
+    const rewritingBatch = batch(maskAt, new Uint8Array(32), new Uint8Array(0));
+    // One sparse delta of the holder page whose mask selects the bytes just after its packed bytes.
+    const single = (mask: Uint8Array, packed: Uint8Array) =>
+      encodeDeltas([{ pageId: holder, payload: { kind: 'sparse', mask, bytes: packed } }]).bytes;
+    const packedAt = firstDifference(
+      single(Uint8Array.of(0xff, ...new Uint8Array(511)), new Uint8Array(8)),
+      single(Uint8Array.of(0xff, ...new Uint8Array(511)), new Uint8Array(8).fill(1)),
+    );
+    const shifting = new Uint8Array(512);
+    for (let at = packedAt + 1; at <= packedAt + 8; at++) shifting[at >> 3]! |= 1 << (at & 7);
+    const shiftingDelta = single(shifting, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    const script = `
+      const { native } = await import(${JSON.stringify(entry)});
+      const directory = ${JSON.stringify(scratchDirectory('encoded-held'))};
+      let state = native.NativeState.open(directory, {});
+      const holder = state.createPage(4096, 'cpu', [], [], undefined);
+      state.createPage(256, 'cpu', [], [], undefined);
+      const direct = native.directCalls(state);
+      const view = state.view(holder);
+      const hold = (encoding) => {
+        const held = new Uint8Array(4096);
+        held.set(encoding);
+        direct.applyDense(holder, held, null, 0);
+        return view.subarray(0, encoding.length);
+      };
+      const applied = [
+        state.applyBatch(hold(Uint8Array.from(${JSON.stringify(Array.from(rewritingBatch))}))),
+        state.applyEncodedOne(hold(Uint8Array.from(${JSON.stringify(Array.from(shiftingDelta))}))),
+      ];
+      const shifted = Array.from(view.subarray(${packedAt + 1}, ${packedAt + 9}));
+      const live = state.stateHash();
+      state.close();
+      state = native.NativeState.open(directory, {});
+      console.log(JSON.stringify({ applied, shifted, recovered: state.stateHash() === live }));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.status, child.stderr.slice(0, 2000)).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ applied: [2, 4], shifted: [1, 2, 3, 4, 5, 6, 7, 8], recovered: true });
   });
 });
