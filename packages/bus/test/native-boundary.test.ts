@@ -294,3 +294,33 @@ describe('encoded applies (ranges and batches) of the raw addon', () => {
     expect(JSON.parse(child.stdout)).toEqual({ applied: [2, 4], shifted: [1, 2, 3, 4, 5, 6, 7, 8], recovered: true });
   });
 });
+
+describe('argument conversion of the raw addon', () => {
+  // Before: createPage borrowed each metadata value as napi-rs converted it, and converting a
+  // later value may run a getter: one that took an earlier value's buffer away (a transfer)
+  // left the core reading memory the caller had since rewritten, or, once collected, freed
+  // memory (AddressSanitizer: heap-use-after-free in msgpack::validate_single_value).
+  it('createPage keeps each metadata value as it was when converted, whatever a later getter does', () => {
+    const state = new native.NativeState();
+    const hello = Uint8Array.of(0xa5, ...new TextEncoder().encode('hello'));
+    let first: Uint8Array<ArrayBuffer> | undefined = hello.slice();
+    const values: Uint8Array[] = [first];
+    const takeFirst = () => {
+      const taken = new Uint8Array(structuredClone(first!.buffer, { transfer: [first!.buffer] }));
+      taken.set(new TextEncoder().encode('j'), 1);
+      first = undefined;
+    };
+    Object.defineProperty(values, 1, {
+      enumerable: true,
+      get: () => {
+        takeFirst();
+        return Uint8Array.of(0xc0);
+      },
+    });
+    const page = state.createPage(8, 'cpu', ['a', 'b'], values, undefined);
+    expect(state.metadata(page).map(({ key, value }) => [key, Array.from(value)])).toEqual([
+      ['a', Array.from(hello)],
+      ['b', [0xc0]],
+    ]);
+  });
+});
