@@ -1,14 +1,48 @@
 //! Deltas: encoded single applies and batches, merge. Dense and sparse
 //! single applies are direct calls (direct_calls.rs).
 
+use std::borrow::Cow;
+use std::ptr;
+
 use mmsb_core::delta::encoding::decode_batch;
 use mmsb_core::delta::merge;
 use mmsb_core::Payload;
-use napi::bindgen_prelude::{Uint8Array, Uint8ArraySlice};
+use napi::bindgen_prelude::{JsValue, Uint8Array, Uint8ArraySlice};
+use napi::sys;
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, to_u64, Result};
+use crate::exported;
 use crate::state::NativeState;
+
+/// An encoding's bytes for an apply, which reads them more than once (check,
+/// log, apply): borrowed, or copied when they may change meanwhile, as the
+/// direct calls' payloads are (direct_calls.rs): in shared memory, or in
+/// memory the addon exported (a page's view, which the apply may write).
+fn settled<'a>(encoding: &'a Uint8ArraySlice) -> Cow<'a, [u8]> {
+    let bytes: &[u8] = encoding.as_ref();
+    let value = encoding.value();
+    let (mut kind, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+    let mut plain = false;
+    // Safety: `value` is the typed array napi-rs converted for this call.
+    unsafe {
+        sys::napi_get_typedarray_info(
+            value.env,
+            value.value,
+            &mut kind,
+            &mut length,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        );
+        sys::napi_is_arraybuffer(value.env, buffer, &mut plain);
+    }
+    if !plain || exported::overlaps(bytes.as_ptr(), bytes.len()) {
+        Cow::Owned(bytes.to_vec())
+    } else {
+        Cow::Borrowed(bytes)
+    }
+}
 
 /// The result of `merge_payloads`: dense (`mask` absent) or sparse.
 #[napi(object)]
@@ -48,7 +82,8 @@ impl NativeState {
     /// Applies one encoded delta and returns the page's new epoch.
     #[napi]
     pub fn apply_encoded_one(&mut self, batch: Uint8ArraySlice) -> Result<f64> {
-        let deltas = decode_batch(batch.as_ref()).map_err(fail)?;
+        let batch = settled(&batch);
+        let deltas = decode_batch(&batch).map_err(fail)?;
         let [delta] = deltas.as_slice() else {
             return Err(invalid(format!("expected one encoded delta, got {}", deltas.len())));
         };
@@ -58,6 +93,6 @@ impl NativeState {
     /// Applies an encoded batch, all or none; returns how many deltas it held.
     #[napi]
     pub fn apply_batch(&mut self, batch: Uint8ArraySlice) -> Result<u32> {
-        Ok(self.store.apply_encoded(batch.as_ref()).map_err(fail)? as u32)
+        Ok(self.store.apply_encoded(&settled(&batch)).map_err(fail)? as u32)
     }
 }

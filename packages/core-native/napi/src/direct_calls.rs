@@ -13,8 +13,10 @@
 //! another call holds the state (there is one JS thread, and no re-entry).
 //! The core reads a delta's bytes more than once (check, log, apply), so bytes
 //! that can change meanwhile are copied first: those in a `SharedArrayBuffer`,
-//! which other threads write, and those for a page that has a live view,
-//! which the apply itself writes.
+//! which other threads write, and those in memory the addon exported (a page's
+//! view, the counters, a shared file: exported.rs), which the apply itself,
+//! the log's sync thread or another process writes. For the same reasons wave
+//! memory, which the core writes, is refused in either.
 
 use std::ffi::{c_void, CString};
 use std::ptr;
@@ -25,6 +27,7 @@ use napi::{sys, Env};
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, to_expect_epoch, to_source, to_u64, Result};
+use crate::exported;
 use crate::propagation::WaveAnswer;
 use crate::state::NativeState;
 
@@ -202,10 +205,10 @@ impl Call {
     }
 
     /// A Uint8Array argument's bytes, borrowed for this call, or copied when
-    /// they may change while the core reads them: bytes in shared memory,
-    /// and any bytes for a page that has a view (they may be that view,
-    /// which the apply itself writes).
-    fn bytes<'a>(&self, index: usize, what: &str, page_viewed: bool) -> Result<Bytes<'a>> {
+    /// they may change while the core reads them: bytes in shared memory or
+    /// in memory the addon exported (the view of the page the apply writes,
+    /// say).
+    fn bytes<'a>(&self, index: usize, what: &str) -> Result<Bytes<'a>> {
         let (data, length, shared) = self.typed_array(index, sys::TypedarrayType::uint8_array, what, "Uint8Array")?;
         // Valid for the call: no JavaScript runs before it returns, so nothing detaches or resizes the buffer.
         let borrowed: &[u8] = if data.is_null() {
@@ -213,7 +216,7 @@ impl Call {
         } else {
             unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }
         };
-        Ok(if shared || page_viewed {
+        Ok(if shared || exported::overlaps(borrowed.as_ptr(), length) {
             Bytes::Copied(borrowed.to_vec())
         } else {
             Bytes::Borrowed(borrowed)
@@ -232,12 +235,19 @@ impl Call {
     }
 
     /// The bus's wave memory, borrowed for writing during this call. Shared
-    /// memory is refused: other threads could write it while the core does.
+    /// memory is refused: other threads could write it while the core does;
+    /// so is memory the addon exported, which the core would write as wave
+    /// memory without a log record (a page's view) or others write too.
     fn wave_memory<'a>(&self, index: usize) -> Result<&'a mut [u8]> {
         let (data, length, shared) =
             self.typed_array(index, sys::TypedarrayType::uint8_array, "wave memory", "Uint8Array")?;
         if shared {
             return Err(invalid("wave memory must not be a SharedArrayBuffer".to_owned()));
+        }
+        if exported::overlaps(data.cast(), length) {
+            return Err(invalid(
+                "wave memory must not be a page's view, the counters or a shared file".to_owned(),
+            ));
         }
         // Valid for the call, as for `bytes`; the arguments read before this are copies, so nothing aliases it.
         Ok(if data.is_null() {
@@ -328,8 +338,7 @@ unsafe extern "C" fn apply_dense(env: sys::napi_env, info: sys::napi_callback_in
     let (call, state) = unsafe { Call::read(env, info) };
     let outcome = (|| {
         let page_id = to_u64(call.number(0, "page id")?, "page id")?;
-        let viewed = state.viewed_pages.contains(&page_id);
-        let bytes = call.bytes(1, "bytes", viewed)?;
+        let bytes = call.bytes(1, "bytes")?;
         let expect_epoch = to_expect_epoch(call.optional_number(2, "expectEpoch")?)?;
         let source = call.source(3)?;
         let delta = Delta {
@@ -347,9 +356,8 @@ unsafe extern "C" fn apply_sparse(env: sys::napi_env, info: sys::napi_callback_i
     let (call, state) = unsafe { Call::read(env, info) };
     let outcome = (|| {
         let page_id = to_u64(call.number(0, "page id")?, "page id")?;
-        let viewed = state.viewed_pages.contains(&page_id);
-        let mask = call.bytes(1, "mask", viewed)?;
-        let packed = call.bytes(2, "bytes", viewed)?;
+        let mask = call.bytes(1, "mask")?;
+        let packed = call.bytes(2, "bytes")?;
         let expect_epoch = to_expect_epoch(call.optional_number(3, "expectEpoch")?)?;
         let source = call.source(4)?;
         let delta = Delta {

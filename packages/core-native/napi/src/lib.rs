@@ -10,6 +10,7 @@ pub mod convert;
 pub mod cuda;
 pub mod deltas;
 pub mod direct_calls;
+pub mod exported;
 pub mod graph;
 pub mod inspect;
 pub mod pages;

@@ -2,11 +2,12 @@
 //! reading (copies and live views).
 
 use mmsb_core::{Location, MemoryKind};
-use napi::bindgen_prelude::Uint8ArraySlice;
-use napi::Env;
+use napi::bindgen_prelude::{Array, FromNapiValue, Uint8ArraySlice};
+use napi::{sys, Env, Status};
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, napi_failure, to_u64, Result};
+use crate::exported;
 use crate::state::NativeState;
 
 #[napi(object)]
@@ -29,6 +30,27 @@ pub struct MetadataEntry {
     pub value: napi::bindgen_prelude::Buffer,
 }
 
+/// Metadata values, each copied as it is converted: converting a later one
+/// may run a getter, which could take an earlier one's buffer away (transfer
+/// it, and have it collected) while a borrow still pointed into it.
+pub struct MetadataValues(Vec<Vec<u8>>);
+
+impl FromNapiValue for MetadataValues {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<MetadataValues> {
+        let array = unsafe { Array::from_napi_value(env, value)? };
+        (0..array.len())
+            .map(|index| match array.get::<Uint8ArraySlice>(index)? {
+                Some(bytes) => Ok(bytes.to_vec()),
+                None => Err(napi::Error::new(
+                    Status::InvalidArg,
+                    format!("metadata value {index} is missing"),
+                )),
+            })
+            .collect::<napi::Result<_>>()
+            .map(MetadataValues)
+    }
+}
+
 #[napi]
 impl NativeState {
     /// Creates a page with metadata `keys[i]` → `values[i]` (msgpack) in the
@@ -39,12 +61,13 @@ impl NativeState {
         size: f64,
         location: String,
         keys: Vec<String>,
-        values: Vec<Uint8ArraySlice>,
+        #[napi(ts_arg_type = "Array<Uint8Array>")] values: MetadataValues,
         memory: Option<String>,
     ) -> Result<f64> {
         let size = to_u64(size, "size")?;
         let location = Location::parse(&location).map_err(fail)?;
         let memory = memory_named(memory.as_deref())?.unwrap_or(MemoryKind::default_for_page(location, size));
+        let values = values.0;
         if keys.len() != values.len() {
             return Err(invalid("metadata keys and values differ in count".to_owned()));
         }
@@ -175,7 +198,6 @@ impl NativeState {
         let len = bytes.len();
         // Safety: `bytes` keeps the allocation alive until the finalizer
         // drops it, and the core writes it only between JS turns.
-        unsafe { Uint8ArraySlice::from_external(env, pointer, len, bytes, |_, bytes| drop(bytes)) }
-            .map_err(napi_failure)
+        unsafe { exported::external(env, pointer, len, bytes) }
     }
 }

@@ -7,7 +7,8 @@ use napi::bindgen_prelude::Uint8ArraySlice;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::convert::{fail, napi_failure, Result};
+use crate::convert::{fail, Result};
+use crate::exported;
 
 /// Maps the whole regular file at `path` shared (writable or read-only) as
 /// a Uint8Array over the mapping: writes through it reach the file, and every
@@ -20,5 +21,5 @@ pub fn map_shared_file<'env>(env: &'env Env, path: String, writable: bool) -> Re
     // Safety: `file` keeps the mapping alive until the finalizer drops it. A
     // read-only mapping written from JavaScript faults; the caller asks for
     // `writable` where it writes.
-    unsafe { Uint8ArraySlice::from_external(env, pointer, len, file, |_, file| drop(file)) }.map_err(napi_failure)
+    unsafe { exported::external(env, pointer, len, file) }
 }

@@ -14,7 +14,8 @@ use napi::bindgen_prelude::Uint8ArraySlice;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::convert::{fail, invalid, napi_failure, option_u64, to_u64, Result};
+use crate::convert::{fail, invalid, option_u64, to_u64, Result};
+use crate::exported;
 
 /// Options of `NativeState.open`; absent fields take the core's defaults.
 #[napi(object)]
@@ -234,7 +235,6 @@ impl NativeState {
         let pointer = counters.as_ptr();
         // Safety: the clone keeps the cells alive until the finalizer drops it;
         // JavaScript only reads them, and each cell is written whole.
-        unsafe { Uint8ArraySlice::from_external(env, pointer, Counters::BYTES, counters, |_, counters| drop(counters)) }
-            .map_err(napi_failure)
+        unsafe { exported::external(env, pointer, Counters::BYTES, counters) }
     }
 }
