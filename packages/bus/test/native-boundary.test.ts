@@ -113,6 +113,10 @@ describe('direct calls (the single applies without napi-rs class machinery)', ()
       ['a string expectEpoch', () => direct.applyDense(page, eight, '0' as never, 0), ErrorCode.INVALID_ARGUMENT],
       ['an unknown source', () => direct.applyDense(page, eight, null, 99), ErrorCode.INVALID_ARGUMENT],
       ['a missing source', () => (direct.applyDense as (...args: unknown[]) => number)(page, eight, null), ErrorCode.INVALID_ARGUMENT],
+      // Before: napi_get_value_uint32 read these as source 0 (user) and applied them.
+      ['a fractional source', () => direct.applyDense(page, eight, null, 0.9), ErrorCode.INVALID_ARGUMENT],
+      ['a NaN source', () => direct.applyDense(page, eight, null, Number.NaN), ErrorCode.INVALID_ARGUMENT],
+      ['a source of 2^32', () => direct.applyDense(page, eight, null, 2 ** 32), ErrorCode.INVALID_ARGUMENT],
       ['a wrong size', () => direct.applyDense(page, new Uint8Array(9), null, 0), ErrorCode.DELTA_SIZE_MISMATCH],
       ['a stale epoch', () => direct.applyDense(page, eight, 7, 0), ErrorCode.EPOCH_CONFLICT],
       ['an unknown page', () => direct.applyDense(page + 1, eight, null, 0), ErrorCode.PAGE_NOT_FOUND],

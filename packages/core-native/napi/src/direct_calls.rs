@@ -47,11 +47,11 @@ struct Bound {
   beginWave(changed: Float64Array, memory: Uint8Array, limit: number, listPages: boolean): number | Float64Array
   resumeWave(memory: Uint8Array): number | Float64Array
 }")]
-pub fn direct_calls<'env>(env: &'env Env, state: ClassInstance<'env, NativeState>) -> Result<Object<'env>> {
+pub fn direct_calls<'env>(env: &'env Env, mut state: ClassInstance<'env, NativeState>) -> Result<Object<'env>> {
     let raw_env = env.raw();
     let mut object = ptr::null_mut();
     check(unsafe { sys::napi_create_object(raw_env, &mut object) })?;
-    let target: *mut NativeState = &*state as *const NativeState as *mut NativeState;
+    let target: *mut NativeState = &mut *state;
     bind(raw_env, object, state.value, target, c"applyDense", apply_dense)?;
     bind(raw_env, object, state.value, target, c"applySparse", apply_sparse)?;
     bind(raw_env, object, state.value, target, c"beginWave", begin_wave)?;
@@ -158,12 +158,14 @@ impl Call {
         }
     }
 
+    /// A source code: read as a number and checked to be an exact small
+    /// integer (`napi_get_value_uint32` would truncate 0.9, NaN or 2^32 to 0).
     fn source(&self, index: usize) -> Result<mmsb_core::Source> {
-        let mut value = 0;
-        match unsafe { sys::napi_get_value_uint32(self.env, self.args[index], &mut value) } {
-            sys::Status::napi_ok => to_source(value),
-            _ => Err(invalid("delta source must be a number".to_owned())),
+        let value = self.number(index, "delta source")?;
+        if value.fract() != 0.0 || !(0.0..=f64::from(u8::MAX)).contains(&value) {
+            return Err(invalid(format!("unknown delta source {value}")));
         }
+        to_source(value as u32)
     }
 
     fn flag(&self, index: usize, what: &str) -> Result<bool> {
@@ -226,12 +228,12 @@ impl Call {
     /// A Float64Array argument, copied.
     fn doubles(&self, index: usize, what: &str) -> Result<Vec<f64>> {
         let (data, length, _) = self.typed_array(index, sys::TypedarrayType::float64_array, what, "Float64Array")?;
-        // A Float64Array's elements are aligned: its byte offset is a multiple of 8.
-        Ok(if data.is_null() {
-            Vec::new()
-        } else {
-            unsafe { std::slice::from_raw_parts(data.cast::<f64>(), length) }.to_vec()
-        })
+        let mut doubles = vec![0.0; length];
+        if !data.is_null() {
+            // Copied bytewise: an external buffer from elsewhere need not be 8-aligned.
+            unsafe { ptr::copy_nonoverlapping(data.cast::<u8>(), doubles.as_mut_ptr().cast::<u8>(), length * 8) };
+        }
+        Ok(doubles)
     }
 
     /// The bus's wave memory, borrowed for writing during this call. Shared
