@@ -15,7 +15,7 @@ use crate::convert::{fail, invalid, to_u64, Result};
 use crate::exported;
 use crate::state::NativeState;
 
-/// An encoding's bytes for an apply, which reads them more than once (check,
+/// An encoding's bytes for an apply or a merge, which read them more than once (check,
 /// log, apply): borrowed, or copied when they may change meanwhile, as the
 /// direct calls' payloads are (direct_calls.rs): in shared memory, or in
 /// memory the addon exported (a page's view, which the apply may write).
@@ -58,7 +58,9 @@ pub struct MergedPayload {
 pub fn merge_payloads(size: f64, encoded: Uint8ArraySlice) -> Result<MergedPayload> {
     let size = to_u64(size, "size")?;
     mmsb_core::page::validate_size(size).map_err(fail)?;
-    let deltas = decode_batch(encoded.as_ref()).map_err(fail)?;
+    // Decoding checks lengths that merging then reads: the bytes must not change in between.
+    let encoded = settled(&encoded);
+    let deltas = decode_batch(&encoded).map_err(fail)?;
     let [first, second] = deltas.as_slice() else {
         return Err(invalid(format!("merge takes two encoded deltas, got {}", deltas.len())));
     };
