@@ -23,7 +23,7 @@ export function nativeAddon(): Addon {
 
 export type NativeState = InstanceType<Addon['NativeState']>;
 
-/** The single-delta applies bound to one state, without napi-rs's per-call class machinery. */
+/** The hot calls (single applies, a wave's begin and resume) bound to one state, without napi-rs's per-call class machinery. */
 export type DirectCalls = ReturnType<Addon['directCalls']>;
 
 /** Runs a native call, turning its errors into MmsbError. */

@@ -2,46 +2,26 @@
 //! single applies are direct calls (direct_calls.rs).
 
 use std::borrow::Cow;
-use std::ptr;
 
 use mmsb_core::delta::encoding::decode_batch;
 use mmsb_core::delta::merge;
 use mmsb_core::Payload;
 use napi::bindgen_prelude::{JsValue, Uint8Array, Uint8ArraySlice};
-use napi::sys;
 use napi_derive::napi;
 
 use crate::convert::{fail, invalid, to_u64, Result};
+use crate::direct_calls::typed_array_info;
 use crate::exported;
 use crate::state::NativeState;
 
-/// An encoding's bytes for an apply or a merge, which read them more than once (check,
-/// log, apply): borrowed, or copied when they may change meanwhile, as the
-/// direct calls' payloads are (direct_calls.rs): in shared memory, or in
-/// memory the addon exported (a page's view, which the apply may write).
+/// An encoding's bytes for an apply or a merge, which read them more than
+/// once: borrowed or copied by the read-once rule (`exported::settled`), as
+/// the direct calls' payloads are.
 fn settled<'a>(encoding: &'a Uint8ArraySlice) -> Cow<'a, [u8]> {
-    let bytes: &[u8] = encoding.as_ref();
     let value = encoding.value();
-    let (mut kind, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
-    let mut plain = false;
-    // Safety: `value` is the typed array napi-rs converted for this call.
-    unsafe {
-        sys::napi_get_typedarray_info(
-            value.env,
-            value.value,
-            &mut kind,
-            &mut length,
-            &mut data,
-            &mut buffer,
-            &mut offset,
-        );
-        sys::napi_is_arraybuffer(value.env, buffer, &mut plain);
-    }
-    if !plain || exported::overlaps(bytes.as_ptr(), bytes.len()) {
-        Cow::Owned(bytes.to_vec())
-    } else {
-        Cow::Borrowed(bytes)
-    }
+    // Safety: `value` is the typed array napi-rs converted for this call; unread, it is copied.
+    let shared = unsafe { typed_array_info(value.env, value.value) }.is_none_or(|(_, _, _, shared)| shared);
+    exported::settled(encoding.as_ref(), shared)
 }
 
 /// The result of `merge_payloads`: dense (`mask` absent) or sparse.

@@ -18,6 +18,7 @@
 //! the log's sync thread or another process writes. For the same reasons wave
 //! memory, which the core writes, is refused in either.
 
+use std::borrow::Cow;
 use std::ffi::{c_void, CString};
 use std::ptr;
 
@@ -186,31 +187,15 @@ impl Call {
         what: &str,
         kind_name: &str,
     ) -> Result<(*mut c_void, usize, bool)> {
-        let (mut found, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
-        let status = unsafe {
-            sys::napi_get_typedarray_info(
-                self.env,
-                self.args[index],
-                &mut found,
-                &mut length,
-                &mut data,
-                &mut buffer,
-                &mut offset,
-            )
-        };
-        if status != sys::Status::napi_ok || found != kind {
-            return Err(invalid(format!("{what} must be a {kind_name}")));
+        match unsafe { typed_array_info(self.env, self.args[index]) } {
+            Some((found, data, length, shared)) if found == kind => Ok((data, length, shared)),
+            _ => Err(invalid(format!("{what} must be a {kind_name}"))),
         }
-        let mut plain = false;
-        unsafe { sys::napi_is_arraybuffer(self.env, buffer, &mut plain) };
-        Ok((if length == 0 { ptr::null_mut() } else { data }, length, !plain))
     }
 
-    /// A Uint8Array argument's bytes, borrowed for this call, or copied when
-    /// they may change while the core reads them: bytes in shared memory or
-    /// in memory the addon exported (the view of the page the apply writes,
-    /// say).
-    fn bytes<'a>(&self, index: usize, what: &str) -> Result<Bytes<'a>> {
+    /// A Uint8Array argument's bytes, borrowed for this call or copied by
+    /// the read-once rule (`exported::settled`).
+    fn bytes<'a>(&self, index: usize, what: &str) -> Result<Cow<'a, [u8]>> {
         let (data, length, shared) = self.typed_array(index, sys::TypedarrayType::uint8_array, what, "Uint8Array")?;
         // Valid for the call: no JavaScript runs before it returns, so nothing detaches or resizes the buffer.
         let borrowed: &[u8] = if data.is_null() {
@@ -218,11 +203,7 @@ impl Call {
         } else {
             unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }
         };
-        Ok(if shared || exported::overlaps(borrowed.as_ptr(), length) {
-            Bytes::Copied(borrowed.to_vec())
-        } else {
-            Bytes::Borrowed(borrowed)
-        })
+        Ok(exported::settled(borrowed, shared))
     }
 
     /// A Float64Array argument, copied.
@@ -315,19 +296,26 @@ impl Answer for WaveAnswer {
     }
 }
 
-/// Bytes the core reads: the caller's, or a copy of shared ones.
-enum Bytes<'a> {
-    Borrowed(&'a [u8]),
-    Copied(Vec<u8>),
-}
-
-impl AsRef<[u8]> for Bytes<'_> {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            Bytes::Borrowed(bytes) => bytes,
-            Bytes::Copied(bytes) => bytes,
-        }
+/// A typed array's type, first element, length and whether its buffer is
+/// shared (a `SharedArrayBuffer`); `None` for a value that is not one. The
+/// first element is null for an empty array.
+///
+/// # Safety
+/// `value` is a live value of `env`, in a call on its JS thread.
+pub(crate) unsafe fn typed_array_info(
+    env: sys::napi_env,
+    value: sys::napi_value,
+) -> Option<(sys::napi_typedarray_type, *mut c_void, usize, bool)> {
+    let (mut kind, mut length, mut data, mut buffer, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+    let status = unsafe {
+        sys::napi_get_typedarray_info(env, value, &mut kind, &mut length, &mut data, &mut buffer, &mut offset)
+    };
+    if status != sys::Status::napi_ok {
+        return None;
     }
+    let mut plain = false;
+    unsafe { sys::napi_is_arraybuffer(env, buffer, &mut plain) };
+    Some((kind, if length == 0 { ptr::null_mut() } else { data }, length, !plain))
 }
 
 fn throw(env: sys::napi_env, code: &str, message: &str) {

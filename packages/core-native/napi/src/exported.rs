@@ -7,6 +7,7 @@
 //! thread: each JS thread has its own, and an external buffer never leaves
 //! its thread (V8 copies a non-detachable buffer it is asked to transfer).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -64,4 +65,16 @@ pub(crate) fn overlaps(pointer: *const u8, len: usize) -> bool {
                 .next_back()
                 .is_some_and(|(_, &end)| end > start)
         })
+}
+
+/// Bytes the core reads more than once (check, log, apply): borrowed, or
+/// copied first when they may change meanwhile: in shared memory (`shared`:
+/// a `SharedArrayBuffer`, which other threads write) or in memory exported
+/// here (a page's view, which the apply itself may write).
+pub(crate) fn settled(bytes: &[u8], shared: bool) -> Cow<'_, [u8]> {
+    if shared || overlaps(bytes.as_ptr(), bytes.len()) {
+        Cow::Owned(bytes.to_vec())
+    } else {
+        Cow::Borrowed(bytes)
+    }
 }
