@@ -17,17 +17,17 @@ use crate::state::NativeState;
 
 /// Bytes of the header before the core's memory.
 const HEADER_BYTES: usize = 16;
+/// `begin_wave` and `resume_wave`: the wave is over, its outputs applied.
+const DONE: f64 = -1.0;
+/// The memory passed is too small: pass at least the header's second number of bytes.
+const NEED_MEMORY: f64 = -2.0;
+
 /// What `begin_wave` and `resume_wave` answer: a number (a phase, `DONE` or
 /// `NEED_MEMORY`), or the pages the wave changed.
 pub(crate) enum WaveAnswer {
     Number(f64),
     Pages(Vec<f64>),
 }
-
-/// `begin_wave` and `resume_wave`: the wave is over, its outputs applied.
-const DONE: f64 = -1.0;
-/// The memory passed is too small: pass at least the header's second number of bytes.
-const NEED_MEMORY: f64 = -2.0;
 
 /// The plan of the pending wave, for the bus's JavaScript loop (positions
 /// index the per-position arrays; see `Plan` in the core).
