@@ -38,6 +38,7 @@ pub mod state;
 pub mod state_hash;
 pub mod storage;
 pub mod store;
+pub mod varint;
 
 pub use delta::{Delta, Payload, RangeWrite, Source};
 pub use error::{Error, ErrorCode, Result};

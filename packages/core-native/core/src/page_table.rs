@@ -247,4 +247,38 @@ mod tests {
         assert_eq!(restored.iter().map(|(id, _)| id).collect::<Vec<_>>(), expected);
         assert_eq!(restored.get(300).err().unwrap().code, ErrorCode::PageReleased);
     }
+    #[test]
+    fn lookups_agree_with_a_model_through_gaps_opening_and_closing() {
+        let mut memory = Memory::new(&MemoryConfig::Private);
+        let mut table = PageTable::default();
+        let mut live = std::collections::BTreeSet::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..40 {
+            for _ in 0..(next() % 700) {
+                let id = table.insert(page(&mut memory, 0));
+                live.insert(id);
+            }
+            // Release whole runs of ids, so that blocks are freed at the front,
+            // in the middle and at the back.
+            let top = table.next_page_id();
+            let from = next() % top;
+            let to = (from + next() % 600).min(top);
+            for id in from..to {
+                if live.remove(&id) {
+                    table.remove(id).unwrap();
+                }
+            }
+            for id in 0..table.next_page_id() + 2 {
+                let found = table.get(id);
+                assert_eq!(found.is_ok(), live.contains(&id), "page {id} in round {round}");
+            }
+        }
+        assert_eq!(table.live_count(), live.len());
+    }
 }

@@ -3,11 +3,15 @@
 //! run-length coded mask, edges, a full and an incremental checkpoint). Every later
 //! version must open it to the same state. `golden/v2` adds page memory: create
 //! records with a memory byte, page-move records and `MMSBCKP2` checkpoints.
+//! `golden/wave` adds wave records (the outputs of propagation waves, with
+//! page ids stepping down as well as up, pages of one- and two-byte sizes).
 
 mod support;
 
 use std::path::Path;
 
+use mmsb_core::graph::{Edge, EdgeKind};
+use mmsb_core::propagation::{Recompute, Transform};
 use mmsb_core::{Delta, Location, MemoryKind, Payload, RangeWrite, Source, StoreOptions};
 use support::{dense, Scratch};
 
@@ -134,9 +138,76 @@ fn write_golden_v2() {
     store.apply(&dense(last, vec![7; 64])).unwrap();
     store.sync_job().unwrap().run().unwrap();
     drop(store);
-    // The newest segment's preallocated fill is no part of the format: cut it.
+    println!("golden v2 state hash: {}", finish_golden(&dir));
+}
+
+const GOLDEN_WAVE_STATE_HASH: &str = "8f3edd37ea9e07291e7c47e85106e19cb01d27631607fe348720054a32513886";
+
+fn golden_wave_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/wave")
+}
+
+#[test]
+fn a_directory_with_wave_records_opens_to_its_recorded_state() {
+    let scratch = Scratch::new("golden-wave");
+    support::copy_dir(&golden_wave_dir(), scratch.path());
+    let store = support::open_with(scratch.path(), options()).unwrap();
+    assert_eq!(store.state_hash().to_hex(), GOLDEN_WAVE_STATE_HASH);
+    assert_history_agrees(scratch.path());
+}
+
+/// Writes `tests/golden/wave` anew (see `write_golden_v1`):
+/// `cargo test -p mmsb-core --test backward_compatibility write_golden_wave -- --ignored`.
+#[test]
+#[ignore]
+fn write_golden_wave() {
+    let dir = golden_wave_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = support::open_with(&dir, options()).unwrap();
+    // A chain whose ids fall as the wave descends (root, then lower ids), and
+    // a 300-byte page whose child concatenates it with the chain's root.
+    let first = store.create_pages(4, 8, Location::Cpu).unwrap();
+    let (root, wide) = (first + 3, store.create_page(300, Location::Cpu, &[]).unwrap());
+    let joined = store.create_page(308, Location::Cpu, &[]).unwrap();
+    let edges = [
+        (root, first + 2),
+        (first + 2, first),
+        (root, first + 1),
+        (wide, joined),
+        (root, joined),
+    ];
+    for (parent, child) in edges {
+        let kind = EdgeKind::Data;
+        store.add_edge(Edge { parent, child, kind }).unwrap();
+    }
+    for child in [first, first + 1, first + 2] {
+        store
+            .set_recompute(child, Some(Recompute::Builtin(Transform::Copy)))
+            .unwrap();
+    }
+    store
+        .set_recompute(joined, Some(Recompute::Builtin(Transform::Concat)))
+        .unwrap();
+    store.apply(&dense(root, (1..=8).collect())).unwrap();
+    store.propagate(&[root], usize::MAX).unwrap();
+    store.apply(&dense(wide, vec![0x5a; 300])).unwrap();
+    store.propagate(&[wide], usize::MAX).unwrap();
+    store.checkpoint(true).unwrap();
+    store
+        .apply_batch(&[dense(root, vec![0xc3; 8]), dense(wide, vec![0x3c; 300])])
+        .unwrap();
+    store.propagate(&[wide, root], usize::MAX).unwrap();
+    store.sync_job().unwrap().run().unwrap();
+    drop(store);
+    println!("golden wave state hash: {}", finish_golden(&dir));
+}
+
+/// Cuts the newest segment's preallocated fill (no part of the format),
+/// removes what opening leaves beside the files of record, and returns the
+/// state hash the directory opens to.
+fn finish_golden(dir: &Path) -> String {
     let fs = mmsb_core::storage::OsFileSystem;
-    let newest = mmsb_core::inspect::list(&fs, &dir).unwrap().segments.pop().unwrap();
+    let newest = mmsb_core::inspect::list(&fs, dir).unwrap().segments.pop().unwrap();
     let valid_end = mmsb_core::inspect::scan(&fs, &newest.path, newest.number, true)
         .unwrap()
         .valid_end;
@@ -147,11 +218,12 @@ fn write_golden_v2() {
         .set_len(valid_end)
         .unwrap();
     let _ = std::fs::remove_dir_all(dir.join("pages"));
-    let store = support::open_with(&dir, options()).unwrap();
-    println!("golden v2 state hash: {}", store.state_hash().to_hex());
+    let store = support::open_with(dir, options()).unwrap();
+    let hash = store.state_hash().to_hex();
     drop(store);
     let _ = std::fs::remove_dir_all(dir.join("pages"));
     let _ = std::fs::remove_file(dir.join("LOCK"));
+    hash
 }
 
 /// Every checkpoint of a golden directory equals its replayed log.

@@ -1,7 +1,7 @@
 //! Writes the seed corpora of the fuzz targets (packages/core-native/fuzz)
 //! from real files: a store's log segments and checkpoints (full and
-//! incremental) after a workload of every change kind, batch encodings of
-//! every delta form, and msgpack metadata values. Run by hand when a format
+//! incremental) after a workload of every change kind (a wave among them),
+//! batch encodings of every delta form, and msgpack metadata values. Run by hand when a format
 //! changes (docs/reliability.md):
 //! `cargo test -p mmsb-core --test fuzz_seed_corpora -- --ignored`.
 
@@ -11,6 +11,7 @@ use std::path::Path;
 
 use mmsb_core::delta::encoding::{encode_batch_header, encode_delta};
 use mmsb_core::graph::{Edge, EdgeKind};
+use mmsb_core::propagation::{Recompute, Transform};
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{Delta, Location, Payload, RangeWrite, Source, StoreOptions};
 use support::{dense, Scratch};
@@ -73,9 +74,20 @@ fn store_files(corpus: &Path) {
             kind: EdgeKind::Data,
         })
         .unwrap();
+    store
+        .add_edge(Edge {
+            parent: small,
+            child: small + 1,
+            kind: EdgeKind::Data,
+        })
+        .unwrap();
+    store
+        .set_recompute(small + 1, Some(Recompute::Builtin(Transform::Copy)))
+        .unwrap();
     store.apply(&dense(big, vec![7; 4096])).unwrap();
     store.checkpoint(true).unwrap();
     store.apply_batch(&deltas(small)).unwrap();
+    store.propagate(&[small], usize::MAX).unwrap();
     store.set_metadata(small + 1, "k", Some(&[0x92, 0x01, 0xc0])).unwrap();
     store.set_metadata(small + 1, "k", None).unwrap();
     store.checkpoint(false).unwrap();

@@ -24,6 +24,7 @@ use std::borrow::Cow;
 
 use super::{Delta, Payload, RangeWrite, Source};
 use crate::error::{fail, Result};
+use crate::varint;
 
 pub const BATCH_MAGIC: [u8; 4] = *b"MDB1";
 const KIND_DENSE: u8 = 1;
@@ -149,21 +150,13 @@ fn runs_if_worth(mask: &[u8]) -> Option<Vec<u8>> {
     let limit = mask.len() / 2;
     let mut runs = Vec::new();
     for run in mask.chunk_by(|left, right| left == right) {
-        put_varint(run.len() as u64, &mut runs);
+        varint::put(run.len() as u64, &mut runs);
         runs.push(run[0]);
         if runs.len() > limit {
             return None;
         }
     }
     Some(runs)
-}
-
-fn put_varint(mut value: u64, out: &mut Vec<u8>) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
 }
 
 /// Expands run-length coded mask bytes to exactly `mask_len` bytes.
@@ -174,27 +167,20 @@ fn expand_runs(runs: &[u8], mask_len: usize, at: usize) -> Result<Vec<u8>> {
     let mut mask = Vec::with_capacity(mask_len);
     let mut cursor = 0;
     while cursor < runs.len() {
-        let mut count = 0u64;
-        let mut shift = 0;
-        loop {
-            let Some(&byte) = runs.get(cursor) else {
-                return fail!(EncodingInvalid, "delta at byte {at} has a truncated mask run");
-            };
-            cursor += 1;
-            count |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                break;
+        let count = match varint::read(runs, &mut cursor) {
+            Ok(count) => count,
+            Err(varint::Malformed::Truncated) => {
+                return fail!(EncodingInvalid, "delta at byte {at} has a truncated mask run")
             }
-            if shift > 35 {
-                return fail!(EncodingInvalid, "delta at byte {at} has an overlong mask run length");
+            Err(varint::Malformed::Overlong) => {
+                return fail!(EncodingInvalid, "delta at byte {at} has an overlong mask run length")
             }
-        }
+        };
         let Some(&value) = runs.get(cursor) else {
             return fail!(EncodingInvalid, "delta at byte {at} has a mask run without its byte");
         };
         cursor += 1;
-        if count == 0 || mask.len() as u64 + count > mask_len as u64 {
+        if count == 0 || count > (mask_len - mask.len()) as u64 {
             return fail!(
                 EncodingInvalid,
                 "delta at byte {at} has mask runs that do not add up to {mask_len} bytes"

@@ -41,7 +41,8 @@ pub enum Change<'a> {
     PageRelease {
         id: PageId,
     },
-    /// One or more deltas applied all or none (an `MDB1` batch).
+    /// One or more deltas applied all or none (an `MDB1` batch, or the
+    /// outputs of a wave record).
     Deltas(Vec<Delta<Cow<'a, [u8]>>>),
     MetadataSet {
         id: PageId,
@@ -188,6 +189,11 @@ pub fn decode(kind: super::record::RecordKind, body: &[u8]) -> Result<Change<'_>
         RecordKind::PageRelease => Change::PageRelease { id: reader.u64()? },
         RecordKind::Deltas => {
             let deltas = decode_batch(body).map_err(|error| error.message)?;
+            reader.cursor = body.len();
+            Change::Deltas(deltas)
+        }
+        RecordKind::Wave => {
+            let deltas = super::wave_body::decode(body)?;
             reader.cursor = body.len();
             Change::Deltas(deltas)
         }

@@ -5,4 +5,5 @@ pub mod read_ahead;
 pub mod record;
 pub mod scan;
 pub mod segment;
+pub mod wave_body;
 pub mod writer;

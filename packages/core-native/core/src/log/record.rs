@@ -51,6 +51,8 @@ pub enum RecordKind {
     EdgeRemove = 8,
     // 9 is the seal frame (`SEAL_KIND`), never a record.
     PageMove = 10,
+    /// The outputs of a propagation wave, compactly (body.rs).
+    Wave = 11,
 }
 
 impl RecordKind {
@@ -65,6 +67,7 @@ impl RecordKind {
             7 => RecordKind::EdgeAdd,
             8 => RecordKind::EdgeRemove,
             10 => RecordKind::PageMove,
+            11 => RecordKind::Wave,
             _ => return None,
         })
     }
@@ -80,6 +83,7 @@ impl RecordKind {
             RecordKind::EdgeAdd => "edge-add",
             RecordKind::EdgeRemove => "edge-remove",
             RecordKind::PageMove => "page-move",
+            RecordKind::Wave => "wave",
         }
     }
 }

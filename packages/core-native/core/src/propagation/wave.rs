@@ -1,9 +1,9 @@
 //! Running the phases of a plan over the wave's memory, and reading the
 //! outputs a finished wave staged.
 
-use crate::delta::encoding::{encode_batch_header, encode_delta};
 use crate::delta::{Delta, Payload, Source};
 use crate::error::Result;
+use crate::log::wave_body;
 use crate::page::PageId;
 use crate::state::State;
 
@@ -170,16 +170,11 @@ impl<'a> Outputs<'a> {
             .map(move |(position, _)| (self.plan.page(position), &staging[self.plan.slot(position)]))
     }
 
-    /// Writes the log record body of the outputs into `body` (cleared first),
-    /// straight from the staged bytes: the batch encoding of docs/formats.md,
-    /// dense deltas of source `propagation`, which need no run-length coding.
-    /// The buffer is kept between waves, so it seldom grows.
+    /// Writes the wave record body of the outputs into `body` (cleared
+    /// first), straight from the staged bytes (log/wave_body.rs). The buffer
+    /// is kept between waves, so it seldom grows.
     pub fn write_log_body(&self, body: &mut Vec<u8>) {
-        body.clear();
-        encode_batch_header(self.count as u32, body);
-        for (page_id, bytes) in self.iter() {
-            encode_delta(&propagated(page_id, bytes), body);
-        }
+        wave_body::encode(self.count, self.iter(), body);
     }
 }
 

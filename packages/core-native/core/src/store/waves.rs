@@ -64,7 +64,7 @@ impl Store {
                     .iter()
                     .map(|(page_id, bytes)| propagated(page_id, bytes))
                     .collect();
-                state.apply_batch(&deltas, || journal.log(RecordKind::Deltas, log_body))?;
+                state.apply_batch(&deltas, || journal.log(RecordKind::Wave, log_body))?;
                 journal.count_forms(&deltas);
                 if let Some(durable) = journal.durable.as_mut() {
                     deltas.iter().for_each(|delta| durable.note_changed(delta.page_id));
@@ -81,7 +81,7 @@ impl Store {
                 let mut outputs_left = outputs.iter();
                 if let Some((page_id, bytes)) = outputs_left.next() {
                     let first = propagated(page_id, bytes);
-                    state.apply(&first, || journal.log(RecordKind::Deltas, log_body))?;
+                    state.apply(&first, || journal.log(RecordKind::Wave, log_body))?;
                     journal.counters.add(Counter::DeltasDense, outputs.count() as f64);
                     journal
                         .durable
