@@ -10,7 +10,6 @@ use crate::error::{fail, Result};
 use crate::log::record::RecordKind;
 use crate::page::PageId;
 use crate::propagation::{propagated, Outputs, Propagation, Recompute, WaveStep, WaveSummary};
-use crate::state::nothing;
 
 /// A wave's outputs up to this many apply as one batch of deltas; more apply
 /// one by one after one check, without a vector of deltas (72 bytes each) to
@@ -89,7 +88,7 @@ impl Store {
                         .for_each(|durable| durable.note_changed(page_id));
                 }
                 for (page_id, bytes) in outputs_left {
-                    state.apply(&propagated(page_id, bytes), nothing)?;
+                    state.apply_checked_output(page_id, bytes)?;
                     journal
                         .durable
                         .iter_mut()
