@@ -7,7 +7,7 @@
  * `fsync: 'always'` once its log record is synced (group commit), otherwise
  * once it is written. Reads are synchronous.
  */
-import { encodeDeltas, sourceCode } from './delta-encoding.js';
+import { EncodingScratch, encodeDeltas, sourceCode } from './delta-encoding.js';
 import { ErrorCode, fromNative, MmsbError } from './errors.js';
 import { GroupCommit, type SyncOutcome } from './group-commit.js';
 import { checkMetadataKey, encodeMetadataValue } from './metadata.js';
@@ -85,6 +85,8 @@ export interface TornTail {
 export class Bus extends StateReader {
   readonly #state: NativeState;
   readonly #direct: DirectCalls;
+  /** The buffer batches are encoded into before they cross into the core. */
+  readonly #scratch = new EncodingScratch();
   readonly #counters: Counters;
   readonly #options: ResolvedOptions;
   readonly #commits: GroupCommit | undefined;
@@ -456,7 +458,7 @@ export class Bus extends StateReader {
         }
         default: {
           // Ranges (or an unknown kind, which the encoder names) are copied into the encoding, so the core reads no caller memory.
-          epoch = state.applyEncodedOne(encodeDeltas([{ pageId, payload, source, expectEpoch }]).bytes);
+          epoch = state.applyEncodedOne(encodeDeltas([{ pageId, payload, source, expectEpoch }], false, this.#scratch).bytes);
         }
       }
     } catch (error) {
@@ -478,7 +480,7 @@ export class Bus extends StateReader {
   async applyBatch(deltas: readonly Delta[]): Promise<number> {
     const state = this.#changing();
     const announce = this.#propagator.active || this.#events.listening;
-    const batch = encodeDeltas(deltas, announce);
+    const batch = encodeDeltas(deltas, announce, this.#scratch);
     if (batch.count === 0) return 0;
     const count = call(() => state.applyBatch(batch.bytes));
     const waveFailure = announce ? this.#afterCommit([...new Set(batch.pageIds)], this.#lsn, batch.source) : undefined;

@@ -166,6 +166,49 @@ describe('read-once of caller buffers', () => {
   });
 });
 
+describe('the batch encoding buffer a bus reuses', () => {
+  it('keeps each batch its own bytes: batches of growing and shrinking sizes, and a batch a getter applies mid-encoding', async () => {
+    // A bus encodes its batches into one reused buffer. A delta's getter that applies a batch
+    // of its own runs while the outer batch is half written: sharing the buffer, the inner
+    // batch would overwrite the outer one's first deltas and count.
+    const bus = Bus.memory();
+    const pages = await bus.createPages(6, { size: 4096 });
+    const batch = (count: number, fill: number): Delta[] =>
+      pages.slice(0, count).map((pageId, index) => ({ pageId, payload: dense(bytes(4096, fill + index)) }));
+    for (const [count, fill] of [
+      [2, 10],
+      [6, 20],
+      [1, 30],
+      [4, 40],
+    ] as const) {
+      await bus.applyBatch(batch(count, fill));
+      pages.slice(0, count).forEach((page, index) => expect(bus.read(page)).toEqual(bytes(4096, fill + index)));
+    }
+    let inner: Promise<number> | undefined;
+    let reads = 0;
+    const outer: Delta[] = [
+      { pageId: pages[0]!, payload: dense(bytes(4096, 1)) },
+      {
+        pageId: pages[1]!,
+        // The first read sizes the buffer; the second, as the delta is written, applies the inner batch.
+        get payload() {
+          if (reads++ === 1) {
+            inner = bus.applyBatch([
+              { pageId: pages[4]!, payload: dense(bytes(4096, 7)) },
+              { pageId: pages[5]!, payload: dense(bytes(4096, 8)) },
+            ]);
+          }
+          return dense(bytes(4096, 2));
+        },
+      },
+      { pageId: pages[2]!, payload: dense(bytes(4096, 3)) },
+    ];
+    await bus.applyBatch(outer);
+    expect(await inner).toBe(2);
+    expect([0, 1, 2, 4, 5].map((index) => bus.read(pages[index]!)[0])).toEqual([1, 2, 3, 7, 8]);
+  });
+});
+
 describe('commit listeners', () => {
   afterEach(() => vi.restoreAllMocks());
 
