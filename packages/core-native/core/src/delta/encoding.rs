@@ -36,6 +36,9 @@ const MASK_BYTES_MAX: usize = 1 << 29;
 /// Masks shorter than this are always written plain.
 const RUNS_WORTH_MASK_BYTES_MIN: usize = 64;
 const FLAG_EXPECT_EPOCH: u8 = 1;
+/// The most bytes a mask run length takes: readers since kind 4 existed
+/// refuse a seventh as overlong, so a longer one must stay refused.
+const MASK_RUN_BYTES_MAX: usize = 6;
 
 /// Decodes a whole batch; fails on any malformed or trailing byte.
 pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Delta<Cow<'_, [u8]>>>> {
@@ -167,12 +170,13 @@ fn expand_runs(runs: &[u8], mask_len: usize, at: usize) -> Result<Vec<u8>> {
     let mut mask = Vec::with_capacity(mask_len);
     let mut cursor = 0;
     while cursor < runs.len() {
+        let start = cursor;
         let count = match varint::read(runs, &mut cursor) {
-            Ok(count) => count,
+            Ok(count) if cursor - start <= MASK_RUN_BYTES_MAX => count,
             Err(varint::Malformed::Truncated) => {
                 return fail!(EncodingInvalid, "delta at byte {at} has a truncated mask run")
             }
-            Err(varint::Malformed::Overlong) => {
+            Ok(_) | Err(varint::Malformed::Overlong) => {
                 return fail!(EncodingInvalid, "delta at byte {at} has an overlong mask run length")
             }
         };
@@ -440,6 +444,38 @@ mod tests {
         out.extend_from_slice(&0u32.to_le_bytes());
         let error = decode_batch(&out).unwrap_err();
         assert_eq!(error.code, ErrorCode::EncodingInvalid);
+    }
+
+    /// A kind-4 delta of page 1 whose mask of 8 bytes is the given runs.
+    fn with_runs(runs: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_batch_header(1, &mut out);
+        out.extend_from_slice(&1u64.to_le_bytes());
+        out.extend_from_slice(&[KIND_SPARSE_RUNS, 0, 0, 0]);
+        out.extend_from_slice(&(runs.len() as u32).to_le_bytes());
+        out.extend_from_slice(runs);
+        out.extend_from_slice(&8u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn mask_run_lengths_keep_their_six_byte_limit() {
+        // Run length 8 padded to six bytes: accepted since kind 4 existed.
+        let six = with_runs(&[0x88, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]);
+        let Payload::Sparse { mask, .. } = &decode_batch(&six).unwrap()[0].payload else {
+            panic!("not sparse")
+        };
+        assert_eq!(mask.as_ref(), &[0u8; 8]);
+        // Padded to seven or ten bytes: refused as overlong since kind 4 existed.
+        for padding in [6, 9] {
+            let mut runs = vec![0x88];
+            runs.extend(std::iter::repeat_n(0x80, padding - 1));
+            runs.extend([0x00, 0x00]);
+            let error = decode_batch(&with_runs(&runs)).unwrap_err();
+            assert_eq!(error.code, ErrorCode::EncodingInvalid, "{} bytes", padding + 1);
+            assert!(error.message.contains("overlong"), "{}", error.message);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 
+use super::wave_body::WaveOutputs;
 use crate::delta::encoding::decode_batch;
 use crate::delta::Delta;
 use crate::graph::{Edge, EdgeKind};
@@ -41,9 +42,11 @@ pub enum Change<'a> {
     PageRelease {
         id: PageId,
     },
-    /// One or more deltas applied all or none (an `MDB1` batch, or the
-    /// outputs of a wave record).
+    /// One or more deltas applied all or none (an `MDB1` batch).
     Deltas(Vec<Delta<Cow<'a, [u8]>>>),
+    /// The outputs of a wave record: whole-page dense deltas of source
+    /// `propagation`, applied all or none.
+    Wave(WaveOutputs<'a>),
     MetadataSet {
         id: PageId,
         key: &'a str,
@@ -193,9 +196,9 @@ pub fn decode(kind: super::record::RecordKind, body: &[u8]) -> Result<Change<'_>
             Change::Deltas(deltas)
         }
         RecordKind::Wave => {
-            let deltas = super::wave_body::decode(body)?;
+            let outputs = super::wave_body::decode(body)?;
             reader.cursor = body.len();
-            Change::Deltas(deltas)
+            Change::Wave(outputs)
         }
         RecordKind::MetadataSet => {
             let id = reader.u64()?;
