@@ -332,7 +332,7 @@ export interface RecoveryInfo {
 export declare function repairDirectory(directory: string): RepairInfo
 
 export interface RepairInfo {
-  /** Where what was cut or moved is kept; absent when nothing was changed. */
+  /** Where what was cut or moved is kept; absent when nothing was kept aside. */
   salvageDirectory?: string
   keptAside: Array<string>
   cutSegment?: string

@@ -132,18 +132,24 @@ export function runVerify(directory: string, print: Print): number {
  */
 export function runRepair(directory: string, print: Print): void {
   const report = call(() => nativeAddon().repairDirectory(directory));
-  if (report.salvageDirectory === undefined || report.salvageDirectory === null) {
+  const salvaged = report.salvageDirectory !== undefined && report.salvageDirectory !== null;
+  const written = report.checkpointWritten !== undefined && report.checkpointWritten !== null;
+  if (!salvaged && !written) {
     print(`repair: the directory opens cleanly at LSN ${report.lastLsn}; nothing was changed`);
     return;
   }
   if (report.cutSegment !== undefined && report.cutSegment !== null) {
     print(`repair: cut ${report.cutSegment} at offset ${report.cutOffset} (after its last valid record)`);
   }
-  if (report.checkpointWritten !== undefined && report.checkpointWritten !== null) {
+  if (written) {
     print(`repair: wrote a full checkpoint at LSN ${report.checkpointWritten} in place of a lost one`);
   }
   print(`repair: the directory now opens at LSN ${report.lastLsn}`);
-  print(`repair: ${report.keptAside.length} file(s), as they were, are kept in ${report.salvageDirectory}: ${report.keptAside.join(', ')}`);
+  if (salvaged) {
+    print(
+      `repair: ${report.keptAside.length} file(s), as they were, are kept in ${report.salvageDirectory}: ${report.keptAside.join(', ')}`,
+    );
+  }
 }
 
 export function requireDirectory(directory: string | undefined): string {

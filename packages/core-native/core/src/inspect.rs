@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{checkpoint_name, load_checkpoint, parse_checkpoint_name, read_header, write_checkpoint};
 use crate::directory::{unused_name, DataDirectory, DirectoryFiles};
-use crate::error::{fail, Error, Result};
-use crate::log::record::{read_frame, Frame};
+use crate::error::{fail, Error, ErrorCode, Result};
+use crate::log::record::{read_frame, Frame, Record};
 use crate::log::scan::scan_segment;
 use crate::log::segment::{parse_segment_name, read_segment_header, segment_name, SEGMENT_HEADER_BYTES};
 use crate::page_memory::MemoryConfig;
-use crate::recovery::{load_base, recover, replay, SegmentReads};
+use crate::recovery::{apply_record, load_base, recover, replay, SegmentReads};
 use crate::state::State;
 use crate::storage::{write_synced, FileSystem};
 use crate::StateHash;
@@ -237,7 +237,8 @@ pub fn salvage_files(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<PathBuf>> {
 /// What `repair` did.
 pub struct RepairReport {
     /// Where the files it cut or moved are kept, byte for byte; `None` when
-    /// the directory already opened cleanly and nothing was changed.
+    /// it kept nothing aside (the directory already opened cleanly, or only
+    /// a checkpoint was written).
     pub salvage_dir: Option<PathBuf>,
     /// The names of the files moved (or, for a cut segment, copied) there.
     pub kept_aside: Vec<String>,
@@ -260,7 +261,13 @@ struct SegmentPrefix {
     sealed: bool,
 }
 
-fn segment_prefix(bytes: &[u8], first_lsn: u64) -> SegmentPrefix {
+/// Whether a record, at an offset of its segment, belongs to the history
+/// (repair's replay: it decodes and applies); `Err` when that cannot be known.
+type Applies<'a> = dyn FnMut(&Record<'_>, usize) -> Result<bool> + 'a;
+
+/// The valid records `bytes` starts with, from LSN `first_lsn`, up to the
+/// first one `applies` refuses: the prefix then ends at that record.
+fn segment_prefix(bytes: &[u8], first_lsn: u64, applies: &mut Applies<'_>) -> Result<SegmentPrefix> {
     let header = read_segment_header(bytes).filter(|header| header.first_lsn == first_lsn);
     let mut prefix = SegmentPrefix {
         first_lsn,
@@ -270,12 +277,15 @@ fn segment_prefix(bytes: &[u8], first_lsn: u64) -> SegmentPrefix {
         sealed: false,
     };
     let Some(header) = header else {
-        return prefix;
+        return Ok(prefix);
     };
     let mut offset = SEGMENT_HEADER_BYTES;
     loop {
         match read_frame(bytes, offset) {
             Frame::Valid(record, next) if record.lsn == first_lsn + prefix.records => {
+                if !applies(&record, offset)? {
+                    break;
+                }
                 prefix.records += 1;
                 offset = next;
             }
@@ -291,7 +301,7 @@ fn segment_prefix(bytes: &[u8], first_lsn: u64) -> SegmentPrefix {
         }
     }
     prefix.end = offset as u64;
-    prefix
+    Ok(prefix)
 }
 
 /// A run of segments whose records chain without a gap or damage.
@@ -326,6 +336,98 @@ fn runs(prefixes: &[SegmentPrefix]) -> Vec<Run> {
     runs
 }
 
+/// The run that holds the records right after `base` (a base's LSN).
+fn run_after(runs: &[Run], base: u64) -> Option<&Run> {
+    runs.iter()
+        .find(|run| run.first_lsn <= base + 1 && base <= run.last_lsn)
+}
+
+/// Replays the segments `run` onto `state`, the state at LSN `base`: the
+/// prefix of the segment holding the first record that does not decode or
+/// apply ends at that record, so the run ends there too.
+fn end_where_records_apply(
+    fs: &dyn FileSystem,
+    segments: &[NumberedFile],
+    prefixes: &mut [SegmentPrefix],
+    run: std::ops::Range<usize>,
+    base: u64,
+    mut state: State,
+) -> Result<()> {
+    for index in run {
+        let (file, framed) = (&segments[index], &prefixes[index]);
+        if framed.first_lsn + framed.records <= base + 1 {
+            continue;
+        }
+        let bytes = fs
+            .read_all(&file.path)
+            .map_err(|error| Error::io("reading", &file.path, &error))?;
+        let name = segment_name(file.number);
+        let applied = segment_prefix(&bytes, file.number, &mut |record, offset| {
+            if record.lsn <= base {
+                return Ok(true);
+            }
+            match apply_record(&mut state, record, &name, offset) {
+                Ok(_) => Ok(true),
+                Err(error) if error.code == ErrorCode::LogCorrupt => Ok(false),
+                Err(error) => Err(error),
+            }
+        })?;
+        let cut = applied.records < framed.records;
+        prefixes[index] = applied;
+        if cut {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Where repair keeps the files it cuts or moves, byte for byte: a new
+/// directory, created with the first file kept so that a repair that keeps
+/// nothing leaves none.
+struct Salvage {
+    dir: PathBuf,
+    /// The names of the files kept there.
+    kept: Vec<String>,
+}
+
+impl Salvage {
+    /// `<dir>/salvage-<lsn>/`, with a suffix when that name is taken.
+    fn at(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<Salvage> {
+        let name = unused_name(fs, dir, |attempt| match attempt {
+            1 => format!("salvage-{lsn}"),
+            _ => format!("salvage-{lsn}-{attempt}"),
+        })?;
+        Ok(Salvage {
+            dir: dir.join(name),
+            kept: Vec::new(),
+        })
+    }
+
+    /// The destination of `path`, creating the directory for the first file.
+    fn destination(&mut self, fs: &dyn FileSystem, path: &Path) -> Result<PathBuf> {
+        if self.kept.is_empty() {
+            fs.create_dir_all(&self.dir)
+                .map_err(|error| Error::io("creating", &self.dir, &error))?;
+        }
+        let name = path.file_name().expect("data files have names");
+        self.kept.push(name.to_string_lossy().into_owned());
+        Ok(self.dir.join(name))
+    }
+
+    fn move_aside(&mut self, fs: &dyn FileSystem, path: &Path) -> Result<()> {
+        let destination = self.destination(fs, path)?;
+        fs.rename(path, &destination)
+            .map_err(|error| Error::io("moving", path, &error))
+    }
+
+    /// Copies `path` (synced), for a file that is then cut.
+    fn copy_aside(&mut self, fs: &dyn FileSystem, path: &Path) -> Result<()> {
+        let bytes = fs.read_all(path).map_err(|error| Error::io("reading", path, &error))?;
+        let copy = self.destination(fs, path)?;
+        write_synced(fs, &copy, &bytes).map_err(|error| Error::io("writing", &copy, &error))
+    }
+}
+
 /// Brings a directory that does not open, or that `check_history` finds
 /// damaged, back to the longest consistent history it holds, keeping every
 /// byte it cuts.
@@ -333,13 +435,17 @@ fn runs(prefixes: &[SegmentPrefix]) -> Vec<Run> {
 /// It looks for the base — the empty state when the log starts at LSN 1,
 /// or any checkpoint that loads — and the run of valid log records after it
 /// that reach the highest LSN (the earliest such base, to keep the most
-/// history). Then, into `<dir>/salvage-<LSN>/`, it moves the segments
-/// outside that run and the checkpoints that do not load, lie past its end
-/// or that the kept log no longer follows; a segment of the run with
-/// damaged bytes after its records (a damaged seal, a torn tail), or the
-/// run's last segment when it is sealed, is copied there and cut to its
-/// records. When no base exists it changes nothing and says why. It takes
-/// the directory's lock, so it never runs under an open bus.
+/// history). It replays the run from that base: the history ends before the
+/// first record that frames correctly but does not decode or apply, as it
+/// would at damage. Then, into `<dir>/salvage-<LSN>/`, it moves the segments
+/// outside that history and the checkpoints that do not load, lie past its
+/// end or that the kept log no longer follows; a segment of the history with
+/// bytes after its kept records (a damaged seal, a torn tail, a record that
+/// does not apply), or the history's last segment when it is sealed, is
+/// copied there and cut to its kept records. The salvage directory is
+/// created only when a file is kept there. When no base exists it changes
+/// nothing and says why. It takes the directory's lock, so it never runs
+/// under an open bus.
 pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     let _lock = DataDirectory::at(dir).lock()?;
     let listing = list(fs, dir)?;
@@ -358,9 +464,9 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
         let bytes = fs
             .read_all(&file.path)
             .map_err(|error| Error::io("reading", &file.path, &error))?;
-        prefixes.push(segment_prefix(&bytes, file.number));
+        prefixes.push(segment_prefix(&bytes, file.number, &mut |_, _| Ok(true))?);
     }
-    let runs = runs(&prefixes);
+    let framed = runs(&prefixes);
     let checkpoint_dir = dir.join("checkpoints");
     let loadable: Vec<u64> = files
         .checkpoints
@@ -368,24 +474,21 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
         .copied()
         .filter(|&lsn| load_checkpoint(fs, &checkpoint_dir, lsn).is_ok())
         .collect();
-    // Candidates: (the run after the base, the LSN the history reaches).
-    let mut best: Option<(Option<&Run>, u64)> = None;
-    let bases = runs
+    // Candidates: (the base, the LSN the history after it reaches).
+    let mut best: Option<(u64, u64)> = None;
+    let bases = framed
         .iter()
         .any(|run| run.first_lsn == 1)
         .then_some(0)
         .into_iter()
         .chain(loadable.iter().copied());
     for base in bases {
-        let run = runs
-            .iter()
-            .find(|run| run.first_lsn <= base + 1 && base <= run.last_lsn);
-        let reaches = run.map_or(base, |run| run.last_lsn.max(base));
-        if best.as_ref().is_none_or(|&(_, best_reach)| reaches > best_reach) {
-            best = Some((run, reaches));
+        let reaches = run_after(&framed, base).map_or(base, |run| run.last_lsn.max(base));
+        if best.is_none_or(|(_, best_reach)| reaches > best_reach) {
+            best = Some((base, reaches));
         }
     }
-    let Some((run, last_lsn)) = best else {
+    let Some((base, _)) = best else {
         return fail!(
             LogCorrupt,
             "repair cannot rebuild a consistent state of {}: the log starts at LSN {} and no \
@@ -395,6 +498,16 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
             files.log_first_lsn()
         );
     };
+    if let Some(run) = run_after(&framed, base) {
+        let state = match base {
+            0 => State::with_memory(&MemoryConfig::Private),
+            _ => load_checkpoint(fs, &checkpoint_dir, base)?,
+        };
+        end_where_records_apply(fs, &listing.segments, &mut prefixes, run.segments.clone(), base, state)?;
+    }
+    let runs = runs(&prefixes);
+    let run = run_after(&runs, base);
+    let last_lsn = run.map_or(base, |run| run.last_lsn.max(base));
     let kept_segments = run.map_or(0..0, |run| run.segments.clone());
     let log_first = run.map_or(last_lsn + 1, |run| run.first_lsn);
     // Kept: those that load, at most `last_lsn`, followed by the kept log, with their bases.
@@ -403,31 +516,28 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
         .copied()
         .filter(|&lsn| lsn <= last_lsn && lsn + 1 >= log_first);
     let usable = with_bases(fs, &checkpoint_dir, followed);
-    let salvage_dir = free_salvage_dir(fs, dir, last_lsn + 1)?;
-    let mut kept_aside = Vec::new();
+    let mut salvage = Salvage::at(fs, dir, last_lsn + 1)?;
     let mut cut_at = None;
     for (index, file) in listing.segments.iter().enumerate() {
         let prefix = &prefixes[index];
-        let name = segment_name(file.number);
         if !kept_segments.contains(&index) {
-            move_aside(fs, &file.path, &salvage_dir)?;
-            kept_aside.push(name);
+            salvage.move_aside(fs, &file.path)?;
         } else if !prefix.whole || (prefix.sealed && index + 1 == kept_segments.end) {
-            copy_aside(fs, &file.path, &salvage_dir)?;
+            salvage.copy_aside(fs, &file.path)?;
             fs.truncate(&file.path, prefix.end)
                 .map_err(|error| Error::io("truncating", &file.path, &error))?;
-            cut_at = Some((name.clone(), prefix.end));
-            kept_aside.push(name);
+            cut_at = Some((segment_name(file.number), prefix.end));
         }
     }
     for file in listing.checkpoints.iter().filter(|file| !usable.contains(&file.number)) {
-        move_aside(fs, &file.path, &salvage_dir)?;
-        kept_aside.push(checkpoint_name(file.number));
+        salvage.move_aside(fs, &file.path)?;
     }
     if kept_segments.is_empty() {
         crate::log::writer::LogWriter::create_segment(fs, &dir.join("log"), last_lsn + 1)?;
     }
-    for sub in [salvage_dir.as_path(), &dir.join("log"), &checkpoint_dir] {
+    let salvage_dir = (!salvage.kept.is_empty()).then_some(salvage.dir);
+    let log_dir = dir.join("log");
+    for sub in salvage_dir.iter().chain([&log_dir, &checkpoint_dir]) {
         fs.sync_dir(sub)
             .map_err(|error| Error::io("syncing directory", sub, &error))?;
     }
@@ -442,16 +552,18 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
         }
     }
     if healthy(fs, dir, &list(fs, dir)?).is_none() {
+        let kept = match &salvage_dir {
+            Some(salvage_dir) => format!("moved {} file(s) into {}", salvage.kept.len(), salvage_dir.display()),
+            None => "found no file to cut or move aside".to_owned(),
+        };
         return fail!(
             LogCorrupt,
-            "repair moved {} file(s) into {} but the directory still does not check out; run `mmsb verify`",
-            kept_aside.len(),
-            salvage_dir.display()
+            "repair {kept} but the directory still does not check out; run `mmsb verify`"
         );
     }
     Ok(RepairReport {
-        salvage_dir: Some(salvage_dir),
-        kept_aside,
+        salvage_dir,
+        kept_aside: salvage.kept,
         cut_at,
         last_lsn,
         checkpoint_written,
@@ -488,29 +600,4 @@ fn with_bases(fs: &dyn FileSystem, checkpoint_dir: &Path, checkpoints: impl Iter
         }
     }
     chains
-}
-
-/// Moves `path` into `salvage_dir`, under its own name.
-fn move_aside(fs: &dyn FileSystem, path: &Path, salvage_dir: &Path) -> Result<()> {
-    let destination = salvage_dir.join(path.file_name().expect("data files have names"));
-    fs.rename(path, &destination)
-        .map_err(|error| Error::io("moving", path, &error))
-}
-
-/// Copies `path` into `salvage_dir` (synced), under its own name.
-fn copy_aside(fs: &dyn FileSystem, path: &Path, salvage_dir: &Path) -> Result<()> {
-    let bytes = fs.read_all(path).map_err(|error| Error::io("reading", path, &error))?;
-    let copy = salvage_dir.join(path.file_name().expect("data files have names"));
-    write_synced(fs, &copy, &bytes).map_err(|error| Error::io("writing", &copy, &error))
-}
-
-/// A new directory `<dir>/salvage-<lsn>/` (with a suffix when that name is taken).
-fn free_salvage_dir(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<PathBuf> {
-    let path = dir.join(unused_name(fs, dir, |attempt| match attempt {
-        1 => format!("salvage-{lsn}"),
-        _ => format!("salvage-{lsn}-{attempt}"),
-    })?);
-    fs.create_dir_all(&path)
-        .map_err(|error| Error::io("creating", &path, &error))?;
-    Ok(path)
 }

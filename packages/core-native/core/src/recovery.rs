@@ -22,6 +22,7 @@ use crate::directory::{unused_name, DirectoryFiles};
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::{decode, Change};
 use crate::log::read_ahead::read_ahead;
+use crate::log::record::Record;
 use crate::log::segment::segment_name;
 use crate::names::Named;
 use crate::page_memory::MemoryConfig;
@@ -179,37 +180,9 @@ pub fn replay(
                 if until_lsn.is_some_and(|until| record.lsn > until) {
                     return Ok(true);
                 }
-                let corrupt = |message: String| {
-                    Error::new(
-                        ErrorCode::LogCorrupt,
-                        format!("segment {name} offset {offset}: {message}"),
-                    )
-                };
-                let body = record.body().map_err(corrupt)?;
-                let change = decode(record.kind, &body).map_err(corrupt)?;
-                if let Change::Checkpoint { lsn } = change {
+                if let Some(lsn) = apply_record(&mut state, &record, name, offset)? {
                     checkpoint_markers.push(lsn);
                 }
-                state.apply_change(&change).map_err(|error| {
-                    // The machine, not the log, fails a page that needs CUDA where
-                    // there is none or a device that failed: keep that code.
-                    let code = match error.code {
-                        ErrorCode::CudaUnavailable
-                        | ErrorCode::DeviceNotFound
-                        | ErrorCode::DeviceOutOfMemory
-                        | ErrorCode::DeviceFailed => error.code,
-                        _ => ErrorCode::LogCorrupt,
-                    };
-                    Error::new(
-                        code,
-                        format!(
-                            "segment {name} offset {offset}: record LSN {} ({}) does not apply: {}",
-                            record.lsn,
-                            record.kind.name(),
-                            error
-                        ),
-                    )
-                })?;
                 last_lsn = record.lsn;
             }
             let next_first = segments.get(segments.partition_point(|&lsn| lsn <= first_lsn)).copied();
@@ -255,6 +228,44 @@ pub fn replay(
         checkpoint_markers,
         last_lsn,
         tail,
+    })
+}
+
+/// Decodes `record`, at `offset` of segment `name`, and applies it to
+/// `state`; returns the checkpoint it announces when it is a checkpoint
+/// marker. A record that does not decode or apply is `LOG_CORRUPT` naming
+/// where it lies, unless the machine failed it (a page that needs CUDA where
+/// there is none, a device that failed): that keeps its own code.
+pub fn apply_record(state: &mut State, record: &Record<'_>, name: &str, offset: usize) -> Result<Option<u64>> {
+    let corrupt = |message: String| {
+        Error::new(
+            ErrorCode::LogCorrupt,
+            format!("segment {name} offset {offset}: {message}"),
+        )
+    };
+    let body = record.body().map_err(corrupt)?;
+    let change = decode(record.kind, &body).map_err(corrupt)?;
+    state.apply_change(&change).map_err(|error| {
+        let code = match error.code {
+            ErrorCode::CudaUnavailable
+            | ErrorCode::DeviceNotFound
+            | ErrorCode::DeviceOutOfMemory
+            | ErrorCode::DeviceFailed => error.code,
+            _ => ErrorCode::LogCorrupt,
+        };
+        Error::new(
+            code,
+            format!(
+                "segment {name} offset {offset}: record LSN {} ({}) does not apply: {}",
+                record.lsn,
+                record.kind.name(),
+                error
+            ),
+        )
+    })?;
+    Ok(match change {
+        Change::Checkpoint { lsn } => Some(lsn),
+        _ => None,
     })
 }
 

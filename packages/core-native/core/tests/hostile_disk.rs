@@ -5,7 +5,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use mmsb_core::delta::encoding::encode_for_log;
 use mmsb_core::inspect::{check_history, repair};
+use mmsb_core::log::record::{header, RecordKind, HEADER_BYTES};
 use mmsb_core::recovery::RecoveryMode;
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{ErrorCode, Location, StateHash, Store, StoreOptions};
@@ -355,10 +357,157 @@ fn verify_reports_missing_and_unusable_checkpoints_and_repair_mends_them() {
         let problems = check_history(&OsFileSystem, scratch.path()).unwrap().problems;
         assert!(!problems.is_empty(), "{what}: verify must report it");
         let report = repair(&OsFileSystem, scratch.path()).unwrap();
-        assert!(report.salvage_dir.is_some(), "{what}");
+        assert!(
+            report.salvage_dir.is_some() || report.checkpoint_written.is_some(),
+            "{what}: repair changes something"
+        );
         assert_eq!(report.last_lsn, last_lsn, "{what}");
         let history = check_history(&OsFileSystem, scratch.path()).unwrap();
         assert!(history.problems.is_empty(), "{what}: {:?}", history.problems);
         assert_eq!(history.state.state_hash(), hash, "{what}");
     }
+}
+
+/// A whole record frame with a valid checksum.
+fn framed(lsn: u64, kind: RecordKind, body: &[u8]) -> Vec<u8> {
+    let mut bytes = header(lsn, kind, false, &[body]).unwrap().to_vec();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn wave(outputs: &[(u64, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    mmsb_core::log::wave_body::encode(outputs.len(), outputs.iter().copied(), &mut body);
+    body
+}
+
+/// Puts `forged` (a whole frame) in place of the record at `lsn`; returns
+/// its segment, the segment's bytes after that and the record's offset.
+fn replace_record(dir: &Path, lsn: u64, forged: &[u8]) -> (PathBuf, Vec<u8>, u64) {
+    let all = support::segments(dir);
+    for (index, segment) in all.iter().enumerate() {
+        let first_lsn: u64 = segment.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let scan = mmsb_core::inspect::scan(&OsFileSystem, segment, first_lsn, index + 1 == all.len()).unwrap();
+        if let Some(record) = scan.records.iter().find(|record| record.lsn == lsn) {
+            let (start, end) = (
+                record.offset as usize,
+                record.offset as usize + HEADER_BYTES + record.body_bytes as usize,
+            );
+            let bytes = std::fs::read(segment).unwrap();
+            let bytes = [&bytes[..start], forged, &bytes[end..]].concat();
+            std::fs::write(segment, &bytes).unwrap();
+            return (segment.clone(), bytes, record.offset);
+        }
+    }
+    panic!("no record at LSN {lsn}")
+}
+
+/// A record that frames correctly (valid checksum) but does not apply made
+/// `repair` fail ("moved 0 file(s) … still does not check out") and leave an
+/// empty salvage directory: the history now ends before it, with its segment
+/// cut there and everything after it kept aside.
+#[test]
+fn repair_ends_the_history_before_a_framed_record_that_does_not_apply() {
+    type Forge = fn(u64) -> Vec<u8>;
+    let forgeries: [(&str, Forge); 3] = [
+        ("a dense delta of the wrong size", |lsn| {
+            framed(lsn, RecordKind::Deltas, &encode_for_log(&[dense(1, vec![7; 32])]))
+        }),
+        ("a wave output of the wrong size", |lsn| {
+            framed(lsn, RecordKind::Wave, &wave(&[(1, &[7; 32])]))
+        }),
+        ("a wave naming a page that does not exist", |lsn| {
+            framed(lsn, RecordKind::Wave, &wave(&[(2, &[7; 64])]))
+        }),
+    ];
+    let bad_lsn = 15;
+    let expected = Scratch::new("repair-unapplied-expected");
+    let (expected_hash, expected_lsn) = acknowledged_writes(expected.path(), bad_lsn as u8 - 2, &[]);
+    assert_eq!(expected_lsn, bad_lsn - 1);
+    for (what, forge) in forgeries {
+        let scratch = Scratch::new("repair-unapplied");
+        acknowledged_writes(scratch.path(), 30, &[]);
+        let (segment, forged_bytes, offset) = replace_record(scratch.path(), bad_lsn, &forge(bad_lsn));
+        let later: Vec<(PathBuf, Vec<u8>)> = support::segments(scratch.path())
+            .into_iter()
+            .filter(|path| *path > segment)
+            .map(|path| {
+                let bytes = std::fs::read(&path).unwrap();
+                (path, bytes)
+            })
+            .collect();
+        assert!(!later.is_empty(), "{what}");
+        let error = open(scratch.path()).err().expect("open refuses");
+        assert_eq!(error.code, ErrorCode::LogCorrupt, "{what}: {error}");
+        let report = repair(&OsFileSystem, scratch.path()).unwrap_or_else(|error| panic!("{what}: {error}"));
+        assert_eq!(report.last_lsn, bad_lsn - 1, "{what}");
+        let name = segment.file_name().unwrap().to_str().unwrap().to_owned();
+        assert_eq!(report.cut_at, Some((name.clone(), offset)), "{what}");
+        let salvage = report.salvage_dir.clone().expect("a salvage directory");
+        assert_eq!(
+            std::fs::read(salvage.join(&name)).unwrap(),
+            forged_bytes,
+            "{what}: the cut segment is kept byte for byte"
+        );
+        assert_eq!(
+            std::fs::read(&segment).unwrap(),
+            forged_bytes[..offset as usize],
+            "{what}"
+        );
+        for (path, bytes) in &later {
+            assert!(!path.exists(), "{what}: {path:?} is moved aside");
+            assert_eq!(
+                &std::fs::read(salvage.join(path.file_name().unwrap())).unwrap(),
+                bytes,
+                "{what}"
+            );
+        }
+        let store = open_strict(scratch.path()).unwrap_or_else(|error| panic!("{what}: {error}"));
+        assert_eq!(store.last_lsn(), bad_lsn - 1, "{what}");
+        assert_eq!(store.state_hash(), expected_hash, "{what}");
+        drop(store);
+        let again = repair(&OsFileSystem, scratch.path()).unwrap();
+        assert!(
+            again.salvage_dir.is_none() && again.kept_aside.is_empty(),
+            "{what}: a second repair is a no-op"
+        );
+        assert_eq!(again.last_lsn, bad_lsn - 1, "{what}");
+    }
+}
+
+/// A repair that finds nothing to cut or move aside (a checkpoint from
+/// another history: it loads, but the log disagrees with it) left an empty
+/// salvage directory behind.
+#[test]
+fn a_repair_that_keeps_nothing_aside_leaves_no_salvage_directory() {
+    let scratch = Scratch::new("repair-nothing");
+    let other = Scratch::new("repair-nothing-other");
+    for (dir, value) in [(scratch.path(), 1u8), (other.path(), 2)] {
+        let mut store = open(dir).unwrap();
+        let id = store.create_page(64, Location::Cpu, &[]).unwrap();
+        for round in 0..3u8 {
+            store.apply(&dense(id, vec![value + round; 64])).unwrap();
+            store.checkpoint(true).unwrap();
+        }
+    }
+    let mut checkpoints: Vec<PathBuf> = std::fs::read_dir(scratch.path().join("checkpoints"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    checkpoints.sort();
+    assert!(checkpoints.len() >= 2);
+    let newest = checkpoints.last().unwrap();
+    std::fs::copy(
+        other.path().join("checkpoints").join(newest.file_name().unwrap()),
+        newest,
+    )
+    .unwrap();
+    let error = repair(&OsFileSystem, scratch.path()).err().expect("cannot mend it");
+    let salvage: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("salvage"))
+        .collect();
+    assert!(salvage.is_empty(), "{salvage:?}");
+    assert!(error.message.contains("found no file to cut or move aside"), "{error}");
 }

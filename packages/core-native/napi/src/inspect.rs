@@ -165,7 +165,7 @@ pub fn check_history(directory: String) -> Result<HistoryInfo> {
 
 #[napi(object)]
 pub struct RepairInfo {
-    /// Where what was cut or moved is kept; absent when nothing was changed.
+    /// Where what was cut or moved is kept; absent when nothing was kept aside.
     pub salvage_directory: Option<String>,
     pub kept_aside: Vec<String>,
     pub cut_segment: Option<String>,
