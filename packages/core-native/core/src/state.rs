@@ -6,6 +6,9 @@
 //! (and its hash) exactly as it was. Replaying the logged changes through
 //! `apply_change` rebuilds the state byte for byte.
 
+use std::borrow::Borrow;
+
+use crate::delta::encoding::EncodedBatch;
 use crate::delta::{Delta, Payload};
 use crate::error::{fail, Error, Result};
 use crate::graph::{Edge, Graph};
@@ -302,12 +305,36 @@ impl State {
     /// Applies deltas in order, all or none: every delta is validated against
     /// the state that the deltas before it would produce, then all are applied.
     pub fn apply_batch<B: AsRef<[u8]>>(&mut self, deltas: &[Delta<B>], before_change: impl BeforeChange) -> Result<()> {
+        let expects_epochs = deltas.iter().any(|delta| delta.expect_epoch.is_some());
+        self.apply_deltas(|| deltas.iter(), expects_epochs, before_change)
+    }
+
+    /// Applies an encoded batch as `apply_batch` applies its deltas, decoding
+    /// them once to check them and once to apply them rather than holding
+    /// them all (encoding.rs, `EncodedBatch`).
+    pub fn apply_encoded_batch(&mut self, batch: &EncodedBatch<'_>, before_change: impl BeforeChange) -> Result<()> {
+        self.apply_deltas(|| batch.iter(), batch.expects_epochs(), before_change)
+    }
+
+    /// The checks and writes of a batch, over deltas `deltas()` yields anew
+    /// for each pass.
+    fn apply_deltas<B, D, I>(
+        &mut self,
+        deltas: impl Fn() -> I,
+        expects_epochs: bool,
+        before_change: impl BeforeChange,
+    ) -> Result<()>
+    where
+        B: AsRef<[u8]>,
+        D: Borrow<Delta<B>>,
+        I: Iterator<Item = D>,
+    {
         // Only `expectEpoch` depends on the deltas before it; without one, each
         // delta is validated against its page alone and no count is kept.
-        let counts_epochs = deltas.iter().any(|delta| delta.expect_epoch.is_some());
         let mut applied_before: IdMap<u64> = IdMap::default();
-        for (index, delta) in deltas.iter().enumerate() {
-            let earlier = if counts_epochs {
+        for (index, delta) in deltas().enumerate() {
+            let delta = delta.borrow();
+            let earlier = if expects_epochs {
                 let count = applied_before.entry(delta.page_id).or_insert(0);
                 *count += 1;
                 *count - 1
@@ -320,7 +347,8 @@ impl State {
                 .map_err(|error| Error::new(error.code, format!("batch delta {index}: {}", error.message)))?;
         }
         before_change()?;
-        for delta in deltas {
+        for delta in deltas() {
+            let delta = delta.borrow();
             let page = self.pages.get_mut(delta.page_id).expect("validated above");
             page.data.apply(&delta.payload.as_borrowed())?;
             page.epoch += 1;
@@ -356,7 +384,7 @@ impl State {
             }
             Change::PageMove { id, memory } => self.move_page(*id, *memory, nothing).map(drop),
             Change::PageRelease { id } => self.release_page(*id, nothing),
-            Change::Deltas(deltas) => self.apply_batch(deltas, nothing),
+            Change::Deltas(batch) => self.apply_encoded_batch(batch, nothing),
             Change::Wave(outputs) => self.apply_wave(outputs),
             // Planted (Cargo.toml): replay drops metadata deletions.
             Change::MetadataSet { value: None, .. } if cfg!(feature = "planted-fuzz-bugs") => Ok(()),

@@ -18,7 +18,8 @@
 //! half or more (masks of contiguous regions); readers accept it anywhere.
 //! Decoding trusts nothing: every length is checked against the buffer and a
 //! failure names the byte offset. Decoded deltas borrow the input bytes,
-//! except run-length coded masks, which are expanded.
+//! except run-length coded masks, which are expanded: by `EncodedBatch`, one
+//! at a time as its deltas are read.
 
 use std::borrow::Cow;
 
@@ -42,35 +43,86 @@ const MASK_RUN_BYTES_MAX: usize = 6;
 
 /// Decodes a whole batch; fails on any malformed or trailing byte.
 pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Delta<Cow<'_, [u8]>>>> {
-    let mut reader = Reader { bytes, cursor: 0 };
-    if reader.take(4)? != BATCH_MAGIC {
-        return fail!(EncodingInvalid, "delta batch does not start with \"MDB1\"");
-    }
-    let count = reader.u32()? as usize;
-    // Each delta takes at least 17 bytes, which bounds a hostile count.
-    // Planted (Cargo.toml): a hostile count trusted.
-    if count > bytes.len() / 17 && !cfg!(feature = "planted-fuzz-bugs") {
-        return fail!(
-            EncodingInvalid,
-            "delta batch claims {count} deltas in {} bytes",
-            bytes.len()
-        );
-    }
-    let mut deltas = Vec::with_capacity(count);
-    for _ in 0..count {
-        deltas.push(reader.delta()?);
-    }
-    if reader.cursor != bytes.len() {
-        return fail!(
-            EncodingInvalid,
-            "{} trailing bytes after the delta batch",
-            bytes.len() - reader.cursor
-        );
-    }
-    Ok(deltas)
+    Ok(EncodedBatch::parse(bytes)?.iter().collect())
 }
 
-/// Appends a batch header for `count` deltas.
+/// A batch whose every byte `parse` checked, decoded delta by delta as
+/// `iter` reads it. A run-length coded mask is expanded only when its delta
+/// is read, so a batch read this way holds one expanded mask at a time: a few
+/// bytes of runs claim up to 512 MiB, and a forged batch claiming thousands
+/// must not be expanded whole before any delta is checked against its page.
+#[derive(Clone, Copy, Debug)]
+pub struct EncodedBatch<'a> {
+    bytes: &'a [u8],
+    count: usize,
+    expects_epochs: bool,
+}
+
+impl<'a> EncodedBatch<'a> {
+    /// Checks the magic, every length against the buffer, the kinds, sources,
+    /// flags, mask runs and that no byte trails the last delta.
+    pub fn parse(bytes: &'a [u8]) -> Result<EncodedBatch<'a>> {
+        let mut reader = Reader {
+            bytes,
+            cursor: 0,
+            expand: false,
+        };
+        if reader.take(4)? != BATCH_MAGIC {
+            return fail!(EncodingInvalid, "delta batch does not start with \"MDB1\"");
+        }
+        let count = reader.u32()? as usize;
+        // Each delta takes at least 17 bytes, which bounds a hostile count.
+        // Planted (Cargo.toml): a hostile count trusted.
+        if count > bytes.len() / 17 && !cfg!(feature = "planted-fuzz-bugs") {
+            return fail!(
+                EncodingInvalid,
+                "delta batch claims {count} deltas in {} bytes",
+                bytes.len()
+            );
+        }
+        let mut expects_epochs = false;
+        for _ in 0..count {
+            expects_epochs |= reader.delta()?.expect_epoch.is_some();
+        }
+        if reader.cursor != bytes.len() {
+            return fail!(
+                EncodingInvalid,
+                "{} trailing bytes after the delta batch",
+                bytes.len() - reader.cursor
+            );
+        }
+        Ok(EncodedBatch {
+            bytes,
+            count,
+            expects_epochs,
+        })
+    }
+
+    /// How many deltas the batch holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// True when some delta expects an epoch.
+    pub fn expects_epochs(&self) -> bool {
+        self.expects_epochs
+    }
+
+    /// The deltas in order, each decoded (its mask expanded) as it is read.
+    pub fn iter(&self) -> impl Iterator<Item = Delta<Cow<'a, [u8]>>> + 'a {
+        let mut reader = Reader {
+            bytes: self.bytes,
+            cursor: 8,
+            expand: true,
+        };
+        (0..self.count).map(move |_| reader.delta().expect("checked by parse"))
+    }
+}
+
 pub fn encode_batch_header(count: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&BATCH_MAGIC);
     out.extend_from_slice(&count.to_le_bytes());
@@ -164,11 +216,32 @@ fn runs_if_worth(mask: &[u8]) -> Option<Vec<u8>> {
 
 /// Expands run-length coded mask bytes to exactly `mask_len` bytes.
 fn expand_runs(runs: &[u8], mask_len: usize, at: usize) -> Result<Vec<u8>> {
+    check_mask_len(mask_len, at)?;
+    let mut mask = Vec::with_capacity(mask_len);
+    for_each_run(runs, mask_len, at, |count, value| {
+        mask.resize(mask.len() + count, value)
+    })?;
+    Ok(mask)
+}
+
+/// Checks that run-length coded mask bytes expand to exactly `mask_len`
+/// bytes, without expanding them.
+fn check_runs(runs: &[u8], mask_len: usize, at: usize) -> Result<()> {
+    check_mask_len(mask_len, at)?;
+    for_each_run(runs, mask_len, at, |_, _| ())
+}
+
+fn check_mask_len(mask_len: usize, at: usize) -> Result<()> {
     if mask_len > MASK_BYTES_MAX {
         return fail!(EncodingInvalid, "delta at byte {at} claims a mask of {mask_len} bytes");
     }
-    let mut mask = Vec::with_capacity(mask_len);
-    let mut cursor = 0;
+    Ok(())
+}
+
+/// Reads the runs of a run-length coded mask in order, giving each run's
+/// count and byte to `run`; fails unless they add up to exactly `mask_len`.
+fn for_each_run(runs: &[u8], mask_len: usize, at: usize, mut run: impl FnMut(usize, u8)) -> Result<()> {
+    let (mut cursor, mut expanded) = (0, 0usize);
     while cursor < runs.len() {
         let start = cursor;
         let count = match varint::read(runs, &mut cursor) {
@@ -184,21 +257,22 @@ fn expand_runs(runs: &[u8], mask_len: usize, at: usize) -> Result<Vec<u8>> {
             return fail!(EncodingInvalid, "delta at byte {at} has a mask run without its byte");
         };
         cursor += 1;
-        if count == 0 || count > (mask_len - mask.len()) as u64 {
+        if count == 0 || count > (mask_len - expanded) as u64 {
             return fail!(
                 EncodingInvalid,
                 "delta at byte {at} has mask runs that do not add up to {mask_len} bytes"
             );
         }
-        mask.resize(mask.len() + count as usize, value);
+        run(count as usize, value);
+        expanded += count as usize;
     }
-    if mask.len() != mask_len {
+    if expanded != mask_len {
         return fail!(
             EncodingInvalid,
             "delta at byte {at} has mask runs that do not add up to {mask_len} bytes"
         );
     }
-    Ok(mask)
+    Ok(())
 }
 
 fn put_u32(value: usize, out: &mut Vec<u8>) {
@@ -214,6 +288,9 @@ fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 struct Reader<'a> {
     bytes: &'a [u8],
     cursor: usize,
+    /// Whether run-length coded masks are expanded (else only checked, and
+    /// decoded as an empty mask).
+    expand: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -280,7 +357,12 @@ impl<'a> Reader<'a> {
             KIND_SPARSE_RUNS => {
                 let runs = self.counted_bytes()?;
                 let mask_len = self.u32()? as usize;
-                let mask = Cow::Owned(expand_runs(runs, mask_len, start)?);
+                let mask = if self.expand {
+                    Cow::Owned(expand_runs(runs, mask_len, start)?)
+                } else {
+                    check_runs(runs, mask_len, start)?;
+                    Cow::Borrowed(&[][..])
+                };
                 let packed = Cow::Borrowed(self.counted_bytes()?);
                 Payload::Sparse { mask, packed }
             }

@@ -8,11 +8,8 @@
 //! written before it end without that byte; they decode to the default
 //! memory for their creation, the one a new record of the same call logs.
 
-use std::borrow::Cow;
-
 use super::wave_body::WaveOutputs;
-use crate::delta::encoding::decode_batch;
-use crate::delta::Delta;
+use crate::delta::encoding::EncodedBatch;
 use crate::graph::{Edge, EdgeKind};
 use crate::page::{Location, PageId};
 use crate::page_memory::MemoryKind;
@@ -42,8 +39,9 @@ pub enum Change<'a> {
     PageRelease {
         id: PageId,
     },
-    /// One or more deltas applied all or none (an `MDB1` batch).
-    Deltas(Vec<Delta<Cow<'a, [u8]>>>),
+    /// One or more deltas applied all or none (an `MDB1` batch, checked,
+    /// decoded as it is applied).
+    Deltas(EncodedBatch<'a>),
     /// The outputs of a wave record: whole-page dense deltas of source
     /// `propagation`, applied all or none.
     Wave(WaveOutputs<'a>),
@@ -191,9 +189,9 @@ pub fn decode(kind: super::record::RecordKind, body: &[u8]) -> Result<Change<'_>
         },
         RecordKind::PageRelease => Change::PageRelease { id: reader.u64()? },
         RecordKind::Deltas => {
-            let deltas = decode_batch(body).map_err(|error| error.message)?;
+            let batch = EncodedBatch::parse(body).map_err(|error| error.message)?;
             reader.cursor = body.len();
-            Change::Deltas(deltas)
+            Change::Deltas(batch)
         }
         RecordKind::Wave => {
             let outputs = super::wave_body::decode(body)?;
