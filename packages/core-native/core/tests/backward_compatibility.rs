@@ -35,11 +35,19 @@ fn options() -> StoreOptions {
 
 #[test]
 fn a_version_1_directory_opens_to_its_recorded_state() {
+    assert_opens_to(&golden_dir(), GOLDEN_V1_STATE_HASH);
+}
+
+/// Opens a copy of the golden directory `dir`, checks its state hash and
+/// that its checkpoints equal its replayed log; returns the open store and
+/// the copy it opened.
+fn assert_opens_to(dir: &Path, state_hash: &str) -> (mmsb_core::Store, Scratch) {
     let scratch = Scratch::new("golden");
-    support::copy_dir(&golden_dir(), scratch.path());
+    support::copy_dir(dir, scratch.path());
     let store = support::open_with(scratch.path(), options()).unwrap();
-    assert_eq!(store.state_hash().to_hex(), GOLDEN_V1_STATE_HASH);
+    assert_eq!(store.state_hash().to_hex(), state_hash);
     assert_history_agrees(scratch.path());
+    (store, scratch)
 }
 
 /// Writes `tests/golden/v1` anew. Run only when introducing a format version
@@ -101,13 +109,9 @@ const GOLDEN_V2_MEMORY: [(u64, MemoryKind); 5] = [
 
 #[test]
 fn a_version_2_directory_opens_to_its_recorded_state_and_memories() {
-    let scratch = Scratch::new("golden-v2");
-    support::copy_dir(&golden_v2_dir(), scratch.path());
-    let store = support::open_with(scratch.path(), options()).unwrap();
-    assert_eq!(store.state_hash().to_hex(), GOLDEN_V2_STATE_HASH);
+    let (store, _copy) = assert_opens_to(&golden_v2_dir(), GOLDEN_V2_STATE_HASH);
     let memories: Vec<(u64, MemoryKind)> = store.pages().map(|(id, page)| (id, page.memory())).collect();
     assert_eq!(memories, GOLDEN_V2_MEMORY);
-    assert_history_agrees(scratch.path());
 }
 
 /// Writes `tests/golden/v2` anew (see `write_golden_v1`):
@@ -149,11 +153,7 @@ fn golden_wave_dir() -> std::path::PathBuf {
 
 #[test]
 fn a_directory_with_wave_records_opens_to_its_recorded_state() {
-    let scratch = Scratch::new("golden-wave");
-    support::copy_dir(&golden_wave_dir(), scratch.path());
-    let store = support::open_with(scratch.path(), options()).unwrap();
-    assert_eq!(store.state_hash().to_hex(), GOLDEN_WAVE_STATE_HASH);
-    assert_history_agrees(scratch.path());
+    assert_opens_to(&golden_wave_dir(), GOLDEN_WAVE_STATE_HASH);
 }
 
 /// Writes `tests/golden/wave` anew (see `write_golden_v1`):
