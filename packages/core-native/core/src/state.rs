@@ -14,11 +14,11 @@ use crate::error::{fail, Error, Result};
 use crate::graph::{Edge, Graph};
 use crate::id_map::IdMap;
 use crate::log::body::Change;
-use crate::log::wave_body::WaveOutputs;
 use crate::metadata::{validate_entry, Metadata};
 use crate::page::{validate_size, Location, Page, PageId};
 use crate::page_memory::{Memory, MemoryConfig, MemoryKind, ViewBytes};
 use crate::page_table::PageTable;
+use crate::propagation::propagated;
 use crate::state_hash::{hash_state, StateHash};
 
 /// The most pages one `create_pages` call makes.
@@ -293,7 +293,7 @@ impl State {
     /// Writes `bytes` over the whole page `id` and returns its new epoch,
     /// without validating or logging: for a wave's outputs after the first,
     /// each already checked against its page, whose record the first output's
-    /// `apply` logged; and for a replayed wave record's outputs, all checked.
+    /// `apply` logged.
     pub fn apply_checked_output(&mut self, id: PageId, bytes: &[u8]) -> Result<u64> {
         let page = self.pages.get_mut(id)?;
         debug_assert_eq!(page.size(), bytes.len() as u64, "a wave output has its page's size");
@@ -385,7 +385,11 @@ impl State {
             Change::PageMove { id, memory } => self.move_page(*id, *memory, nothing).map(drop),
             Change::PageRelease { id } => self.release_page(*id, nothing),
             Change::Deltas(batch) => self.apply_encoded_batch(batch, nothing),
-            Change::Wave(outputs) => self.apply_wave(outputs),
+            Change::Wave(outputs) => self.apply_deltas(
+                || outputs.iter().map(|(id, bytes)| propagated(id, bytes)),
+                false,
+                nothing,
+            ),
             // Planted (Cargo.toml): replay drops metadata deletions.
             Change::MetadataSet { value: None, .. } if cfg!(feature = "planted-fuzz-bugs") => Ok(()),
             Change::MetadataSet { id, key, value } => self.set_metadata(*id, key, *value, nothing),
@@ -393,21 +397,6 @@ impl State {
             Change::EdgeAdd(edge) => self.add_edge(*edge, nothing),
             Change::EdgeRemove { parent, child } => self.remove_edge(*parent, *child, nothing),
         }
-    }
-
-    /// Replays a wave record as `apply_batch` applies its deltas: every
-    /// output is checked against its page, then all are written.
-    fn apply_wave(&mut self, outputs: &WaveOutputs<'_>) -> Result<()> {
-        for (index, (id, bytes)) in outputs.iter().enumerate() {
-            self.pages
-                .get(id)
-                .and_then(|page| Payload::Dense(bytes).validate(id, page.size()))
-                .map_err(|error| Error::new(error.code, format!("wave output {index}: {}", error.message)))?;
-        }
-        for (id, bytes) in outputs.iter() {
-            self.apply_checked_output(id, bytes)?;
-        }
-        Ok(())
     }
 
     pub fn next_page_id(&self) -> PageId {

@@ -28,6 +28,8 @@ use crate::error::{fail, Result};
 use crate::varint;
 
 pub const BATCH_MAGIC: [u8; 4] = *b"MDB1";
+/// The magic and the delta count.
+const BATCH_HEADER_BYTES: usize = 8;
 const KIND_DENSE: u8 = 1;
 const KIND_SPARSE: u8 = 2;
 const KIND_RANGES: u8 = 3;
@@ -43,7 +45,18 @@ const MASK_RUN_BYTES_MAX: usize = 6;
 
 /// Decodes a whole batch; fails on any malformed or trailing byte.
 pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Delta<Cow<'_, [u8]>>>> {
-    Ok(EncodedBatch::parse(bytes)?.iter().collect())
+    let mut reader = Reader {
+        bytes,
+        cursor: 0,
+        expand: true,
+    };
+    let count = reader.batch_header()?;
+    let mut deltas = Vec::with_capacity(count);
+    for _ in 0..count {
+        deltas.push(reader.delta()?);
+    }
+    reader.batch_end()?;
+    Ok(deltas)
 }
 
 /// A batch whose every byte `parse` checked, decoded delta by delta as
@@ -67,44 +80,17 @@ impl<'a> EncodedBatch<'a> {
             cursor: 0,
             expand: false,
         };
-        if reader.take(4)? != BATCH_MAGIC {
-            return fail!(EncodingInvalid, "delta batch does not start with \"MDB1\"");
-        }
-        let count = reader.u32()? as usize;
-        // Each delta takes at least 17 bytes, which bounds a hostile count.
-        // Planted (Cargo.toml): a hostile count trusted.
-        if count > bytes.len() / 17 && !cfg!(feature = "planted-fuzz-bugs") {
-            return fail!(
-                EncodingInvalid,
-                "delta batch claims {count} deltas in {} bytes",
-                bytes.len()
-            );
-        }
+        let count = reader.batch_header()?;
         let mut expects_epochs = false;
         for _ in 0..count {
             expects_epochs |= reader.delta()?.expect_epoch.is_some();
         }
-        if reader.cursor != bytes.len() {
-            return fail!(
-                EncodingInvalid,
-                "{} trailing bytes after the delta batch",
-                bytes.len() - reader.cursor
-            );
-        }
+        reader.batch_end()?;
         Ok(EncodedBatch {
             bytes,
             count,
             expects_epochs,
         })
-    }
-
-    /// How many deltas the batch holds.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// True when some delta expects an epoch.
@@ -116,13 +102,14 @@ impl<'a> EncodedBatch<'a> {
     pub fn iter(&self) -> impl Iterator<Item = Delta<Cow<'a, [u8]>>> + 'a {
         let mut reader = Reader {
             bytes: self.bytes,
-            cursor: 8,
+            cursor: BATCH_HEADER_BYTES,
             expand: true,
         };
         (0..self.count).map(move |_| reader.delta().expect("checked by parse"))
     }
 }
 
+/// Appends a batch header for `count` deltas.
 pub fn encode_batch_header(count: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&BATCH_MAGIC);
     out.extend_from_slice(&count.to_le_bytes());
@@ -321,6 +308,36 @@ impl<'a> Reader<'a> {
     fn counted_bytes(&mut self) -> Result<&'a [u8]> {
         let len = self.u32()? as usize;
         self.take(len)
+    }
+
+    /// Reads the magic and the delta count, bounded by the bytes there are.
+    fn batch_header(&mut self) -> Result<usize> {
+        if self.take(4)? != BATCH_MAGIC {
+            return fail!(EncodingInvalid, "delta batch does not start with \"MDB1\"");
+        }
+        let count = self.u32()? as usize;
+        // Each delta takes at least 17 bytes, which bounds a hostile count.
+        // Planted (Cargo.toml): a hostile count trusted.
+        if count > self.bytes.len() / 17 && !cfg!(feature = "planted-fuzz-bugs") {
+            return fail!(
+                EncodingInvalid,
+                "delta batch claims {count} deltas in {} bytes",
+                self.bytes.len()
+            );
+        }
+        Ok(count)
+    }
+
+    /// Checks that no byte trails the last delta.
+    fn batch_end(&self) -> Result<()> {
+        if self.cursor != self.bytes.len() {
+            return fail!(
+                EncodingInvalid,
+                "{} trailing bytes after the delta batch",
+                self.bytes.len() - self.cursor
+            );
+        }
+        Ok(())
     }
 
     fn delta(&mut self) -> Result<Delta<Cow<'a, [u8]>>> {
