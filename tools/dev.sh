@@ -126,6 +126,10 @@ case "${1:-}" in
       say "installing redis-server (a benchmark peer)"
       apt_install redis-server
     fi
+    if [ ! -f /usr/include/zmq.h ]; then
+      say "installing libzmq's headers (the bridge benchmark's C load generator)"
+      apt_install libzmq3-dev
+    fi
     pnpm exec nx run-many -t bench --output-style=static
     ;;
   *)
