@@ -39,6 +39,10 @@ pub struct State {
     pages: PageTable,
     graph: Graph,
     memory: Memory,
+    /// A write that failed after its change was logged (a failing device):
+    /// the pages no longer match the log, so every later change is refused
+    /// with it; reopening rebuilds the pages from the log.
+    failure: Option<Error>,
 }
 
 impl Default for State {
@@ -59,6 +63,7 @@ impl State {
             pages: PageTable::default(),
             graph: Graph::default(),
             memory: Memory::new(config),
+            failure: None,
         }
     }
 
@@ -69,6 +74,7 @@ impl State {
             pages: PageTable::restore(pages, next_page_id),
             graph,
             memory,
+            failure: None,
         }
     }
 
@@ -105,7 +111,7 @@ impl State {
             map.set(key, Some(value))?;
         }
         let data = self.memory.allocate(memory, self.pages.next_page_id(), size)?;
-        if let Err(error) = before_change() {
+        if let Err(error) = self.before(before_change) {
             self.memory.free(data);
             return Err(error);
         }
@@ -155,7 +161,7 @@ impl State {
                 }
             }
         }
-        if let Err(error) = before_change() {
+        if let Err(error) = self.before(before_change) {
             allocated.into_iter().for_each(|data| self.memory.free(data));
             return Err(error);
         }
@@ -177,7 +183,7 @@ impl State {
         memory.check_fits(page.size())?;
         let mut data = self.memory.allocate(memory, id, page.size())?;
         data.bytes_mut().copy_from_slice(page.data());
-        if let Err(error) = before_change() {
+        if let Err(error) = self.before(before_change) {
             self.memory.free(data);
             return Err(error);
         }
@@ -190,7 +196,7 @@ impl State {
     /// Releases a page and its edges. Its id stays taken; views of it keep their memory.
     pub fn release_page(&mut self, id: PageId, before_change: impl BeforeChange) -> Result<()> {
         self.pages.get(id)?;
-        before_change()?;
+        self.before(before_change)?;
         self.graph.remove_page(id);
         let page = self.pages.remove(id)?;
         self.memory.free(page.data);
@@ -230,7 +236,7 @@ impl State {
         self.pages.get(edge.parent)?;
         self.pages.get(edge.child)?;
         self.graph.check_add(edge.parent, edge.child)?;
-        before_change()?;
+        self.before(before_change)?;
         self.graph.add(edge);
         Ok(())
     }
@@ -239,7 +245,7 @@ impl State {
         self.pages.get(parent)?;
         self.pages.get(child)?;
         self.graph.check_remove(parent, child)?;
-        before_change()?;
+        self.before(before_change)?;
         self.graph.remove(parent, child);
         Ok(())
     }
@@ -275,7 +281,7 @@ impl State {
     ) -> Result<()> {
         self.pages.get(id)?;
         validate_entry(key, value)?;
-        before_change()?;
+        self.before(before_change)?;
         self.pages.get_mut(id)?.set_metadata(key, value)
     }
 
@@ -283,9 +289,13 @@ impl State {
     pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>, before_change: impl BeforeChange) -> Result<u64> {
         let page = self.pages.get(delta.page_id)?;
         validate_against(delta, page, page.epoch)?;
-        before_change()?;
+        let payload = delta.payload.as_borrowed();
+        self.prepare_write(delta.page_id, &payload)?;
+        self.before(before_change)?;
         let page = self.pages.get_mut(delta.page_id)?;
-        page.data.apply(&delta.payload.as_borrowed())?;
+        if let Err(error) = page.data.apply(&payload) {
+            return Err(self.failed_after_logging(error));
+        }
         page.epoch += 1;
         Ok(page.epoch)
     }
@@ -295,11 +305,34 @@ impl State {
     /// each already checked against its page, whose record the first output's
     /// `apply` logged.
     pub fn apply_checked_output(&mut self, id: PageId, bytes: &[u8]) -> Result<u64> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
         let page = self.pages.get_mut(id)?;
         debug_assert_eq!(page.size(), bytes.len() as u64, "a wave output has its page's size");
-        page.data.apply(&Payload::Dense(bytes))?;
+        if let Err(error) = page.data.apply(&Payload::Dense(bytes)) {
+            return Err(self.failed_after_logging(error));
+        }
         page.epoch += 1;
         Ok(page.epoch)
+    }
+
+    /// Allocates what writing each of a wave's outputs needs (device pages),
+    /// before the wave's record is logged and `apply_checked_output` writes them.
+    pub fn prepare_outputs<'b>(&mut self, mut outputs: impl Iterator<Item = (PageId, &'b [u8])>) -> Result<()> {
+        if !self.memory.has_cuda_pages() {
+            return Ok(());
+        }
+        outputs.try_for_each(|(id, bytes)| self.prepare_write(id, &Payload::Dense(bytes)))
+    }
+
+    /// Allocates what writing `payload` to page `id` needs (page_memory's
+    /// `prepare_write`): called before the change is logged.
+    fn prepare_write(&mut self, id: PageId, payload: &Payload<&[u8]>) -> Result<()> {
+        if !self.memory.has_cuda_pages() {
+            return Ok(());
+        }
+        self.pages.get_mut(id)?.data.prepare_write(payload)
     }
 
     /// Applies deltas in order, all or none: every delta is validated against
@@ -344,16 +377,42 @@ impl State {
             self.pages
                 .get(delta.page_id)
                 .and_then(|page| validate_against(delta, page, page.epoch + earlier))
+                .and_then(|()| self.prepare_write(delta.page_id, &delta.payload.as_borrowed()))
                 .map_err(|error| Error::new(error.code, format!("batch delta {index}: {}", error.message)))?;
         }
-        before_change()?;
+        self.before(before_change)?;
         for delta in deltas() {
             let delta = delta.borrow();
             let page = self.pages.get_mut(delta.page_id).expect("validated above");
-            page.data.apply(&delta.payload.as_borrowed())?;
+            if let Err(error) = page.data.apply(&delta.payload.as_borrowed()) {
+                return Err(self.failed_after_logging(error));
+            }
             page.epoch += 1;
         }
         Ok(())
+    }
+
+    /// Runs `before_change` (which logs the change) unless an earlier write
+    /// failed after its change was logged.
+    fn before(&self, before_change: impl BeforeChange) -> Result<()> {
+        match &self.failure {
+            Some(failure) => Err(failure.clone()),
+            None => before_change(),
+        }
+    }
+
+    /// Keeps `error`, of a write after its change was logged, as the reason
+    /// every later change is refused.
+    fn failed_after_logging(&mut self, error: Error) -> Error {
+        let failure = Error::new(
+            error.code,
+            format!(
+                "{} (after its change was logged: this store refuses further changes; reopen it to rebuild its pages from the log)",
+                error.message
+            ),
+        );
+        self.failure = Some(failure.clone());
+        failure
     }
 
     /// Replays one logged change. A change that does not fit the state (an id

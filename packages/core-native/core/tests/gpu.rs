@@ -406,3 +406,91 @@ fn pages_live_on_and_move_between_two_devices() {
     }
     assert_eq!(store.state_hash(), twin.state_hash());
 }
+
+/// A delta that needs device memory the device does not have (the copy of an
+/// evicted page, its payload's scratch) is refused before its change is
+/// logged: the batch it is in changes nothing and logs nothing, and it goes
+/// through once memory is free again. Before, the change was logged first, so
+/// the caller got an error for a change that reopening then applied, and the
+/// batch's earlier deltas stayed written.
+#[test]
+fn a_write_without_device_memory_is_refused_before_it_is_logged() {
+    if !cuda::available() {
+        return;
+    }
+    let scratch = Scratch::new("gpu-full");
+    let mut store = support::open_with(scratch.path(), StoreOptions::default()).unwrap();
+    let mut rng = Rng(11);
+    let (small, large) = (1usize << 20, 32usize << 20);
+    // The device's scratch holds 1 MiB (a dense write of `warm`); the other
+    // pages get their bytes without it, so that no refusal below frees memory
+    // that a later case could use.
+    let warm = store.create_page(small as u64, Location::Gpu, &[]).unwrap();
+    store.apply(&delta(warm, payload(&mut rng, 0, small))).unwrap();
+    let evicted = store.create_page(large as u64, Location::Cpu, &[]).unwrap();
+    store.apply(&delta(evicted, payload(&mut rng, 0, large))).unwrap();
+    store.move_page(evicted, MemoryKind::Device).unwrap();
+    store.page_memory_of(evicted).unwrap().evict().unwrap();
+    let resident = store.create_page(large as u64, Location::Gpu, &[]).unwrap();
+    let pages = [warm, evicted, resident];
+    let mut expected: Vec<Vec<u8>> = pages.iter().map(|&id| bytes_of(&store, id)).collect();
+
+    // Fill the device with pages, halving their size down to 1 MiB each time one does not fit.
+    let mut fillers = Vec::new();
+    let mut filler = 2u64 << 30;
+    while filler >= small as u64 {
+        match store.create_page(filler, Location::Gpu, &[]) {
+            Ok(id) => fillers.push(id),
+            Err(error) => {
+                assert_eq!(error.code, ErrorCode::DeviceOutOfMemory, "{}", error.message);
+                filler /= 2;
+            }
+        }
+    }
+    let lsn = store.last_lsn();
+    let refused = [
+        // `warm` fits, `evicted` needs its device copy back.
+        vec![
+            delta(warm, payload(&mut rng, 0, small)),
+            delta(evicted, payload(&mut rng, 1, large)),
+        ],
+        vec![delta(evicted, payload(&mut rng, 0, large))],
+        // 32 MiB of scratch for a dense write of `resident`, which is on the device.
+        vec![delta(resident, payload(&mut rng, 0, large))],
+    ];
+    for (case, batch) in refused.iter().enumerate() {
+        let error = store.apply_batch(batch).unwrap_err();
+        assert_eq!(
+            error.code,
+            ErrorCode::DeviceOutOfMemory,
+            "case {case}: {}",
+            error.message
+        );
+        assert_eq!(store.last_lsn(), lsn, "case {case}: nothing logged");
+        for (&id, bytes) in pages.iter().zip(&expected) {
+            assert_eq!(&bytes_of(&store, id), bytes, "case {case}: page {id}");
+        }
+    }
+    let error = store.apply(&refused[1][0]).unwrap_err();
+    assert_eq!(error.code, ErrorCode::DeviceOutOfMemory, "{}", error.message);
+    assert_eq!(store.last_lsn(), lsn);
+
+    for id in fillers {
+        store.release_page(id).unwrap();
+    }
+    for batch in &refused {
+        store.apply_batch(batch).unwrap();
+        for delta in batch {
+            let at = pages.iter().position(|&id| id == delta.page_id).unwrap();
+            apply_payload(&mut expected[at], &delta.payload.as_borrowed());
+        }
+    }
+    let (lsn, hash) = (store.last_lsn(), store.state_hash());
+    drop(store);
+    let store = support::open_with(scratch.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.last_lsn(), lsn);
+    assert_eq!(store.state_hash(), hash);
+    for (&id, bytes) in pages.iter().zip(&expected) {
+        assert_eq!(&bytes_of(&store, id), bytes, "page {id} after reopen");
+    }
+}

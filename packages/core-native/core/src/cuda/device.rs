@@ -498,6 +498,24 @@ impl Device {
         )
     }
 
+    /// Allocates now what `run_with_payload` needs for `scratch_len` bytes of
+    /// scratch (the scratch, the pinned staging, the kernels), which it then
+    /// reuses: a delta reserves before its change is logged.
+    pub(crate) fn reserve_payload(&self, scratch_len: usize) -> Result<()> {
+        let (driver, mut inner) = self.bind()?;
+        let inner = &mut *inner;
+        if scratch_len > 0 {
+            ensure_scratch(driver, inner, scratch_len)?;
+        }
+        if inner.staging.is_none() {
+            inner.staging = Some(host_alloc(driver, 2 * STAGING_HALF)?);
+        }
+        if inner.kernels.is_none() {
+            inner.kernels = Some(Kernels::load(driver)?);
+        }
+        Ok(())
+    }
+
     /// Loads the delta kernels now (a module load compiles the PTX), so that
     /// a timed first apply does not pay for it.
     pub fn load_kernels(&self) -> Result<()> {

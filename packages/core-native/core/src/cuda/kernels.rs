@@ -6,7 +6,7 @@ use std::ffi::{c_uint, c_void};
 
 use super::device::{grid, Device};
 use super::driver::{check, DevicePtr, Driver, Function, Module, Stream};
-use crate::delta::Payload;
+use crate::delta::{Payload, RangeWrite};
 use crate::error::Result;
 
 /// The PTX, NUL-terminated as cuModuleLoadData wants it.
@@ -91,10 +91,80 @@ const fn align(offset: usize) -> usize {
     offset.next_multiple_of(256)
 }
 
+/// Where a sparse payload's parts lie in device scratch.
+struct SparseLayout {
+    words: u64,
+    blocks: u64,
+    packed_at: usize,
+    counts_at: usize,
+    scratch_len: usize,
+}
+
+impl SparseLayout {
+    fn of(mask_len: usize, packed_len: usize) -> SparseLayout {
+        let words = (mask_len as u64).div_ceil(4);
+        let blocks = words.div_ceil(u64::from(SPARSE_THREADS)).max(1);
+        let packed_at = align(mask_len);
+        let counts_at = align(packed_at + packed_len);
+        SparseLayout {
+            words,
+            blocks,
+            packed_at,
+            counts_at,
+            scratch_len: counts_at + blocks as usize * 8,
+        }
+    }
+}
+
+/// The table of a ranges payload: (page offset, scratch offset, length) per
+/// piece of at most RANGE_PIECE bytes, so that one block copies each piece.
+fn range_table(writes: &[RangeWrite<&[u8]>]) -> Vec<u64> {
+    let mut pieces: Vec<u64> = Vec::new();
+    let mut from = 0u64;
+    for write in writes {
+        let mut done = 0u64;
+        while done < write.bytes.len() as u64 {
+            let piece = RANGE_PIECE.min(write.bytes.len() as u64 - done);
+            pieces.extend([write.offset + done, from + done, piece]);
+            done += piece;
+        }
+        from += write.bytes.len() as u64;
+    }
+    pieces
+}
+
+/// Pieces of at most RANGE_PIECE bytes that `writes` make (the rows of `range_table`).
+fn range_pieces(writes: &[RangeWrite<&[u8]>]) -> usize {
+    writes
+        .iter()
+        .map(|write| (write.bytes.len() as u64).div_ceil(RANGE_PIECE) as usize)
+        .sum()
+}
+
+/// Device scratch that applying `payload` to a page of `len` bytes uses.
+fn scratch_len(len: usize, payload: &Payload<&[u8]>) -> usize {
+    match payload {
+        Payload::Dense(_) => len,
+        Payload::Sparse { mask, packed } => SparseLayout::of(mask.len(), packed.len()).scratch_len,
+        Payload::Ranges(writes) => match range_pieces(writes) {
+            0 => 0,
+            pieces => align(pieces * 3 * 8) + writes.iter().map(|write| write.bytes.len()).sum::<usize>(),
+        },
+    }
+}
+
+/// Makes ready on `device` everything that applying `payload` to a page of
+/// `len` bytes allocates (scratch, staging, the kernels), so that the apply,
+/// which runs after its change is logged, fails only if the device does.
+pub fn reserve(device: &Device, len: usize, payload: &Payload<&[u8]>) -> Result<()> {
+    device.reserve_payload(scratch_len(len, payload))
+}
+
 /// Applies a validated `payload` to the `len` bytes of device memory at `page`, and waits.
 pub fn apply(device: &Device, page: DevicePtr, len: usize, payload: &Payload<&[u8]>) -> Result<()> {
+    let scratch_len = scratch_len(len, payload);
     match payload {
-        Payload::Dense(bytes) => device.run_with_payload(&[(0, bytes)], len, |kernels, stream, scratch| {
+        Payload::Dense(bytes) => device.run_with_payload(&[(0, bytes)], scratch_len, |kernels, stream, scratch| {
             let (mut page, mut from, mut len) = (page, scratch, len as u64);
             let blocks = grid(len.div_ceil(16), THREADS, MAX_BLOCKS);
             launch(
@@ -106,20 +176,16 @@ pub fn apply(device: &Device, page: DevicePtr, len: usize, payload: &Payload<&[u
             )
         }),
         Payload::Sparse { mask, packed } => {
-            let words = (mask.len() as u64).div_ceil(4);
-            let blocks = words.div_ceil(u64::from(SPARSE_THREADS)).max(1);
-            let packed_at = align(mask.len());
-            let counts_at = align(packed_at + packed.len());
-            let scratch_len = counts_at + blocks as usize * 8;
+            let layout = SparseLayout::of(mask.len(), packed.len());
             device.run_with_payload(
-                &[(0, mask), (packed_at, packed)],
+                &[(0, mask), (layout.packed_at, packed)],
                 scratch_len,
                 |kernels, stream, scratch| {
                     let (mut page, mut len, mut mask_ptr) = (page, len as u64, scratch);
-                    let (mut mask_len, mut words, mut blocks_arg) = (mask.len() as u64, words, blocks);
-                    let mut packed_ptr = scratch + packed_at as u64;
-                    let mut counts = scratch + counts_at as u64;
-                    let grid_blocks = blocks as c_uint;
+                    let (mut mask_len, mut words, mut blocks_arg) = (mask.len() as u64, layout.words, layout.blocks);
+                    let mut packed_ptr = scratch + layout.packed_at as u64;
+                    let mut counts = scratch + layout.counts_at as u64;
+                    let grid_blocks = layout.blocks as c_uint;
                     launch(
                         kernels.sparse_count,
                         grid_blocks,
@@ -158,17 +224,7 @@ pub fn apply(device: &Device, page: DevicePtr, len: usize, payload: &Payload<&[u
             )
         }
         Payload::Ranges(writes) => {
-            let mut pieces: Vec<u64> = Vec::new();
-            let mut from = 0u64;
-            for write in writes {
-                let mut done = 0u64;
-                while done < write.bytes.len() as u64 {
-                    let piece = RANGE_PIECE.min(write.bytes.len() as u64 - done);
-                    pieces.extend([write.offset + done, from + done, piece]);
-                    done += piece;
-                }
-                from += write.bytes.len() as u64;
-            }
+            let pieces = range_table(writes);
             let count = pieces.len() as u64 / 3;
             if count == 0 {
                 return Ok(());
@@ -181,6 +237,7 @@ pub fn apply(device: &Device, page: DevicePtr, len: usize, payload: &Payload<&[u
                 parts.push((at, write.bytes));
                 at += write.bytes.len();
             }
+            debug_assert_eq!(at, scratch_len, "scratch_len describes this layout");
             device.run_with_payload(&parts, at, |kernels, stream, scratch| {
                 let (mut page, mut table_ptr, mut count_arg) = (page, scratch, count);
                 let mut bytes_ptr = scratch + bytes_at as u64;

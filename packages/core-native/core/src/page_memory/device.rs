@@ -10,6 +10,10 @@
 //!   until the next delta;
 //! - a host write (restoring a checkpoint, moving a page in) writes the mirror
 //!   and makes the device copy stale, and the next delta uploads it first;
+//! - a delta allocates before its change is logged (`prepare_write`: the
+//!   device copy, the scratch and staging of its payload), so that a device
+//!   without the memory refuses it whole and the write after the log can
+//!   fail only with the device itself;
 //! - `evict` frees the device copy (the mirror keeps the bytes) and
 //!   `prefetch` makes it current again.
 //!
@@ -173,6 +177,13 @@ impl DevicePage {
         Ok(ptr)
     }
 
+    /// Makes the device copy current and reserves what applying `payload`
+    /// allocates, so that `apply` after it allocates nothing.
+    pub(crate) fn prepare_write(&mut self, payload: &Payload<&[u8]>) -> Result<()> {
+        self.sync_device()?;
+        kernels::reserve(&self.device, self.len, payload)
+    }
+
     /// Applies a validated payload on the device.
     pub(crate) fn apply(&mut self, payload: &Payload<&[u8]>) -> Result<()> {
         let ptr = self.sync_device()?;
@@ -291,6 +302,11 @@ impl ManagedPage {
 
     pub(crate) fn ordinal(&self) -> u32 {
         self.device.ordinal()
+    }
+
+    /// Reserves what applying `payload` allocates, so that `apply` allocates nothing.
+    pub(crate) fn prepare_write(&self, payload: &Payload<&[u8]>) -> Result<()> {
+        kernels::reserve(&self.device, self.len, payload)
     }
 
     pub(crate) fn apply(&self, payload: &Payload<&[u8]>) -> Result<()> {

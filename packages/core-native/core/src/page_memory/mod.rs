@@ -186,6 +186,8 @@ pub struct Memory {
     arena: Arena,
     mapped: MappedFiles,
     cuda: CudaChoice,
+    /// Live device and managed pages: without any, no write needs preparing.
+    cuda_pages: usize,
 }
 
 /// Where CUDA allocations go.
@@ -219,7 +221,13 @@ impl Memory {
             arena: Arena::default(),
             mapped: MappedFiles::new(config),
             cuda: CudaChoice::default(),
+            cuda_pages: 0,
         }
+    }
+
+    /// Whether any page lives in device or managed memory.
+    pub fn has_cuda_pages(&self) -> bool {
+        self.cuda_pages > 0
     }
 
     fn backend(&mut self, kind: MemoryKind) -> &mut dyn Backend {
@@ -246,10 +254,12 @@ impl Memory {
             }
             Err(error) => return Err(error),
         };
-        Ok(PageMemory(match kind {
+        let memory = PageMemory(match kind {
             MemoryKind::Device => Repr::Device(Box::new(DevicePage::new(device, size as usize)?)),
             _ => Repr::Managed(Arc::new(ManagedPage::new(device, size as usize)?)),
-        }))
+        });
+        self.cuda_pages += 1;
+        Ok(memory)
     }
 
     /// Memory for each `(kind, id, bytes)` holding a copy of `bytes` (a
@@ -270,6 +280,7 @@ impl Memory {
         for &(kind, id, bytes) in pages {
             if kind == MemoryKind::Device {
                 if let Some((page, crc)) = restored.next() {
+                    self.cuda_pages += 1;
                     memories.push((PageMemory(Repr::Device(Box::new(page))), crc));
                     continue;
                 }
@@ -283,6 +294,9 @@ impl Memory {
 
     /// Takes back the memory of a released or moved page.
     pub fn free(&mut self, memory: PageMemory) {
+        if memory.kind().is_cuda() {
+            self.cuda_pages -= 1;
+        }
         self.backend(memory.kind()).free(memory);
     }
 
@@ -409,6 +423,17 @@ impl PageMemory {
 
     /// Applies a validated payload: by the device's kernels for CUDA memory
     /// (`DEVICE_FAILED` if the device fails), else on the host.
+    /// Allocates what applying `payload` needs (device pages: a current
+    /// device copy, the payload's scratch); nothing for host memory. A delta
+    /// calls it before its change is logged, `apply` after.
+    pub fn prepare_write(&mut self, payload: &Payload<&[u8]>) -> Result<()> {
+        match &mut self.0 {
+            Repr::Device(page) => page.prepare_write(payload),
+            Repr::Managed(page) => page.prepare_write(payload),
+            _ => Ok(()),
+        }
+    }
+
     pub fn apply(&mut self, payload: &Payload<&[u8]>) -> Result<()> {
         match &mut self.0 {
             Repr::Device(page) => page.apply(payload),

@@ -76,7 +76,9 @@ impl Store {
                     }
                 }
                 // Then applied one by one; the first apply logs the record of all of them. The
-                // others cannot fail: each output was checked above, or computed in this call.
+                // others cannot fail: each output was checked above, or computed in this call,
+                // and what writing it allocates (device pages) is allocated before the log.
+                state.prepare_outputs(outputs.iter().skip(1))?;
                 let mut outputs_left = outputs.iter();
                 if let Some((page_id, bytes)) = outputs_left.next() {
                     let first = propagated(page_id, bytes);
