@@ -21,7 +21,7 @@ use crate::checkpoint::{checkpoint_name, load_checkpoint_with};
 use crate::directory::{unused_name, DirectoryFiles};
 use crate::error::{fail, Error, ErrorCode, Result};
 use crate::log::body::{decode, Change};
-use crate::log::read_ahead::read_ahead;
+use crate::log::read_ahead::{read_ahead, ReadSegment};
 use crate::log::record::Record;
 use crate::log::segment::segment_name;
 use crate::names::Named;
@@ -141,17 +141,21 @@ pub fn replay(
     fs: &dyn FileSystem,
     log_dir: &Path,
     segments: &[u64],
-    mut state: State,
+    state: State,
     base_lsn: u64,
     until_lsn: Option<u64>,
     reads: SegmentReads,
 ) -> Result<Replayed> {
-    let mut last_lsn = base_lsn;
-    let mut tail = None;
-    let mut checkpoint_markers = Vec::new();
-    // The segments the replay reads: from the one holding LSN base_lsn + 1 up
-    // to the one holding `until_lsn`.
-    let read: Vec<u64> = segments
+    let read = segments_to_read(segments, base_lsn, until_lsn);
+    read_ahead(fs, log_dir, &read, segments.last().copied(), reads, |segments_read| {
+        replay_read(segments_read, segments, state, base_lsn, until_lsn)
+    })
+}
+
+/// The segments a replay after `base_lsn` reads: from the one holding LSN
+/// `base_lsn + 1` up to the one holding `until_lsn` (or the newest).
+fn segments_to_read(segments: &[u64], base_lsn: u64, until_lsn: Option<u64>) -> Vec<u64> {
+    segments
         .iter()
         .enumerate()
         .filter(|&(index, _)| {
@@ -160,54 +164,65 @@ pub fn replay(
         })
         .map(|(_, &first_lsn)| first_lsn)
         .take_while(|&first_lsn| until_lsn.is_none_or(|until| first_lsn <= until))
-        .collect();
-    let newest = segments.last().copied();
-    let reached_until = read_ahead(fs, log_dir, &read, newest, reads, |segments_read| -> Result<bool> {
-        for read in segments_read {
-            let segment = read?;
-            let (name, first_lsn) = (&segment.name, segment.first_lsn);
-            if first_lsn > last_lsn.saturating_add(1) {
+        .collect()
+}
+
+/// `replay`'s work on the segments `segments_to_read` named, as `read_ahead` yields them.
+fn replay_read(
+    segments_read: &mut dyn Iterator<Item = Result<ReadSegment>>,
+    segments: &[u64],
+    mut state: State,
+    base_lsn: u64,
+    until_lsn: Option<u64>,
+) -> Result<Replayed> {
+    let mut last_lsn = base_lsn;
+    let mut tail = None;
+    let mut checkpoint_markers = Vec::new();
+    let mut reached_until = false;
+    'segments: for read in segments_read {
+        let segment = read?;
+        let (name, first_lsn) = (&segment.name, segment.first_lsn);
+        if first_lsn > last_lsn.saturating_add(1) {
+            return fail!(
+                LogCorrupt,
+                "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: \
+                     the records between are missing"
+            );
+        }
+        for (record, offset) in segment.records() {
+            if record.lsn <= base_lsn {
+                continue;
+            }
+            if until_lsn.is_some_and(|until| record.lsn > until) {
+                reached_until = true;
+                break 'segments;
+            }
+            if let Some(lsn) = apply_record(&mut state, &record, name, offset)? {
+                checkpoint_markers.push(lsn);
+            }
+            last_lsn = record.lsn;
+        }
+        let next_first = segments.get(segments.partition_point(|&lsn| lsn <= first_lsn)).copied();
+        if let Some(next) = next_first {
+            let after = segment.next_lsn();
+            if next != after {
                 return fail!(
                     LogCorrupt,
-                    "segment {name} starts at LSN {first_lsn}, but the log before it ends at LSN {last_lsn}: \
-                     the records between are missing"
+                    "segment {name} ends before LSN {after}, but the next segment starts at LSN {next}"
                 );
             }
-            for (record, offset) in segment.records() {
-                if record.lsn <= base_lsn {
-                    continue;
-                }
-                if until_lsn.is_some_and(|until| record.lsn > until) {
-                    return Ok(true);
-                }
-                if let Some(lsn) = apply_record(&mut state, &record, name, offset)? {
-                    checkpoint_markers.push(lsn);
-                }
-                last_lsn = record.lsn;
-            }
-            let next_first = segments.get(segments.partition_point(|&lsn| lsn <= first_lsn)).copied();
-            if let Some(next) = next_first {
-                let after = segment.next_lsn();
-                if next != after {
-                    return fail!(
-                        LogCorrupt,
-                        "segment {name} ends before LSN {after}, but the next segment starts at LSN {next}"
-                    );
-                }
-            } else {
-                tail = Some(LogTail {
-                    fill: segment.fill(),
-                    segment_first_lsn: first_lsn,
-                    valid_len: segment.valid_end as u64,
-                    torn_end: segment.torn_end as u64,
-                    file_len: segment.bytes.len() as u64,
-                    sealed: segment.sealed,
-                    segment_path: segment.path,
-                });
-            }
+        } else {
+            tail = Some(LogTail {
+                fill: segment.fill(),
+                segment_first_lsn: first_lsn,
+                valid_len: segment.valid_end as u64,
+                torn_end: segment.torn_end as u64,
+                file_len: segment.bytes.len() as u64,
+                sealed: segment.sealed,
+                segment_path: segment.path,
+            });
         }
-        Ok(false)
-    })?;
+    }
     if reached_until {
         return Ok(Replayed {
             state,
@@ -288,8 +303,33 @@ pub fn recover(
         );
     }
     let log_first_lsn = files.log_first_lsn();
-    let (base, base_lsn) = load_base(fs, &checkpoint_dir, &files.checkpoints, u64::MAX, log_first_lsn, memory)?;
-    let replayed = replay(fs, &dir.join("log"), &files.segments, base, base_lsn, None, reads)?;
+    // The log is read (read_ahead's thread) while the checkpoint loads, from the
+    // newest checkpoint that can be the base; when load_base refuses that one
+    // and falls back to an older one, the replay reads again from there.
+    let log_dir = dir.join("log");
+    let likely_base = files
+        .checkpoints
+        .iter()
+        .rev()
+        .find(|&&lsn| lsn.saturating_add(1) >= log_first_lsn)
+        .copied()
+        .unwrap_or(0);
+    let read = segments_to_read(&files.segments, likely_base, None);
+    let replayed = read_ahead(
+        fs,
+        &log_dir,
+        &read,
+        files.segments.last().copied(),
+        reads,
+        |segments_read| {
+            let (base, base_lsn) = load_base(fs, &checkpoint_dir, &files.checkpoints, u64::MAX, log_first_lsn, memory)?;
+            if base_lsn == likely_base {
+                replay_read(segments_read, &files.segments, base, base_lsn, None)
+            } else {
+                replay(fs, &log_dir, &files.segments, base, base_lsn, None, reads)
+            }
+        },
+    )?;
     if let Some(tail) = &replayed.tail {
         if let Some(next) = tail.sealed {
             return fail!(
