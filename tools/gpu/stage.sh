@@ -7,6 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 stage="$root/.device"
+FASTSAFETENSORS=0.5.0
 # Faster builds; the figures of record came from such builds too.
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=8
 rm -rf "$stage/bin" "$stage/node_modules"
@@ -39,6 +40,18 @@ cp -rL node_modules/.pnpm/msgpackr@*/node_modules/msgpackr "$modules/msgpackr"
 if [[ ! -f "$stage/node.xz" || "$(cat "$stage/node.version" 2>/dev/null)" != "$(node --version)" ]]; then
   xz -T2 -6 -c "$(command -v node)" >"$stage/node.xz"
   node --version >"$stage/node.version"
+fi
+# fastsafetensors, a peer of the restore benchmark: the GPU machine has no
+# registry, so its wheels (one per CPython it may run) travel with the rest.
+wheels="$stage/wheels"
+if [[ ! -f "$wheels/fastsafetensors-$FASTSAFETENSORS.done" ]]; then
+  rm -rf "$wheels"
+  mkdir -p "$wheels"
+  for python in 3.10 3.11 3.12 3.13; do
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "$python" \
+      --platform manylinux_2_28_x86_64 --dest "$wheels" "fastsafetensors==$FASTSAFETENSORS"
+  done
+  touch "$wheels/fastsafetensors-$FASTSAFETENSORS.done"
 fi
 if command -v strace >/dev/null; then
   mkdir -p "$stage/strace"

@@ -12,6 +12,13 @@ dir="$(mktemp -d)/data"
 "$binary" "$dir" make
 warm="$("$binary" "$dir" warm 20)"
 cold="$("$binary" "$dir" cold 6)"
+# fastsafetensors from the wheels tools/gpu/stage.sh carried (its runtime needs nothing else).
+wheels="$here/../../../.device/wheels"
+if compgen -G "$wheels/fastsafetensors-*.whl" >/dev/null; then
+  site="$(mktemp -d)"
+  python3 -m pip install --quiet --no-index --no-deps --find-links "$wheels" --target "$site" fastsafetensors &&
+    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 peers="$(python3 "$here/peers.py" "$dir" 20)"
 # As shipped: PTX for compute_75, compiled for the card by the driver at load.
 if nvcc -O3 -std=c++17 -gencode arch=compute_75,code=compute_75 -o "$dir/kernels" "$here/kernels.cu"; then
