@@ -10,7 +10,7 @@ use std::borrow::Borrow;
 
 use crate::delta::encoding::EncodedBatch;
 use crate::delta::{Delta, Payload};
-use crate::error::{fail, Error, Result};
+use crate::error::{fail, Error, ErrorCode, Result};
 use crate::graph::{Edge, Graph};
 use crate::id_map::IdMap;
 use crate::log::body::Change;
@@ -101,6 +101,7 @@ impl State {
         metadata: &[(&str, &[u8])],
         before_change: impl BeforeChange,
     ) -> Result<PageId> {
+        self.sound()?;
         validate_size(size)?;
         memory.check_fits(size)?;
         let mut map = Metadata::default();
@@ -111,7 +112,7 @@ impl State {
             map.set(key, Some(value))?;
         }
         let data = self.memory.allocate(memory, self.pages.next_page_id(), size)?;
-        if let Err(error) = self.before(before_change) {
+        if let Err(error) = before_change() {
             self.memory.free(data);
             return Err(error);
         }
@@ -145,6 +146,7 @@ impl State {
         location: Location,
         before_change: impl BeforeChange,
     ) -> Result<PageId> {
+        self.sound()?;
         if count == 0 || count > CREATE_PAGES_MAX {
             return fail!(InvalidArgument, "page count {count} is outside 1..={CREATE_PAGES_MAX}");
         }
@@ -161,7 +163,7 @@ impl State {
                 }
             }
         }
-        if let Err(error) = self.before(before_change) {
+        if let Err(error) = before_change() {
             allocated.into_iter().for_each(|data| self.memory.free(data));
             return Err(error);
         }
@@ -176,6 +178,7 @@ impl State {
     /// nothing and calling nothing, when the page is in `memory` already.
     /// Views of the page keep the bytes they had (they no longer see deltas).
     pub fn move_page(&mut self, id: PageId, memory: MemoryKind, before_change: impl BeforeChange) -> Result<bool> {
+        self.sound()?;
         let page = self.pages.get(id)?;
         if page.memory() == memory {
             return Ok(false);
@@ -183,7 +186,7 @@ impl State {
         memory.check_fits(page.size())?;
         let mut data = self.memory.allocate(memory, id, page.size())?;
         data.bytes_mut().copy_from_slice(page.data());
-        if let Err(error) = self.before(before_change) {
+        if let Err(error) = before_change() {
             self.memory.free(data);
             return Err(error);
         }
@@ -195,8 +198,9 @@ impl State {
 
     /// Releases a page and its edges. Its id stays taken; views of it keep their memory.
     pub fn release_page(&mut self, id: PageId, before_change: impl BeforeChange) -> Result<()> {
+        self.sound()?;
         self.pages.get(id)?;
-        self.before(before_change)?;
+        before_change()?;
         self.graph.remove_page(id);
         let page = self.pages.remove(id)?;
         self.memory.free(page.data);
@@ -233,19 +237,21 @@ impl State {
 
     /// Adds the edge `parent → child` between live pages; refuses a cycle.
     pub fn add_edge(&mut self, edge: Edge, before_change: impl BeforeChange) -> Result<()> {
+        self.sound()?;
         self.pages.get(edge.parent)?;
         self.pages.get(edge.child)?;
         self.graph.check_add(edge.parent, edge.child)?;
-        self.before(before_change)?;
+        before_change()?;
         self.graph.add(edge);
         Ok(())
     }
 
     pub fn remove_edge(&mut self, parent: PageId, child: PageId, before_change: impl BeforeChange) -> Result<()> {
+        self.sound()?;
         self.pages.get(parent)?;
         self.pages.get(child)?;
         self.graph.check_remove(parent, child)?;
-        self.before(before_change)?;
+        before_change()?;
         self.graph.remove(parent, child);
         Ok(())
     }
@@ -279,19 +285,21 @@ impl State {
         value: Option<&[u8]>,
         before_change: impl BeforeChange,
     ) -> Result<()> {
+        self.sound()?;
         self.pages.get(id)?;
         validate_entry(key, value)?;
-        self.before(before_change)?;
+        before_change()?;
         self.pages.get_mut(id)?.set_metadata(key, value)
     }
 
     /// Applies one delta; returns the page's new epoch.
     pub fn apply<B: AsRef<[u8]>>(&mut self, delta: &Delta<B>, before_change: impl BeforeChange) -> Result<u64> {
+        self.sound()?;
         let page = self.pages.get(delta.page_id)?;
         validate_against(delta, page, page.epoch)?;
         let payload = delta.payload.as_borrowed();
         self.prepare_write(delta.page_id, &payload)?;
-        self.before(before_change)?;
+        before_change()?;
         let page = self.pages.get_mut(delta.page_id)?;
         if let Err(error) = page.data.apply(&payload) {
             return Err(self.failed_after_logging(error));
@@ -305,9 +313,7 @@ impl State {
     /// each already checked against its page, whose record the first output's
     /// `apply` logged.
     pub fn apply_checked_output(&mut self, id: PageId, bytes: &[u8]) -> Result<u64> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.clone());
-        }
+        self.sound()?;
         let page = self.pages.get_mut(id)?;
         debug_assert_eq!(page.size(), bytes.len() as u64, "a wave output has its page's size");
         if let Err(error) = page.data.apply(&Payload::Dense(bytes)) {
@@ -320,6 +326,7 @@ impl State {
     /// Allocates what writing each of a wave's outputs needs (device pages),
     /// before the wave's record is logged and `apply_checked_output` writes them.
     pub fn prepare_outputs<'b>(&mut self, mut outputs: impl Iterator<Item = (PageId, &'b [u8])>) -> Result<()> {
+        self.sound()?;
         if !self.memory.has_cuda_pages() {
             return Ok(());
         }
@@ -362,6 +369,7 @@ impl State {
         D: Borrow<Delta<B>>,
         I: Iterator<Item = D>,
     {
+        self.sound()?;
         // Only `expectEpoch` depends on the deltas before it; without one, each
         // delta is validated against its page alone and no count is kept.
         let mut applied_before: IdMap<u64> = IdMap::default();
@@ -380,7 +388,7 @@ impl State {
                 .and_then(|()| self.prepare_write(delta.page_id, &delta.payload.as_borrowed()))
                 .map_err(|error| Error::new(error.code, format!("batch delta {index}: {}", error.message)))?;
         }
-        self.before(before_change)?;
+        before_change()?;
         for delta in deltas() {
             let delta = delta.borrow();
             let page = self.pages.get_mut(delta.page_id).expect("validated above");
@@ -392,22 +400,31 @@ impl State {
         Ok(())
     }
 
-    /// Runs `before_change` (which logs the change) unless an earlier write
-    /// failed after its change was logged.
-    fn before(&self, before_change: impl BeforeChange) -> Result<()> {
+    /// Refuses every change once a write failed after its change was logged.
+    fn sound(&self) -> Result<()> {
         match &self.failure {
             Some(failure) => Err(failure.clone()),
-            None => before_change(),
+            None => Ok(()),
         }
+    }
+
+    /// The failure of a write after its change was logged, which every later
+    /// change gets: the pages no longer match the log (a checkpoint of them
+    /// must not be written).
+    pub fn failure(&self) -> Option<&Error> {
+        self.failure.as_ref()
     }
 
     /// Keeps `error`, of a write after its change was logged, as the reason
     /// every later change is refused.
-    fn failed_after_logging(&mut self, error: Error) -> Error {
+    pub(crate) fn failed_after_logging(&mut self, error: Error) -> Error {
         let failure = Error::new(
-            error.code,
+            ErrorCode::DeviceFailed,
             format!(
-                "{} (after its change was logged: this store refuses further changes; reopen it to rebuild its pages from the log)",
+                "{}: {} (the write failed after its change was committed to the log, so the pages no \
+                 longer match it and every later change is refused; a store on a data directory \
+                 rebuilds them from the log when reopened)",
+                error.code.as_str(),
                 error.message
             ),
         );
@@ -498,4 +515,70 @@ fn validate_against<B: AsRef<[u8]>>(delta: &Delta<B>, page: &Page, epoch: u64) -
         }
     }
     delta.payload.validate(delta.page_id, page.size())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::delta::Source;
+    use crate::graph::EdgeKind;
+
+    /// A write that failed after its change was logged leaves pages that no
+    /// longer match the log: every later change gets that failure, as
+    /// `DEVICE_FAILED`, before anything is checked, allocated or logged.
+    #[test]
+    fn a_write_failed_after_the_log_refuses_every_later_change() {
+        let mut state = State::new();
+        let first = state.create_page(8, Location::Cpu, &[], nothing).unwrap();
+        let second = state.create_page(8, Location::Cpu, &[], nothing).unwrap();
+        let failure = state.failed_after_logging(Error::new(
+            ErrorCode::DeviceOutOfMemory,
+            "cuMemAllocAsync: CUDA_ERROR_OUT_OF_MEMORY",
+        ));
+        assert_eq!(failure.code, ErrorCode::DeviceFailed);
+        assert!(
+            failure.message.starts_with("DEVICE_OUT_OF_MEMORY: cuMemAllocAsync"),
+            "{}",
+            failure.message
+        );
+        assert_eq!(state.failure(), Some(&failure));
+
+        let logged = Cell::new(0);
+        let log = || {
+            logged.set(logged.get() + 1);
+            Ok(())
+        };
+        let write = |page_id| Delta {
+            page_id,
+            payload: Payload::Dense(vec![1u8; 8]),
+            source: Source::User,
+            expect_epoch: None,
+        };
+        let edge = Edge {
+            parent: first,
+            child: second,
+            kind: EdgeKind::Data,
+        };
+        let refused = [
+            state.apply(&write(first), log).map(drop),
+            // A delta that would fail its own checks gets the failure too.
+            state.apply(&write(99), log).map(drop),
+            state.apply_batch(&[write(first), write(second)], log),
+            state.apply_checked_output(first, &[2; 8]).map(drop),
+            state.create_page(8, Location::Cpu, &[], log).map(drop),
+            state.create_pages(2, 8, Location::Cpu, log).map(drop),
+            state.move_page(first, MemoryKind::Arena, log).map(drop),
+            state.set_metadata(first, "name", Some(b"x"), log),
+            state.add_edge(edge, log),
+            state.remove_edge(first, second, log),
+            state.release_page(second, log),
+        ];
+        for (index, result) in refused.into_iter().enumerate() {
+            assert_eq!(result, Err(failure.clone()), "change {index}");
+        }
+        assert_eq!(logged.get(), 0, "nothing logged");
+        assert_eq!(state.page(first).unwrap().data(), &[0u8; 8][..]);
+    }
 }

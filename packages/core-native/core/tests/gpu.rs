@@ -414,6 +414,7 @@ fn pages_live_on_and_move_between_two_devices() {
 /// the caller got an error for a change that reopening then applied, and the
 /// batch's earlier deltas stayed written.
 #[test]
+#[ignore = "fills the whole device: run alone, as tools/gpu/validate.sh runs it (--include-ignored, one test at a time)"]
 fn a_write_without_device_memory_is_refused_before_it_is_logged() {
     if !cuda::available() {
         return;

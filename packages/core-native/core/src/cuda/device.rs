@@ -635,25 +635,52 @@ impl Shared<'_> {
 }
 
 /// The scratch buffer, at least `len` bytes (256-byte aligned, as pool memory is).
+/// A larger one is allocated before the old one is freed, and where that fails
+/// the old one is freed and the allocation tried again, then the old size
+/// restored: another store's delta on this device may have reserved the old
+/// scratch and be writing after its change is logged.
 fn ensure_scratch(driver: &Driver, inner: &mut Inner, len: usize) -> Result<DevicePtr> {
-    if let Some((ptr, have)) = inner.scratch {
+    let old = inner.scratch;
+    if let Some((ptr, have)) = old {
         if have >= len {
             return Ok(ptr);
         }
-        // Safety: the old scratch is not used after this, in stream order.
-        unsafe { (driver.mem_free_async)(ptr, inner.stream) };
-        inner.scratch = None;
     }
     let size = len.max(1 << 20).next_power_of_two();
-    let mut ptr = 0;
-    // Safety: writes one device pointer.
-    check(
-        driver,
-        unsafe { (driver.mem_alloc_async)(&mut ptr, size, inner.stream) },
-        "cuMemAllocAsync",
-    )?;
-    inner.scratch = Some((ptr, size));
-    Ok(ptr)
+    let stream = inner.stream;
+    let allocate = |size: usize| -> Result<DevicePtr> {
+        let mut ptr = 0;
+        // Safety: writes one device pointer.
+        check(
+            driver,
+            unsafe { (driver.mem_alloc_async)(&mut ptr, size, stream) },
+            "cuMemAllocAsync",
+        )
+        .map(|()| ptr)
+    };
+    // Safety: the old scratch is not used after this, in stream order.
+    let free = |ptr: DevicePtr| unsafe { (driver.mem_free_async)(ptr, stream) };
+    let grown = match (allocate(size), old) {
+        (Ok(ptr), old) => {
+            if let Some((old_ptr, _)) = old {
+                free(old_ptr);
+            }
+            ptr
+        }
+        (Err(error), None) => return Err(error),
+        (Err(error), Some((old_ptr, have))) => {
+            free(old_ptr);
+            match allocate(size) {
+                Ok(ptr) => ptr,
+                Err(_) => {
+                    inner.scratch = allocate(have).ok().map(|ptr| (ptr, have));
+                    return Err(error);
+                }
+            }
+        }
+    };
+    inner.scratch = Some((grown, size));
+    Ok(grown)
 }
 
 /// Copies `parts` to `scratch` through the two pinned staging halves.

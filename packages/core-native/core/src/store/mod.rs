@@ -484,6 +484,11 @@ impl Store {
         let Some(durable) = self.journal.durable.as_mut() else {
             return fail!(InvalidArgument, "an in-memory bus has no checkpoints");
         };
+        // Pages that no longer match the log must not become a checkpoint, which
+        // reopening would load instead of replaying the log.
+        if let Some(failure) = self.state.failure() {
+            return Err(failure.clone());
+        }
         let started = std::time::Instant::now();
         durable.writer.sync_job().run()?;
         let since = durable.since.as_ref().filter(|since| {
@@ -598,5 +603,33 @@ impl std::ops::Deref for Store {
 
     fn deref(&self) -> &State {
         &self.state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::storage::OsFileSystem;
+    use crate::Location;
+
+    /// Pages that no longer match the log (a write failed after its change
+    /// was logged) never become a checkpoint: reopening would load them
+    /// instead of replaying the log.
+    #[test]
+    fn a_store_whose_write_failed_after_the_log_writes_no_checkpoint() {
+        let dir = std::env::temp_dir().join(format!("mmsb-failed-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = Store::open(Arc::new(OsFileSystem), &dir, StoreOptions::default()).unwrap();
+        store.create_page(8, Location::Cpu, &[]).unwrap();
+        let failure = store.state.failed_after_logging(Error::new(
+            ErrorCode::DeviceFailed,
+            "cuLaunchKernel: CUDA_ERROR_LAUNCH_FAILED",
+        ));
+        assert_eq!(store.checkpoint(true).err(), Some(failure));
+        let checkpoints = std::fs::read_dir(dir.join("checkpoints")).unwrap().count();
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(checkpoints, 0);
     }
 }
