@@ -129,7 +129,8 @@ static void call(client *c, size_t len, uint64_t *handle) {
   if (zmq_send(c->socket, c->request, len, 0) < 0) fail("send");
   uint8_t reply[4096];
   int n = zmq_recv(c->socket, reply, sizeof reply, 0);
-  if (n < 0 || (size_t)n > sizeof reply || !response_ok(reply, (size_t)n, handle)) fail("a set-up request was refused");
+  if (n < 0) fail("no answer to a set-up request within 10 s");
+  if ((size_t)n > sizeof reply || !response_ok(reply, (size_t)n, handle)) fail("a set-up request was refused");
 }
 
 static void prepare_bridge(client *c, size_t bytes) {
@@ -195,8 +196,9 @@ int main(int argc, char **argv) {
   zmq_pollitem_t *items = calloc((size_t)clients, sizeof(zmq_pollitem_t));
   for (int i = 0; i < clients; i++) {
     all[i].socket = zmq_socket(context, ZMQ_DEALER);
-    int linger = 0;
+    int linger = 0, timeout_ms = 10000;
     zmq_setsockopt(all[i].socket, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(all[i].socket, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     if (zmq_connect(all[i].socket, endpoint) != 0) fail("connect");
     if (bridge) {
       prepare_bridge(&all[i], bytes);
@@ -216,8 +218,10 @@ int main(int argc, char **argv) {
   uint8_t reply[4096];
   int stopping = 0;
   int in_flight = clients;
+  double progressed = start;
   while (in_flight > 0) {
     if (zmq_poll(items, clients, 1000) < 0) fail("poll");
+    if (now_seconds() - progressed > 10) fail("no response for 10 s");
     for (int i = 0; i < clients; i++) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
       client *c = &all[i];
@@ -227,6 +231,7 @@ int main(int argc, char **argv) {
           fail("a write was refused");
         done++;
         in_flight--;
+        progressed = now_seconds();
         if (!stopping && now_seconds() >= end) stopping = 1;
         if (stopping) break;
         if (bridge) {
