@@ -52,7 +52,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::graph::{Edge, EdgeKind, Graph};
 use crate::metadata::Metadata;
 use crate::page::{validate_size, Location, Page, PageId};
-use crate::page_memory::{Memory, MemoryConfig, MemoryKind};
+use crate::page_memory::{Memory, MemoryConfig, MemoryKind, PageMemory};
+use crate::page_reads;
 use crate::state::State;
 use crate::storage::{numbered_name, parse_numbered_name, FileSystem};
 
@@ -476,6 +477,14 @@ fn load_file(
             edges,
         });
     }
+    if page_reads::worth_threads(header.data_len) {
+        return load_pages_in_parallel(fs, path, &header, entries, memory, skip, pages).map(|ids| LoadedFile {
+            header,
+            ids,
+            released,
+            edges,
+        });
+    }
     let mut scratch = Vec::new();
     for entry in entries {
         let reading = |error: std::io::Error| corrupt(path, format!("reading page {}: {error}", entry.id));
@@ -501,6 +510,74 @@ fn load_file(
         released,
         edges,
     })
+}
+
+/// The pages of `entries` (those not in `skip`) read by several threads
+/// (page_reads.rs) from the data section of the checkpoint at `path`,
+/// appended to `pages`; returns every id the file holds.
+fn load_pages_in_parallel(
+    fs: &dyn FileSystem,
+    path: &Path,
+    header: &CheckpointHeader,
+    entries: Vec<Entry>,
+    memory: &mut Memory,
+    skip: &HashSet<PageId>,
+    pages: &mut Vec<(PageId, Page)>,
+) -> Result<Vec<PageId>> {
+    let mut loaded: Vec<(Entry, Option<PageMemory>)> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let data = if skip.contains(&entry.id) {
+            None
+        } else {
+            match memory.allocate(entry.memory, entry.id, entry.size) {
+                Ok(data) => Some(data),
+                Err(error) => {
+                    loaded
+                        .into_iter()
+                        .filter_map(|(_, data)| data)
+                        .for_each(|data| memory.free(data));
+                    return Err(error);
+                }
+            }
+        };
+        loaded.push((entry, data));
+    }
+    let mut offset = (HEADER_BYTES + header.directory_len as usize) as u64;
+    let mut parts = Vec::with_capacity(loaded.len());
+    for (entry, data) in &mut loaded {
+        parts.push(page_reads::Part {
+            offset,
+            len: entry.size as usize,
+            target: data.as_mut().map(PageMemory::bytes_mut),
+        });
+        offset += entry.size;
+    }
+    let read = page_reads::read_parts(fs, path, parts);
+    let data_crc = match read {
+        Ok(crc) => crc,
+        Err((part, error)) => {
+            let id = loaded[part].0.id;
+            loaded
+                .into_iter()
+                .filter_map(|(_, data)| data)
+                .for_each(|data| memory.free(data));
+            return Err(corrupt(path, format!("reading page {id}: {error}")));
+        }
+    };
+    if data_crc != header.data_crc {
+        loaded
+            .into_iter()
+            .filter_map(|(_, data)| data)
+            .for_each(|data| memory.free(data));
+        return Err(corrupt(path, "page data checksum mismatch"));
+    }
+    let ids = loaded.iter().map(|(entry, _)| entry.id).collect();
+    for (entry, data) in loaded {
+        if let Some(data) = data {
+            pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
+        }
+    }
+    Ok(ids)
 }
 
 /// Reads `len` bytes that no page needs, for the checksum they extend.

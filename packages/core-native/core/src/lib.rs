@@ -30,6 +30,7 @@ mod msgpack;
 pub mod names;
 pub mod page;
 pub mod page_memory;
+mod page_reads;
 pub mod page_table;
 pub mod propagation;
 pub mod recovery;

@@ -47,6 +47,19 @@ pub trait FileSystem: Send + Sync {
         Ok(Box::new(self.open_read(path)?.take(len as u64)))
     }
     fn len(&self, path: &Path) -> io::Result<u64>;
+    /// Reads `buf.len()` bytes of `path` from `offset` (an error when the file
+    /// ends first). Several threads may read one file at once.
+    fn read_exact_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let mut reader = self.open_read(path)?;
+        let skipped = io::copy(&mut reader.by_ref().take(offset), &mut io::sink())?;
+        if skipped < offset {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file ends before the offset",
+            ));
+        }
+        reader.read_exact(buf)
+    }
     /// Opens `path` for writing, creating it when missing.
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>>;
     /// Cuts `path` to `len` bytes and syncs it.
@@ -151,6 +164,10 @@ impl FileSystem for OsFileSystem {
 
     fn len(&self, path: &Path) -> io::Result<u64> {
         Ok(fs::metadata(path)?.len())
+    }
+
+    fn read_exact_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&File::open(path)?, buf, offset)
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn AppendFile>> {
