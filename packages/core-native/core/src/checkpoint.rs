@@ -525,51 +525,12 @@ fn load_pages_in_parallel(
     pages: &mut Vec<(PageId, Page)>,
 ) -> Result<Vec<PageId>> {
     let mut loaded: Vec<(Entry, Option<PageMemory>)> = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let data = if skip.contains(&entry.id) {
-            None
-        } else {
-            match memory.allocate(entry.memory, entry.id, entry.size) {
-                Ok(data) => Some(data),
-                Err(error) => {
-                    loaded
-                        .into_iter()
-                        .filter_map(|(_, data)| data)
-                        .for_each(|data| memory.free(data));
-                    return Err(error);
-                }
-            }
-        };
-        loaded.push((entry, data));
-    }
-    let mut offset = (HEADER_BYTES + header.directory_len as usize) as u64;
-    let mut parts = Vec::with_capacity(loaded.len());
-    for (entry, data) in &mut loaded {
-        parts.push(page_reads::Part {
-            offset,
-            len: entry.size as usize,
-            target: data.as_mut().map(PageMemory::bytes_mut),
-        });
-        offset += entry.size;
-    }
-    let read = page_reads::read_parts(fs, path, parts);
-    let data_crc = match read {
-        Ok(crc) => crc,
-        Err((part, error)) => {
-            let id = loaded[part].0.id;
-            loaded
-                .into_iter()
-                .filter_map(|(_, data)| data)
-                .for_each(|data| memory.free(data));
-            return Err(corrupt(path, format!("reading page {id}: {error}")));
-        }
-    };
-    if data_crc != header.data_crc {
+    if let Err(error) = read_pages(fs, path, header, entries, memory, skip, &mut loaded) {
         loaded
             .into_iter()
             .filter_map(|(_, data)| data)
             .for_each(|data| memory.free(data));
-        return Err(corrupt(path, "page data checksum mismatch"));
+        return Err(error);
     }
     let ids = loaded.iter().map(|(entry, _)| entry.id).collect();
     for (entry, data) in loaded {
@@ -578,6 +539,43 @@ fn load_pages_in_parallel(
         }
     }
     Ok(ids)
+}
+
+/// `load_pages_in_parallel`'s reading: each entry with the memory it was read
+/// into (`None`: read past) pushed to `loaded`, and the data checksum checked.
+fn read_pages(
+    fs: &dyn FileSystem,
+    path: &Path,
+    header: &CheckpointHeader,
+    entries: Vec<Entry>,
+    memory: &mut Memory,
+    skip: &HashSet<PageId>,
+    loaded: &mut Vec<(Entry, Option<PageMemory>)>,
+) -> Result<()> {
+    for entry in entries {
+        let data = if skip.contains(&entry.id) {
+            None
+        } else {
+            Some(memory.allocate(entry.memory, entry.id, entry.size)?)
+        };
+        loaded.push((entry, data));
+    }
+    let mut offset = (HEADER_BYTES + header.directory_len as usize) as u64;
+    let mut parts = Vec::with_capacity(loaded.len());
+    for (entry, data) in loaded.iter_mut() {
+        parts.push(page_reads::Part {
+            offset,
+            len: entry.size as usize,
+            target: data.as_mut().map(PageMemory::bytes_mut),
+        });
+        offset += entry.size;
+    }
+    let data_crc = page_reads::read_parts(fs, path, parts)
+        .map_err(|(part, error)| corrupt(path, format!("reading page {}: {error}", loaded[part].0.id)))?;
+    if data_crc != header.data_crc {
+        return Err(corrupt(path, "page data checksum mismatch"));
+    }
+    Ok(())
 }
 
 /// Reads `len` bytes that no page needs, for the checksum they extend.

@@ -300,12 +300,7 @@ impl State {
         let payload = delta.payload.as_borrowed();
         self.prepare_write(delta.page_id, &payload)?;
         before_change()?;
-        let page = self.pages.get_mut(delta.page_id)?;
-        if let Err(error) = page.data.apply(&payload) {
-            return Err(self.failed_after_logging(error));
-        }
-        page.epoch += 1;
-        Ok(page.epoch)
+        self.write_logged(delta.page_id, &payload)
     }
 
     /// Writes `bytes` over the whole page `id` and returns its new epoch,
@@ -314,13 +309,11 @@ impl State {
     /// `apply` logged.
     pub fn apply_checked_output(&mut self, id: PageId, bytes: &[u8]) -> Result<u64> {
         self.sound()?;
-        let page = self.pages.get_mut(id)?;
-        debug_assert_eq!(page.size(), bytes.len() as u64, "a wave output has its page's size");
-        if let Err(error) = page.data.apply(&Payload::Dense(bytes)) {
-            return Err(self.failed_after_logging(error));
-        }
-        page.epoch += 1;
-        Ok(page.epoch)
+        debug_assert!(
+            self.pages.get(id).is_ok_and(|page| page.size() == bytes.len() as u64),
+            "a wave output has its page's size"
+        );
+        self.write_logged(id, &Payload::Dense(bytes))
     }
 
     /// Allocates what writing each of a wave's outputs needs (device pages),
@@ -391,13 +384,23 @@ impl State {
         before_change()?;
         for delta in deltas() {
             let delta = delta.borrow();
-            let page = self.pages.get_mut(delta.page_id).expect("validated above");
-            if let Err(error) = page.data.apply(&delta.payload.as_borrowed()) {
-                return Err(self.failed_after_logging(error));
-            }
-            page.epoch += 1;
+            self.write_logged(delta.page_id, &delta.payload.as_borrowed())?;
         }
         Ok(())
+    }
+
+    /// Writes a checked `payload` to page `id` once its change is logged, and
+    /// returns the page's new epoch. Only a failing device can fail it, which
+    /// `failed_after_logging` keeps.
+    fn write_logged(&mut self, id: PageId, payload: &Payload<&[u8]>) -> Result<u64> {
+        let page = self.pages.get_mut(id)?;
+        match page.data.apply(payload) {
+            Ok(()) => {
+                page.epoch += 1;
+                Ok(page.epoch)
+            }
+            Err(error) => Err(self.failed_after_logging(error)),
+        }
     }
 
     /// Refuses every change once a write failed after its change was logged.

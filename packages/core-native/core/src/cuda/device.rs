@@ -484,10 +484,8 @@ impl Device {
         let (driver, mut inner) = self.bind()?;
         let inner = &mut *inner;
         let scratch = ensure_scratch(driver, inner, scratch_len)?;
+        ensure_staging_and_kernels(driver, inner)?;
         stage(driver, inner, scratch, parts)?;
-        if inner.kernels.is_none() {
-            inner.kernels = Some(Kernels::load(driver)?);
-        }
         let kernels = inner.kernels.as_ref().expect("loaded above");
         launch(kernels, inner.stream, scratch)?;
         // Safety: waits on the device's own stream.
@@ -507,24 +505,32 @@ impl Device {
         if scratch_len > 0 {
             ensure_scratch(driver, inner, scratch_len)?;
         }
-        if inner.staging.is_none() {
-            inner.staging = Some(host_alloc(driver, 2 * STAGING_HALF)?);
-        }
-        if inner.kernels.is_none() {
-            inner.kernels = Some(Kernels::load(driver)?);
-        }
-        Ok(())
+        ensure_staging_and_kernels(driver, inner)
     }
 
     /// Loads the delta kernels now (a module load compiles the PTX), so that
     /// a timed first apply does not pay for it.
     pub fn load_kernels(&self) -> Result<()> {
         let (driver, mut inner) = self.bind()?;
-        if inner.kernels.is_none() {
-            inner.kernels = Some(Kernels::load(driver)?);
-        }
-        Ok(())
+        ensure_kernels(driver, &mut inner)
     }
+}
+
+/// Loads the delta kernels into the bound context, once.
+fn ensure_kernels(driver: &Driver, inner: &mut Inner) -> Result<()> {
+    if inner.kernels.is_none() {
+        inner.kernels = Some(Kernels::load(driver)?);
+    }
+    Ok(())
+}
+
+/// Makes the pinned staging halves and loads the kernels, once: what every
+/// payload needs besides its scratch.
+fn ensure_staging_and_kernels(driver: &Driver, inner: &mut Inner) -> Result<()> {
+    if inner.staging.is_none() {
+        inner.staging = Some(host_alloc(driver, 2 * STAGING_HALF)?);
+    }
+    ensure_kernels(driver, inner)
 }
 
 /// Chunk size of `upload_parallel_many`: large enough that each copy to the
@@ -683,12 +689,10 @@ fn ensure_scratch(driver: &Driver, inner: &mut Inner, len: usize) -> Result<Devi
     Ok(grown)
 }
 
-/// Copies `parts` to `scratch` through the two pinned staging halves.
+/// Copies `parts` to `scratch` through the two pinned staging halves
+/// (`ensure_staging_and_kernels` made them).
 fn stage(driver: &Driver, inner: &mut Inner, scratch: DevicePtr, parts: &[(usize, &[u8])]) -> Result<()> {
-    if inner.staging.is_none() {
-        inner.staging = Some(host_alloc(driver, 2 * STAGING_HALF)?);
-    }
-    let staging = inner.staging.as_ref().expect("allocated above");
+    let staging = inner.staging.as_ref().expect("made before staging");
     let mut half = 0;
     let mut used = [false; 2];
     for (offset, bytes) in parts {

@@ -421,8 +421,6 @@ impl PageMemory {
         unsafe { std::slice::from_raw_parts_mut(first, len) }
     }
 
-    /// Applies a validated payload: by the device's kernels for CUDA memory
-    /// (`DEVICE_FAILED` if the device fails), else on the host.
     /// Allocates what applying `payload` needs (device pages: a current
     /// device copy, the payload's scratch); nothing for host memory. A delta
     /// calls it before its change is logged, `apply` after.
@@ -434,6 +432,8 @@ impl PageMemory {
         }
     }
 
+    /// Applies a validated payload: by the device's kernels for CUDA memory
+    /// (`DEVICE_FAILED` if the device fails), else on the host.
     pub fn apply(&mut self, payload: &Payload<&[u8]>) -> Result<()> {
         match &mut self.0 {
             Repr::Device(page) => page.apply(payload),
