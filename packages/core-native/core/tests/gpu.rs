@@ -18,27 +18,7 @@ use mmsb_core::delta::apply_payload;
 use mmsb_core::page_memory::{cuda_fallbacks, set_cuda_fallback, Residency};
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{cuda, Delta, ErrorCode, Location, MemoryKind, Payload, RangeWrite, Source, Store, StoreOptions};
-use support::Scratch;
-
-/// A small deterministic generator (xorshift64*), so that a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
+use support::{Rng, Scratch};
 
 /// A random payload of `form` (0 dense, 1 sparse, 2 ranges) for a page of `size` bytes.
 fn payload(rng: &mut Rng, form: u64, size: usize) -> Payload<Vec<u8>> {

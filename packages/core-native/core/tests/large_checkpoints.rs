@@ -8,21 +8,9 @@ mod support;
 use mmsb_core::checkpoint::{checkpoint_name, load_checkpoint};
 use mmsb_core::storage::OsFileSystem;
 use mmsb_core::{ErrorCode, Location, StoreOptions};
-use support::{dense, open_with, Scratch};
+use support::{dense, open_with, Rng, Scratch};
 
 const MIB: usize = 1 << 20;
-
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// The LSNs of a full checkpoint and of the incremental one after it, and
 /// each page's id and final bytes.
@@ -39,12 +27,12 @@ fn two_checkpoints(scratch: &Scratch) -> Chain {
     let mut pages = Vec::new();
     for (seed, len) in [(1, 2 * MIB), (2, 20 * MIB), (3, 4096 + 7)] {
         let id = store.create_page(len as u64, Location::Cpu, &[]).unwrap();
-        let content = bytes(seed, len);
+        let content = Rng(seed).bytes(len);
         store.apply(&dense(id, content.clone())).unwrap();
         pages.push((id, content));
     }
     let full = store.checkpoint(true).unwrap().lsn;
-    pages[0].1 = bytes(4, 2 * MIB);
+    pages[0].1 = Rng(4).bytes(2 * MIB);
     store.apply(&dense(pages[0].0, pages[0].1.clone())).unwrap();
     let incremental = store.checkpoint(false).unwrap().lsn;
     let written = std::fs::metadata(scratch.path().join("checkpoints").join(checkpoint_name(incremental))).unwrap();
