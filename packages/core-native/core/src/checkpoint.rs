@@ -464,7 +464,7 @@ fn load_file(
                 continue;
             }
             let (data, crc) = restored.next().expect("one restored page per page loaded");
-            data_crc = crc32c::crc32c_combine(data_crc, crc, bytes.len());
+            data_crc = crate::crc::combine(data_crc, crc, bytes.len());
             pages.push((entry.id, Page::new(data, entry.epoch, entry.location, entry.metadata)));
         }
         if data_crc != header.data_crc {

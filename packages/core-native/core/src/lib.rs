@@ -11,12 +11,14 @@
 //! - [`directory`]: a data directory's paths, lock and files;
 //! - [`store`]: a state with its transaction log ([`log`]) and
 //!   [`checkpoint`]s, [`recovery`] and time travel, over [`storage`];
+//! - `crc`: joining the checksums of adjacent byte ranges;
 //! - [`counters`]: the store's statistics, one block readers take without a call;
 //! - [`error`]: the stable error codes shared with TypeScript;
 //! - [`names`]: the wire names of every enum a caller spells as a string.
 
 pub mod checkpoint;
 pub mod counters;
+mod crc;
 pub mod cuda;
 pub mod delta;
 pub mod directory;

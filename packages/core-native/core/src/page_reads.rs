@@ -87,7 +87,7 @@ pub fn read_parts(fs: &dyn FileSystem, path: &Path, parts: Vec<Part<'_>>) -> Res
     Ok(crcs
         .into_iter()
         .zip(lens)
-        .fold(0, |whole, (crc, len)| crc32c::crc32c_combine(whole, crc, len)))
+        .fold(0, |whole, (crc, len)| crate::crc::combine(whole, crc, len)))
 }
 
 /// What a share of the reading gives: each task's index and checksum, or the

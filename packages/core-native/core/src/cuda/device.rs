@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::driver::{self, check, Context, DevicePtr, Driver, Event, Stream};
 use super::kernels::Kernels;
+use super::upload::{self, Upload};
 use crate::error::{fail, Result};
 
 /// Bytes in each of the two staging halves.
@@ -384,17 +385,15 @@ impl Device {
     }
 
     /// Copies each `(to, from)` pair's host bytes to its device memory in one
-    /// pass: the pairs are cut into chunks, and up to `parallel_threads()`
-    /// threads each copy chunks into their own two pinned slots, checksum
-    /// them there and issue each chunk's copy as it lands. One pass for all of
-    /// a checkpoint's pages keeps every thread busy (a small page alone would
-    /// leave most idle). Returns each pair's CRC32C, once the device has every byte.
+    /// pass by up to 16 threads, each taking an equal share of all the bytes
+    /// (upload.rs): one pass for all of a checkpoint's pages keeps every
+    /// thread busy. Returns each pair's CRC32C, once the device has every byte.
     pub fn upload_parallel_many(&self, copies: &[(DevicePtr, &[u8])]) -> Result<Vec<u32>> {
         let (driver, mut inner) = self.bind()?;
         let inner = &mut *inner;
         if inner.parallel.is_none() {
-            let threads = parallel_threads();
-            let slots = host_alloc(driver, 2 * threads * PARALLEL_CHUNK)?;
+            let threads = upload::max_threads();
+            let slots = host_alloc(driver, 2 * threads * upload::SLOT_BYTES)?;
             let mut events = vec![std::ptr::null_mut(); 2 * threads];
             for event in &mut events {
                 // Safety: writes one event handle.
@@ -407,55 +406,23 @@ impl Device {
             inner.parallel = Some((slots, events));
         }
         let (slots, events) = inner.parallel.as_ref().expect("made above");
-        let chunks: Vec<Chunk> = copies
-            .iter()
-            .enumerate()
-            .flat_map(|(copy, (_, from))| {
-                (0..from.len()).step_by(PARALLEL_CHUNK).map(move |offset| Chunk {
-                    copy,
-                    offset,
-                    len: PARALLEL_CHUNK.min(from.len() - offset),
-                })
-            })
-            .collect();
-        let threads = (events.len() / 2).min(chunks.len()).max(1);
-        let shared = Shared {
+        let crcs = Upload {
             context: self.context,
             stream: inner.stream,
             slots: slots.as_ptr(),
-            events: events.as_slice(),
+            events,
             copies,
-            chunks: &chunks,
-        };
-        let results: Vec<Result<Vec<(usize, u32)>>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|thread| {
-                    let shared = &shared;
-                    scope.spawn(move || shared.upload_chunks(driver, thread, threads))
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        });
-        let mut crcs = vec![0u32; chunks.len()];
-        for result in results {
-            for (chunk, crc) in result? {
-                crcs[chunk] = crc;
-            }
         }
-        // Safety: waits on the device's own stream.
-        check(
+        .run(driver);
+        // Safety: waits on the device's own stream, after a failed upload
+        // too, so that no copy out of the slots is still running.
+        let synced = check(
             driver,
             unsafe { (driver.stream_synchronize)(inner.stream) },
             "cuStreamSynchronize",
-        )?;
-        let mut whole = vec![0u32; copies.len()];
-        for (chunk, crc) in chunks.iter().zip(crcs) {
-            whole[chunk.copy] = crc32c::crc32c_combine(whole[chunk.copy], crc, chunk.len);
-        }
-        Ok(whole)
+        );
+        let crcs = crcs?;
+        synced.map(|()| crcs)
     }
 
     /// Copies `len` bytes from `from` on device `source` to `to` on this device, and waits.
@@ -531,113 +498,6 @@ fn ensure_staging_and_kernels(driver: &Driver, inner: &mut Inner) -> Result<()> 
         inner.staging = Some(host_alloc(driver, 2 * STAGING_HALF)?);
     }
     ensure_kernels(driver, inner)
-}
-
-/// Chunk size of `upload_parallel_many`: large enough that each copy to the
-/// device runs well past its launch cost (on an H200, 8 MiB chunks went
-/// faster than 1, 2 or 4 MiB ones: docs/gpu-validation.md, run 17).
-const PARALLEL_CHUNK: usize = 8 << 20;
-/// Each chunk crosses to the device in parts of this size, each issued as
-/// soon as it is in the slot, so that the device copies while the threads
-/// still fill their slots.
-const DMA_PART: usize = 2 << 20;
-/// Each chunk is copied into its pinned slot and checksummed there a piece
-/// at a time, while the piece is still in the core's cache: the bytes cross
-/// memory once.
-const CRC_PIECE: usize = 128 << 10;
-
-/// Threads of `upload_parallel_many`: one per core, up to 16 (copying out of
-/// the page cache is bound by memory bandwidth before that).
-fn parallel_threads() -> usize {
-    std::thread::available_parallelism().map_or(8, |cores| cores.get().min(16))
-}
-
-/// One chunk of an upload: `len` bytes at `offset` of copy `copy`.
-struct Chunk {
-    copy: usize,
-    offset: usize,
-    len: usize,
-}
-
-/// What `upload_parallel_many`'s threads share: raw driver handles, used only
-/// while the device's lock is held by the thread that started them.
-struct Shared<'a> {
-    context: Context,
-    stream: Stream,
-    slots: *mut u8,
-    events: &'a [Event],
-    copies: &'a [(DevicePtr, &'a [u8])],
-    chunks: &'a [Chunk],
-}
-
-// Safety: driver handles are thread-agnostic; each thread writes only its own
-// two slots and records only their events.
-unsafe impl Sync for Shared<'_> {}
-
-impl Shared<'_> {
-    /// Thread `thread` of `threads`: chunks thread, thread + threads, ...;
-    /// returns each one's index and CRC32C.
-    fn upload_chunks(&self, driver: &Driver, thread: usize, threads: usize) -> Result<Vec<(usize, u32)>> {
-        // Safety: the context was retained when the device was opened.
-        check(
-            driver,
-            unsafe { (driver.ctx_set_current)(self.context) },
-            "cuCtxSetCurrent",
-        )?;
-        let mut crcs = Vec::new();
-        for (round, index) in (thread..self.chunks.len()).step_by(threads).enumerate() {
-            let chunk = &self.chunks[index];
-            let (to, from) = self.copies[chunk.copy];
-            let slot = thread * 2 + round % 2;
-            if round >= 2 {
-                // Safety: the event was recorded after this slot's last copy.
-                check(
-                    driver,
-                    unsafe { (driver.event_synchronize)(self.events[slot]) },
-                    "cuEventSynchronize",
-                )?;
-            }
-            let bytes = &from[chunk.offset..chunk.offset + chunk.len];
-            // Safety: slot `slot` is PARALLEL_CHUNK pinned bytes that only this
-            // thread writes, and its last copy has completed.
-            let into = unsafe { self.slots.add(slot * PARALLEL_CHUNK) };
-            let mut crc = 0;
-            for (part_index, part) in bytes.chunks(DMA_PART).enumerate() {
-                let part_at = part_index * DMA_PART;
-                for (piece_index, piece) in part.chunks(CRC_PIECE).enumerate() {
-                    // Safety: the piece lies inside the slot (see above).
-                    let copied = unsafe {
-                        let at = into.add(part_at + piece_index * CRC_PIECE);
-                        std::ptr::copy_nonoverlapping(piece.as_ptr(), at, piece.len());
-                        std::slice::from_raw_parts(at, piece.len())
-                    };
-                    crc = crc32c::crc32c_append(crc, copied);
-                }
-                // Safety: the part's slot bytes stay untouched until the
-                // slot's event, recorded after the chunk's last part, completes.
-                check(
-                    driver,
-                    unsafe {
-                        (driver.memcpy_htod_async)(
-                            to + (chunk.offset + part_at) as u64,
-                            into.add(part_at).cast::<c_void>().cast_const(),
-                            part.len(),
-                            self.stream,
-                        )
-                    },
-                    "cuMemcpyHtoDAsync",
-                )?;
-            }
-            crcs.push((index, crc));
-            // Safety: records on the device's own stream.
-            check(
-                driver,
-                unsafe { (driver.event_record)(self.events[slot], self.stream) },
-                "cuEventRecord",
-            )?;
-        }
-        Ok(crcs)
-    }
 }
 
 /// The scratch buffer, at least `len` bytes (256-byte aligned, as pool memory is).
