@@ -8,8 +8,9 @@
 //! CPU apply for thousands of random deltas of every form, with reads,
 //! evictions and prefetches between them; the 84 MiB case (pages of 4, 16
 //! and 64 MiB, full and sparse writes, a checkpoint, release, reopen) comes
-//! back byte- and hash-identical; and pages live on, and move between, two
-//! devices where there are two. Without CUDA these return at once.
+//! back byte- and hash-identical, as does a restore larger than the restore
+//! threads' pinned slots; and pages live on, and move between, two devices
+//! where there are two. Without CUDA these return at once.
 
 mod support;
 
@@ -235,6 +236,49 @@ fn the_84_mib_case_survives_checkpoint_release_and_reopen_on_the_device() {
     assert_eq!(store.state_hash(), twin.state_hash());
 }
 
+/// A restore larger than all the restore threads' pinned slots (16 threads,
+/// two 8 MiB slots each) reuses every slot, waiting for its last copy to the
+/// device first; pages of odd sizes, some far smaller than a thread's
+/// share, some spanning several shares, all come back byte for byte.
+#[test]
+fn a_restore_larger_than_the_pinned_slots_keeps_every_byte() {
+    if !cuda::available() {
+        return;
+    }
+    let scratch = Scratch::new("gpu-large-restore");
+    let mut store = support::open(scratch.path()).unwrap();
+    let sizes = [
+        3usize,
+        (1 << 20) + 1,
+        (100 << 20) + 7,
+        5000,
+        (190 << 20) + 13,
+        (70 << 20) - 1,
+    ];
+    let mut rng = Rng(361);
+    let mut pages = Vec::new();
+    for &size in &sizes {
+        let id = store.create_page(size as u64, Location::Gpu, &[]).unwrap();
+        let bytes = rng.bytes(size);
+        store.apply(&delta(id, Payload::Dense(bytes.clone()))).unwrap();
+        pages.push((id, bytes));
+    }
+    store.checkpoint(true).unwrap();
+    let hash = store.state_hash();
+    drop(store);
+    let mut store = support::open(scratch.path()).unwrap();
+    assert_eq!(store.state_hash(), hash);
+    for (id, bytes) in &pages {
+        assert_eq!(store.page(*id).unwrap().memory(), MemoryKind::Device);
+        store.page_memory_of(*id).unwrap().prefetch().unwrap();
+        assert!(
+            bytes_of(&store, *id) == *bytes,
+            "page {id} ({} bytes) after reopen",
+            bytes.len()
+        );
+    }
+}
+
 /// The restore threads checksum what they read: one flipped bit in a device
 /// page's bytes in a checkpoint (in its last, partial chunk) refuses the
 /// load with `CHECKPOINT_CORRUPT` naming the file, as for host pages.
@@ -394,7 +438,7 @@ fn pages_live_on_and_move_between_two_devices() {
 /// the caller got an error for a change that reopening then applied, and the
 /// batch's earlier deltas stayed written.
 #[test]
-#[ignore = "fills the whole device: run alone, as tools/gpu/validate.sh runs it (--include-ignored, one test at a time)"]
+#[ignore = "fills the whole device and needs the device's scratch below 32 MiB: run it in a process of its own, as tools/gpu/validate.sh does (--ignored)"]
 fn a_write_without_device_memory_is_refused_before_it_is_logged() {
     if !cuda::available() {
         return;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::driver::{self, check, Context, DevicePtr, Driver, Event, Stream};
 use super::kernels::Kernels;
-use super::upload::{self, Upload};
+use super::upload::Uploader;
 use crate::error::{fail, Result};
 
 /// Bytes in each of the two staging halves.
@@ -31,8 +31,8 @@ pub struct Device {
 
 struct Inner {
     stream: Stream,
-    /// Pinned slots and their events for `upload_parallel`, made on first use.
-    parallel: Option<(Pinned, Vec<Event>)>,
+    /// Threads, pinned slots and events for `upload_parallel`, made on first use.
+    uploader: Option<Uploader>,
     kernels: Option<Kernels>,
     staging: Option<Pinned>,
     /// Two events: the copy out of each staging half.
@@ -165,7 +165,7 @@ impl Device {
                 context,
                 inner: Mutex::new(Inner {
                     stream,
-                    parallel: None,
+                    uploader: None,
                     kernels: None,
                     staging: None,
                     staged,
@@ -391,29 +391,11 @@ impl Device {
     pub fn upload_parallel_many(&self, copies: &[(DevicePtr, &[u8])]) -> Result<Vec<u32>> {
         let (driver, mut inner) = self.bind()?;
         let inner = &mut *inner;
-        if inner.parallel.is_none() {
-            let threads = upload::max_threads();
-            let slots = host_alloc(driver, 2 * threads * upload::SLOT_BYTES)?;
-            let mut events = vec![std::ptr::null_mut(); 2 * threads];
-            for event in &mut events {
-                // Safety: writes one event handle.
-                check(
-                    driver,
-                    unsafe { (driver.event_create)(event, driver::EVENT_DISABLE_TIMING) },
-                    "cuEventCreate",
-                )?;
-            }
-            inner.parallel = Some((slots, events));
+        if inner.uploader.is_none() {
+            inner.uploader = Some(Uploader::new(driver)?);
         }
-        let (slots, events) = inner.parallel.as_ref().expect("made above");
-        let crcs = Upload {
-            context: self.context,
-            stream: inner.stream,
-            slots: slots.as_ptr(),
-            events,
-            copies,
-        }
-        .run(driver);
+        let uploader = inner.uploader.as_ref().expect("made above");
+        let crcs = uploader.run(driver, self.context, inner.stream, copies);
         // Safety: waits on the device's own stream, after a failed upload
         // too, so that no copy out of the slots is still running.
         let synced = check(
@@ -589,7 +571,7 @@ fn stage(driver: &Driver, inner: &mut Inner, scratch: DevicePtr, parts: &[(usize
 }
 
 /// `len` bytes of pinned host memory; the caller has bound a context.
-fn host_alloc(driver: &Driver, len: usize) -> Result<Pinned> {
+pub(super) fn host_alloc(driver: &Driver, len: usize) -> Result<Pinned> {
     let mut first = std::ptr::null_mut();
     // Safety: writes one pointer.
     check(

@@ -5,7 +5,8 @@
 //! there, then into the slot with non-temporal stores (so the bytes checked
 //! are the bytes sent). Each part's copy to the device is issued as soon as
 //! the part is in its slot, so that the device copies while the threads
-//! still fill their slots.
+//! still fill their slots. The threads are kept from one upload to the
+//! next (workers.rs).
 //!
 //! Non-temporal stores, because the device reads the slot by DMA, and lines
 //! that a core still holds modified must first be fetched out of its cache;
@@ -20,43 +21,125 @@
 //! 8 MiB copied by one thread (docs/gpu-validation.md, runs 42 to 47).
 
 use std::ffi::c_void;
+use std::sync::{Mutex, PoisonError};
 
-use super::driver::{check, Context, DevicePtr, Driver, Event, Stream};
-use crate::error::Result;
+use super::device::{host_alloc, Pinned};
+use super::driver::{self, check, Context, DevicePtr, Driver, Event, Stream};
+use super::workers::Workers;
+use crate::error::{fail, Error, ErrorCode, Result};
 
 /// Bytes in each of a thread's two pinned slots.
-pub(super) const SLOT_BYTES: usize = 8 << 20;
+const SLOT_BYTES: usize = 8 << 20;
+/// Each thread's pinned memory: its two slots, then its piece buffer.
+const THREAD_BYTES: usize = 2 * SLOT_BYTES + CRC_PIECE;
 /// Each copy to the device carries at most this many bytes: small enough
 /// that the device starts copying soon after the threads start, large
 /// enough that each copy runs well past its launch cost.
 const DMA_PART: usize = 2 << 20;
 /// Bytes copied out of the file at a time, into a buffer that stays in the
-/// core's cache, checksummed there and then streamed into the slot.
+/// core's cache (the thread's own, after its slots), checksummed there and
+/// then streamed into the slot.
 const CRC_PIECE: usize = 128 << 10;
-/// No thread is started for less than this: a small page is copied by one.
+/// No thread takes part for less than this: a small page is copied by one.
 const MIN_SHARE: usize = 1 << 20;
 
-/// Threads of an upload: one per core, up to 16 (copying out of the page
-/// cache is bound by memory bandwidth before that).
-pub(super) fn max_threads() -> usize {
+/// Threads of an upload: one per core, up to 16 (16 copy an 84 MiB
+/// checkpoint at 2 ms; more would mostly wait on the device's copies).
+fn max_threads() -> usize {
     std::thread::available_parallelism().map_or(8, |cores| cores.get().min(16))
+}
+
+/// What a device keeps for its uploads, made on its first: the threads,
+/// pinned memory for each (`THREAD_BYTES`), and an event per slot.
+pub(super) struct Uploader {
+    workers: Workers,
+    memory: Pinned,
+    events: Vec<Event>,
+}
+
+impl Uploader {
+    pub(super) fn new(driver: &Driver) -> Result<Uploader> {
+        let threads = max_threads();
+        let memory = host_alloc(driver, threads * THREAD_BYTES)?;
+        let mut events = vec![std::ptr::null_mut(); 2 * threads];
+        for event in &mut events {
+            // Safety: writes one event handle.
+            check(
+                driver,
+                unsafe { (driver.event_create)(event, driver::EVENT_DISABLE_TIMING) },
+                "cuEventCreate",
+            )?;
+        }
+        let workers = Workers::start(threads)
+            .map_err(|error| Error::new(ErrorCode::DeviceFailed, format!("starting upload threads: {error}")))?;
+        Ok(Uploader {
+            workers,
+            memory,
+            events,
+        })
+    }
+
+    /// Copies each `(to, from)` pair's bytes to its device memory, issuing
+    /// the copies on `stream`; returns each pair's CRC32C. The caller waits
+    /// for the stream, whatever the outcome, before the next upload.
+    pub(super) fn run(
+        &self,
+        driver: &Driver,
+        context: Context,
+        stream: Stream,
+        copies: &[(DevicePtr, &[u8])],
+    ) -> Result<Vec<u32>> {
+        let total: usize = copies.iter().map(|(_, from)| from.len()).sum();
+        let threads = (total / MIN_SHARE).clamp(1, self.workers.count());
+        let upload = Upload {
+            context,
+            stream,
+            memory: self.memory.as_ptr(),
+            events: &self.events,
+            copies,
+        };
+        let results: Vec<Mutex<Option<Copied>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+        let finished = self.workers.run(threads, &|thread| {
+            let copied = upload.copy_share(driver, thread, share(copies, total, thread, threads));
+            *results[thread].lock().unwrap_or_else(PoisonError::into_inner) = Some(copied);
+        });
+        if !finished {
+            return fail!(DeviceFailed, "an upload thread panicked");
+        }
+        // The shares follow one another in the order of the bytes, so the
+        // parts' checksums join in order.
+        let mut whole = vec![0u32; copies.len()];
+        for result in results {
+            let copied = result
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .expect("every worker taking part reports");
+            for (part, crc) in copied? {
+                whole[part.copy] = crate::crc::combine(whole[part.copy], crc, part.len);
+            }
+        }
+        Ok(whole)
+    }
 }
 
 /// One upload's driver handles and what it copies; the handles are used only
 /// while the device's lock is held by the thread that runs the upload.
-pub(super) struct Upload<'a> {
-    pub context: Context,
-    pub stream: Stream,
-    /// `2 * SLOT_BYTES` pinned bytes per thread.
-    pub slots: *mut u8,
+struct Upload<'a> {
+    context: Context,
+    stream: Stream,
+    /// `THREAD_BYTES` pinned bytes per thread, page-aligned.
+    memory: *mut u8,
     /// Two events per thread: the last copy out of each of its slots.
-    pub events: &'a [Event],
-    pub copies: &'a [(DevicePtr, &'a [u8])],
+    events: &'a [Event],
+    copies: &'a [(DevicePtr, &'a [u8])],
 }
 
 // Safety: driver handles are thread-agnostic; each thread writes only its own
-// two slots and records only their events.
+// pinned memory and records only its own slots' events.
 unsafe impl Sync for Upload<'_> {}
+
+/// What one thread copied: each part with its CRC32C.
+type Copied = Result<Vec<(Part, u32)>>;
 
 /// `len` bytes at `offset` of copy `copy`.
 struct Part {
@@ -66,64 +149,37 @@ struct Part {
 }
 
 impl Upload<'_> {
-    /// Copies every copy's bytes, issuing the copies to the device on the
-    /// stream; returns each copy's CRC32C. The caller waits for the stream,
-    /// whatever the outcome, before the slots are used again.
-    pub(super) fn run(&self, driver: &Driver) -> Result<Vec<u32>> {
-        let total: usize = self.copies.iter().map(|(_, from)| from.len()).sum();
-        let threads = (self.events.len() / 2).min(total.div_ceil(MIN_SHARE)).max(1);
-        let results: Vec<Result<Vec<(Part, u32)>>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|thread| {
-                    scope.spawn(move || self.copy_share(driver, thread, share(self.copies, total, thread, threads)))
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        });
-        // The shares follow one another in the order of the bytes, so the
-        // parts' checksums combine in order.
-        let mut whole = vec![0u32; self.copies.len()];
-        for result in results {
-            for (part, crc) in result? {
-                whole[part.copy] = crate::crc::combine(whole[part.copy], crc, part.len);
-            }
-        }
-        Ok(whole)
-    }
-
     /// Thread `thread` copies `parts` through its two slots; returns each
-    /// part with its CRC32C.
-    fn copy_share(&self, driver: &Driver, thread: usize, parts: Vec<Part>) -> Result<Vec<(Part, u32)>> {
+    /// part with its CRC32C. On entry no copy out of its memory is running
+    /// (the previous upload's caller waited for the stream).
+    fn copy_share(&self, driver: &Driver, thread: usize, parts: Vec<Part>) -> Copied {
         // Safety: the context was retained when the device was opened.
         check(
             driver,
             unsafe { (driver.ctx_set_current)(self.context) },
             "cuCtxSetCurrent",
         )?;
-        let mut slot = thread * 2;
-        let mut used = 0;
-        let mut recorded = [false; 2];
+        // Safety: the thread's own memory (see `Upload::memory`); the piece
+        // buffer lies after its two slots.
+        let (own, bounce) = unsafe {
+            let own = self.memory.add(thread * THREAD_BYTES);
+            (own, std::slice::from_raw_parts_mut(own.add(2 * SLOT_BYTES), CRC_PIECE))
+        };
+        let places = place(parts.iter().map(|part| part.len));
         let mut crcs = Vec::with_capacity(parts.len());
-        let mut bounce = vec![0u8; CRC_PIECE];
-        for part in parts {
-            if used + part.len > SLOT_BYTES {
+        for (part, at) in parts.into_iter().zip(places) {
+            if let Some(wait) = at.switched {
                 // Safety: records and waits on the device's own stream's events.
                 unsafe {
                     check(
                         driver,
-                        (driver.event_record)(self.events[slot], self.stream),
+                        (driver.event_record)(self.events[thread * 2 + (at.half ^ 1)], self.stream),
                         "cuEventRecord",
                     )?;
-                    recorded[slot % 2] = true;
-                    slot ^= 1;
-                    used = 0;
-                    if recorded[slot % 2] {
+                    if wait {
                         check(
                             driver,
-                            (driver.event_synchronize)(self.events[slot]),
+                            (driver.event_synchronize)(self.events[thread * 2 + at.half]),
                             "cuEventSynchronize",
                         )?;
                     }
@@ -131,9 +187,9 @@ impl Upload<'_> {
             }
             let (to, from) = self.copies[part.copy];
             let bytes = &from[part.offset..part.offset + part.len];
-            // Safety: `used + part.len` bytes fit in slot `slot`, which only
-            // this thread writes, and whose last copy to the device is done.
-            let into = unsafe { self.slots.add(slot * SLOT_BYTES + used) };
+            // Safety: the part fits in slot `at.half` (`place`), which only
+            // this thread writes, and no copy out of that place is running.
+            let into = unsafe { own.add(at.half * SLOT_BYTES + at.offset) };
             let mut crc = 0;
             for (index, piece) in bytes.chunks(CRC_PIECE).enumerate() {
                 let staged = &mut bounce[..piece.len()];
@@ -157,12 +213,40 @@ impl Upload<'_> {
                 },
                 "cuMemcpyHtoDAsync",
             )?;
-            // Parts start 64-byte aligned, as stream_into's stores want.
-            used += part.len.next_multiple_of(64);
             crcs.push((part, crc));
         }
         Ok(crcs)
     }
+}
+
+/// Where a part goes in its thread's two slots.
+struct Place {
+    half: usize,
+    offset: usize,
+    /// Set when the part opens slot `half`: the other slot's event is to be
+    /// recorded (after its parts' copies), and, if true, slot `half`'s
+    /// event waited for (its earlier parts' copies are still in flight).
+    switched: Option<bool>,
+}
+
+/// The places of parts of `lens` bytes (each at most `SLOT_BYTES`): one
+/// after another in a slot, each 64-byte aligned as `stream_into` wants,
+/// then in the other slot once one does not fit.
+fn place(lens: impl Iterator<Item = usize>) -> Vec<Place> {
+    let (mut half, mut used, mut recorded) = (0, 0, [false; 2]);
+    lens.map(|len| {
+        let mut switched = None;
+        if used + len > SLOT_BYTES {
+            recorded[half] = true;
+            half ^= 1;
+            used = 0;
+            switched = Some(recorded[half]);
+        }
+        let offset = used;
+        used += len.next_multiple_of(64);
+        Place { half, offset, switched }
+    })
+    .collect()
 }
 
 /// Copies `from` to `to` with stores that bypass the cache (x86-64; plain
@@ -195,16 +279,10 @@ fn store_fence() {
 }
 
 /// Thread `thread`'s share of `threads`: the bytes from `total * thread /
-/// threads` to the next share's start (4 KiB-aligned), in parts cut at the
-/// copies' ends and every `DMA_PART` bytes.
+/// threads` to the next share's start, in parts cut at the copies' ends and
+/// every `DMA_PART` bytes.
 fn share(copies: &[(DevicePtr, &[u8])], total: usize, thread: usize, threads: usize) -> Vec<Part> {
-    let boundary = |thread: usize| {
-        if thread == threads {
-            total
-        } else {
-            (total / threads * thread) & !4095
-        }
-    };
+    let boundary = |thread: usize| (total as u128 * thread as u128 / threads as u128) as usize;
     let (start, end) = (boundary(thread), boundary(thread + 1));
     let mut parts = Vec::new();
     let mut copy_start = 0;
@@ -229,8 +307,70 @@ fn share(copies: &[(DevicePtr, &[u8])], total: usize, thread: usize, threads: us
 mod tests {
     use super::*;
 
+    /// Simulates the events: a part's place never overlaps a part placed
+    /// earlier in the same slot whose copy may still be in flight (copies
+    /// issued since that slot's last wait), and lies in its slot, aligned.
+    #[test]
+    fn no_part_is_placed_over_a_copy_in_flight() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..200 {
+            let lens: Vec<usize> = (0..next() % 60)
+                .map(|_| match next() % 4 {
+                    0 => DMA_PART,
+                    1 => 1 + next() as usize % 100,
+                    _ => 1 + next() as usize % DMA_PART,
+                })
+                .collect();
+            let mut in_flight: [Vec<(usize, usize)>; 2] = [Vec::new(), Vec::new()];
+            let mut recorded = [false; 2];
+            for (len, at) in lens.iter().zip(place(lens.iter().copied())) {
+                if let Some(wait) = at.switched {
+                    recorded[at.half ^ 1] = true;
+                    assert_eq!(wait, recorded[at.half], "waits exactly when the slot was used before");
+                    if wait {
+                        in_flight[at.half].clear();
+                    }
+                }
+                let (start, end) = (at.offset, at.offset + len);
+                assert!(end <= SLOT_BYTES && start % 64 == 0);
+                for &(from, to) in &in_flight[at.half] {
+                    assert!(
+                        end <= from || start >= to,
+                        "[{start}, {end}) over [{from}, {to}) in flight"
+                    );
+                }
+                in_flight[at.half].push((start, end));
+            }
+        }
+    }
+
+    /// Every byte lands, from any source alignment and with any tail.
+    #[test]
+    fn streamed_bytes_equal_their_source() {
+        let source: Vec<u8> = (0..4200u32).map(|index| (index * 31 + 7) as u8).collect();
+        for start in 0..17 {
+            for len in (0..48).chain([1000, 4096, 4183 - start]) {
+                let from = &source[start..start + len];
+                // u128 elements: 16-byte aligned, as stream_into wants.
+                let mut into = vec![0u128; len.div_ceil(16) + 1];
+                // Safety: `into` holds at least `len` bytes.
+                unsafe { stream_into(from, into.as_mut_ptr().cast()) };
+                store_fence();
+                // Safety: reads back the `len` bytes written.
+                let written = unsafe { std::slice::from_raw_parts(into.as_ptr().cast::<u8>(), len) };
+                assert_eq!(written, from, "from {start}, {len} bytes");
+            }
+        }
+    }
+
     /// Every byte of every copy falls in exactly one part, in order, and the
-    /// shares differ by less than 8 KiB plus the remainder the last one takes.
+    /// shares differ by at most a byte.
     #[test]
     fn shares_cover_every_byte_once_in_order() {
         for sizes in [
@@ -259,7 +399,7 @@ mod tests {
                 }
                 assert_eq!(lens.iter().sum::<usize>(), total);
                 let (least, most) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
-                assert!(most - least < 8192 + total % threads, "{lens:?}");
+                assert!(most - least <= 1, "{lens:?}");
             }
         }
     }
