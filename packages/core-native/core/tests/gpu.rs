@@ -438,7 +438,7 @@ fn pages_live_on_and_move_between_two_devices() {
 /// the caller got an error for a change that reopening then applied, and the
 /// batch's earlier deltas stayed written.
 #[test]
-#[ignore = "fills the whole device and needs the device's scratch below 32 MiB: run it in a process of its own, as tools/gpu/validate.sh does (--ignored)"]
+#[ignore = "fills the device, and needs its scratch below 32 MiB: run it in a process of its own (validate.sh: --ignored)"]
 fn a_write_without_device_memory_is_refused_before_it_is_logged() {
     if !cuda::available() {
         return;
