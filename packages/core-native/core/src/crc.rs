@@ -61,15 +61,7 @@ mod tests {
 
     #[test]
     fn joins_as_the_checksum_of_the_joined_bytes() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let bytes: Vec<u8> = (0..70_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+        let bytes = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15).bytes(70_000);
         for split in [0, 1, 3, 8, 4095, 4096, 65_537, 69_999, 70_000] {
             let (a, b) = bytes.split_at(split);
             let joined = combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len());

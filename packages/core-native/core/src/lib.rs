@@ -41,6 +41,8 @@ pub mod state;
 pub mod state_hash;
 pub mod storage;
 pub mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod varint;
 
 pub use delta::{Delta, Payload, RangeWrite, Source};

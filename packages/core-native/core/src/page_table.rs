@@ -277,13 +277,8 @@ mod tests {
         let mut memory = Memory::new(&MemoryConfig::Private);
         let mut table = PageTable::default();
         let mut live = std::collections::BTreeSet::new();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
         for round in 0..40 {
             for _ in 0..(next() % 700) {
                 let id = table.insert(page(&mut memory, 0));

@@ -312,13 +312,8 @@ mod tests {
     /// issued since that slot's last wait), and lies in its slot, aligned.
     #[test]
     fn no_part_is_placed_over_a_copy_in_flight() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next();
         for _ in 0..200 {
             let lens: Vec<usize> = (0..next() % 60)
                 .map(|_| match next() % 4 {

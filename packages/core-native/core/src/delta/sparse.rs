@@ -113,16 +113,9 @@ mod tests {
         out
     }
 
-    /// Deterministic pseudo-random bytes (xorshift).
-    fn noise(len: usize, mut state: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect()
+    /// Deterministic pseudo-random bytes.
+    fn noise(len: usize, state: u64) -> Vec<u8> {
+        crate::test_rng::Rng(state).bytes(len)
     }
 
     #[test]
