@@ -403,19 +403,13 @@ impl State {
         }
     }
 
-    /// Refuses every change once a write failed after its change was logged.
-    fn sound(&self) -> Result<()> {
+    /// Refuses every change once a write failed after its change was logged:
+    /// the pages no longer match the log (nor may a checkpoint be made of them).
+    pub fn sound(&self) -> Result<()> {
         match &self.failure {
             Some(failure) => Err(failure.clone()),
             None => Ok(()),
         }
-    }
-
-    /// The failure of a write after its change was logged, which every later
-    /// change gets: the pages no longer match the log (a checkpoint of them
-    /// must not be written).
-    pub fn failure(&self) -> Option<&Error> {
-        self.failure.as_ref()
     }
 
     /// Keeps `error`, of a write after its change was logged, as the reason
@@ -546,7 +540,7 @@ mod tests {
             "{}",
             failure.message
         );
-        assert_eq!(state.failure(), Some(&failure));
+        assert_eq!(state.sound(), Err(failure.clone()));
 
         let logged = Cell::new(0);
         let log = || {

@@ -486,9 +486,7 @@ impl Store {
         };
         // Pages that no longer match the log must not become a checkpoint, which
         // reopening would load instead of replaying the log.
-        if let Some(failure) = self.state.failure() {
-            return Err(failure.clone());
-        }
+        self.state.sound()?;
         let started = std::time::Instant::now();
         durable.writer.sync_job().run()?;
         let since = durable.since.as_ref().filter(|since| {
