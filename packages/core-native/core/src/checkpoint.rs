@@ -514,7 +514,8 @@ fn load_file(
 
 /// The pages of `entries` (those not in `skip`) read by several threads
 /// (page_reads.rs) from the data section of the checkpoint at `path`,
-/// appended to `pages`; returns every id the file holds.
+/// appended to `pages`; returns every id the file holds. On an error the
+/// memory allocated for them is freed.
 fn load_pages_in_parallel(
     fs: &dyn FileSystem,
     path: &Path,
@@ -524,8 +525,35 @@ fn load_pages_in_parallel(
     skip: &HashSet<PageId>,
     pages: &mut Vec<(PageId, Page)>,
 ) -> Result<Vec<PageId>> {
+    // Each entry with the memory it is read into (`None`: read past).
     let mut loaded: Vec<(Entry, Option<PageMemory>)> = Vec::with_capacity(entries.len());
-    if let Err(error) = read_pages(fs, path, header, entries, memory, skip, &mut loaded) {
+    let read = || -> Result<()> {
+        for entry in entries {
+            let data = if skip.contains(&entry.id) {
+                None
+            } else {
+                Some(memory.allocate(entry.memory, entry.id, entry.size)?)
+            };
+            loaded.push((entry, data));
+        }
+        let mut offset = (HEADER_BYTES + header.directory_len as usize) as u64;
+        let mut parts = Vec::with_capacity(loaded.len());
+        for (entry, data) in loaded.iter_mut() {
+            parts.push(page_reads::Part {
+                offset,
+                len: entry.size as usize,
+                target: data.as_mut().map(PageMemory::bytes_mut),
+            });
+            offset += entry.size;
+        }
+        let data_crc = page_reads::read_parts(fs, path, parts)
+            .map_err(|(part, error)| corrupt(path, format!("reading page {}: {error}", loaded[part].0.id)))?;
+        if data_crc != header.data_crc {
+            return Err(corrupt(path, "page data checksum mismatch"));
+        }
+        Ok(())
+    };
+    if let Err(error) = read() {
         loaded
             .into_iter()
             .filter_map(|(_, data)| data)
@@ -539,43 +567,6 @@ fn load_pages_in_parallel(
         }
     }
     Ok(ids)
-}
-
-/// `load_pages_in_parallel`'s reading: each entry with the memory it was read
-/// into (`None`: read past) pushed to `loaded`, and the data checksum checked.
-fn read_pages(
-    fs: &dyn FileSystem,
-    path: &Path,
-    header: &CheckpointHeader,
-    entries: Vec<Entry>,
-    memory: &mut Memory,
-    skip: &HashSet<PageId>,
-    loaded: &mut Vec<(Entry, Option<PageMemory>)>,
-) -> Result<()> {
-    for entry in entries {
-        let data = if skip.contains(&entry.id) {
-            None
-        } else {
-            Some(memory.allocate(entry.memory, entry.id, entry.size)?)
-        };
-        loaded.push((entry, data));
-    }
-    let mut offset = (HEADER_BYTES + header.directory_len as usize) as u64;
-    let mut parts = Vec::with_capacity(loaded.len());
-    for (entry, data) in loaded.iter_mut() {
-        parts.push(page_reads::Part {
-            offset,
-            len: entry.size as usize,
-            target: data.as_mut().map(PageMemory::bytes_mut),
-        });
-        offset += entry.size;
-    }
-    let data_crc = page_reads::read_parts(fs, path, parts)
-        .map_err(|(part, error)| corrupt(path, format!("reading page {}: {error}", loaded[part].0.id)))?;
-    if data_crc != header.data_crc {
-        return Err(corrupt(path, "page data checksum mismatch"));
-    }
-    Ok(())
 }
 
 /// Reads `len` bytes that no page needs, for the checksum they extend.
