@@ -21,7 +21,6 @@
 //! 8 MiB copied by one thread (docs/gpu-validation.md, runs 42 to 47).
 
 use std::ffi::c_void;
-use std::sync::{Mutex, PoisonError};
 
 use super::device::{host_alloc, Pinned};
 use super::driver::{self, check, Context, DevicePtr, Driver, Event, Stream};
@@ -98,22 +97,15 @@ impl Uploader {
             events: &self.events,
             copies,
         };
-        let results: Vec<Mutex<Option<Copied>>> = (0..threads).map(|_| Mutex::new(None)).collect();
-        let finished = self.workers.run(threads, &|thread| {
-            let copied = upload.copy_share(driver, thread, share(copies, total, thread, threads));
-            *results[thread].lock().unwrap_or_else(PoisonError::into_inner) = Some(copied);
-        });
-        if !finished {
+        let Some(results) = self.workers.run(threads, |thread| {
+            upload.copy_share(driver, thread, share(copies, total, thread, threads))
+        }) else {
             return fail!(DeviceFailed, "an upload thread panicked");
-        }
+        };
         // The shares follow one another in the order of the bytes, so the
         // parts' checksums join in order.
         let mut whole = vec![0u32; copies.len()];
-        for result in results {
-            let copied = result
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .expect("every worker taking part reports");
+        for copied in results {
             for (part, crc) in copied? {
                 whole[part.copy] = crate::crc::combine(whole[part.copy], crc, part.len);
             }

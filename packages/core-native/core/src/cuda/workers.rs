@@ -66,10 +66,31 @@ impl Workers {
         self.count
     }
 
-    /// Runs `task(index)` on workers `0..taking_part` at once and returns
-    /// when all have finished: true, or false if any of them panicked.
-    pub(super) fn run(&self, taking_part: usize, task: &(dyn Fn(usize) + Sync)) -> bool {
+    /// Runs `task(index)` on workers `0..taking_part` at once and returns,
+    /// when all have finished, what each returned in index order; `None` if
+    /// any of them panicked.
+    pub(super) fn run<R: Send>(&self, taking_part: usize, task: impl Fn(usize) -> R + Sync) -> Option<Vec<R>> {
         let taking_part = taking_part.min(self.count);
+        let results: Vec<Mutex<Option<R>>> = (0..taking_part).map(|_| Mutex::new(None)).collect();
+        let finished = self.run_erased(taking_part, &|index| {
+            let result = task(index);
+            *results[index].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        });
+        finished.then(|| {
+            results
+                .into_iter()
+                .map(|result| {
+                    result
+                        .into_inner()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .expect("a worker that finished left its result")
+                })
+                .collect()
+        })
+    }
+
+    /// `run` without results: true when no task panicked.
+    fn run_erased(&self, taking_part: usize, task: &(dyn Fn(usize) + Sync)) -> bool {
         // Safety: only the lifetime is erased. The workers use the pointer
         // only between this round's start and `running` reaching 0, and this
         // call does not return before then (a task's panic is caught in its worker).
@@ -123,9 +144,12 @@ mod tests {
         let workers = Workers::start(4).expect("threads");
         for taking_part in [4, 1, 3, 9, 2] {
             let counts: Vec<AtomicUsize> = (0..4).map(|_| AtomicUsize::new(0)).collect();
-            assert!(workers.run(taking_part, &|index| {
+            let returned = workers.run(taking_part, |index| {
                 counts[index].fetch_add(1, Ordering::SeqCst);
-            }));
+                index * 10
+            });
+            let expected_returned: Vec<usize> = (0..taking_part.min(4)).map(|index| index * 10).collect();
+            assert_eq!(returned, Some(expected_returned), "taking part: {taking_part}");
             let ran: Vec<usize> = counts.iter().map(|count| count.load(Ordering::SeqCst)).collect();
             let expected: Vec<usize> = (0..4).map(|index| usize::from(index < taking_part)).collect();
             assert_eq!(ran, expected, "taking part: {taking_part}");
@@ -136,23 +160,25 @@ mod tests {
     fn a_panicking_task_is_reported_after_all_finish_and_the_workers_go_on() {
         let workers = Workers::start(3).expect("threads");
         let finished = AtomicUsize::new(0);
-        let all_finished = workers.run(3, &|index| {
+        let returned = workers.run(3, |index| {
             if index == 1 {
                 panic!("deliberate");
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
             finished.fetch_add(1, Ordering::SeqCst);
         });
-        assert!(!all_finished);
+        assert_eq!(returned, None);
         assert_eq!(
             finished.load(Ordering::SeqCst),
             2,
             "the others finished before run returned"
         );
         let again = AtomicUsize::new(0);
-        assert!(workers.run(3, &|_| {
-            again.fetch_add(1, Ordering::SeqCst);
-        }));
+        assert!(workers
+            .run(3, |_| {
+                again.fetch_add(1, Ordering::SeqCst);
+            })
+            .is_some());
         assert_eq!(again.load(Ordering::SeqCst), 3);
     }
 }
