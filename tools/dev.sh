@@ -59,8 +59,18 @@ setup_python_client() {
   fi
 }
 
+# The bridge server's request socket is the addon's ROUTER over libzmq, loaded at run
+# time (without it the server falls back to zeromq.js, and the tests of the native one fail).
+install_libzmq() {
+  if ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libzmq\.so\.5 '; then
+    say "installing libzmq (the bridge server's request socket)"
+    apt_install libzmq5
+  fi
+}
+
 setup() {
   require_toolchains
+  install_libzmq
   if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
     say "installing pnpm $PNPM_VERSION"
     npm install --global --no-fund --no-audit "pnpm@$PNPM_VERSION"

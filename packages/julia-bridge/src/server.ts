@@ -12,7 +12,7 @@
  * dropped and counted.
  */
 import { ErrorCode, MmsbError, VERSION, type Bus, type CommitEvent } from '@mmsb/bus';
-import { Publisher, Router } from 'zeromq';
+import { Publisher } from 'zeromq';
 
 import { BridgeCounters, type BridgeSnapshot } from './counters.js';
 import { checkEndpoint, checkIpcFree } from './endpoints.js';
@@ -32,6 +32,7 @@ import {
   type Limits,
   type Liveness,
 } from './protocol.js';
+import { bindRequestSocket, defaultTransport, type RequestSocket, type Transport } from './request-socket.js';
 import { Sessions, type Session } from './sessions.js';
 import { SharedMemory } from './shared-memory.js';
 import { Signer } from './signing.js';
@@ -51,6 +52,11 @@ export interface ServerOptions {
   readonly shmRoot?: string | undefined;
   /** Failures that no client can be told of (a bug, a failed notification). */
   readonly onError?: ((error: unknown) => void) | undefined;
+  /**
+   * The request socket's implementation: `native` (the addon's, the default
+   * where libzmq loads) or `zeromq` (zeromq.js). Both speak the same protocol.
+   */
+  readonly transport?: Transport | undefined;
 }
 
 const MALFORMED = (message: string) => new MmsbError(ErrorCode.MALFORMED_REQUEST, message);
@@ -86,9 +92,8 @@ interface Route {
 
 export class BridgeServer {
   readonly #bus: Bus;
-  readonly #router: Router;
+  #router: RequestSocket | undefined;
   readonly #publisher: Publisher | undefined;
-  readonly #replies: Outbox;
   readonly #notices: Outbox | undefined;
   readonly #signer: Signer;
   readonly #limits: Limits;
@@ -117,12 +122,8 @@ export class BridgeServer {
     this.#counters = new BridgeCounters(memory);
     this.#context = { bus: this.#bus, sessions: this.#sessions, limits: this.#limits, counters: this.#counters };
     this.#onError = options.onError ?? (() => undefined);
-    // Twice the limit reaches the server, which answers MESSAGE_TOO_LARGE; beyond, ZeroMQ drops the connection.
-    // At most 8,192 replies wait for a client that does not read them (a bound on the memory it can hold); ZeroMQ drops those beyond.
-    this.#router = new Router({ maxMessageSize: 2 * this.#limits.maxMessageBytes, sendHighWaterMark: 8192, linger: 2000 });
     this.#publisher = options.pub === undefined ? undefined : new Publisher({ sendHighWaterMark: 65_536, linger: 0 });
     // zeromq.js allows one send in progress per socket, even on sockets that never block for long.
-    this.#replies = new Outbox(this.#router, () => this.#counters.dropped('unroutable'));
     this.#notices = this.#publisher === undefined ? undefined : new Outbox(this.#publisher, (error) => this.#onError(error));
   }
 
@@ -135,8 +136,13 @@ export class BridgeServer {
     let binding = endpoint;
     try {
       await checkIpcFree(endpoint);
-      await server.#router.bind(endpoint);
-      server.endpoint = server.#router.lastEndpoint ?? endpoint;
+      // Twice the limit reaches the server, which answers MESSAGE_TOO_LARGE; beyond, ZeroMQ drops the connection.
+      // At most 8,192 replies wait for a client that does not read them (a bound on the memory it can hold); ZeroMQ drops those beyond.
+      const socketOptions = { maxMessageBytes: 2 * server.#limits.maxMessageBytes, sendHighWaterMark: 8192, lingerMs: 2000 };
+      server.#router = await bindRequestSocket(endpoint, options.transport ?? defaultTransport(), socketOptions, () =>
+        server.#counters.dropped('unroutable'),
+      );
+      server.endpoint = server.#router.endpoint;
       if (server.#publisher !== undefined && pub !== undefined) {
         binding = pub;
         await checkIpcFree(pub);
@@ -144,7 +150,7 @@ export class BridgeServer {
         server.pubEndpoint = server.#publisher.lastEndpoint ?? pub;
       }
     } catch (error) {
-      server.#router.close();
+      server.#router?.close();
       server.#publisher?.close();
       server.#memory.remove();
       if (error instanceof MmsbError) throw error;
@@ -152,7 +158,7 @@ export class BridgeServer {
     }
     server.#stopCommits = server.#bus.onCommit((event) => server.#notifyCommit(event));
     server.#timer = setInterval(() => server.#heartbeat(), server.#liveness.heartbeatMs);
-    server.#serving = server.#serve();
+    server.#serving = server.#router.serve((messages) => server.#serve(messages));
     return server;
   }
 
@@ -161,59 +167,74 @@ export class BridgeServer {
     return this.#counters.snapshot(this.#sessions);
   }
 
+  /** The request socket's implementation. */
+  get transport(): Transport {
+    return this.#router!.transport;
+  }
+
   /** The shared-memory directory of this server. */
   get sharedMemoryDirectory(): string {
     return this.#memory.directory;
   }
 
-  async #serve(): Promise<void> {
-    for (;;) {
-      // receive() directly: the socket's async iterator wraps each message in one more promise.
-      let message: Buffer[];
-      try {
-        message = await this.#router.receive();
-      } catch (error) {
-        if (this.#router.closed) return;
-        throw error;
-      }
-      const [identity, ...frames] = message;
-      const body = this.#signer.open(frames);
-      if (body === undefined) {
-        if (this.#signer.enabled) this.#counters.dropped('unauthenticated');
-        else
-          this.#fail({ identity: identity!, peer: '' }, undefined, MALFORMED(`a request is one frame; this message has ${frames.length}`));
-        continue;
-      }
-      const peer = identity!.toString('hex');
-      if (body.length > this.#limits.maxMessageBytes) {
-        const error = new MmsbError(
-          ErrorCode.MESSAGE_TOO_LARGE,
-          `a request of ${body.length} bytes; the largest is ${this.#limits.maxMessageBytes}`,
-        );
-        this.#fail({ identity: identity!, peer }, undefined, error);
-        continue;
-      }
-      // A server given 0 takes no packed message: an array is then a request that is not a map.
-      if (!isPacked(body) || this.#limits.maxPackedRequests === 0) {
-        const session = this.#received({ identity: identity!, peer }, body);
-        while (this.#full(session)) await this.#settled();
-        continue;
-      }
-      this.#counters.packedMessages += 1;
-      let members: Uint8Array[];
-      try {
-        members = unpack(body, this.#limits.maxPackedRequests);
-      } catch (error) {
-        this.#fail({ identity: identity!, peer }, undefined, error);
-        continue;
-      }
-      // Each member as if it had arrived alone in its place, the in-flight limit included.
-      const packed = new PackedReplies(identity!, members.length);
-      for (let index = 0; index < members.length; index++) {
-        const session = this.#received({ identity: identity!, peer, packed, index }, members[index]!);
-        while (this.#full(session)) await this.#settled();
-      }
+  /** Serves a batch of messages in order; returns a promise only when it has to wait (a session at its in-flight limit). */
+  #serve(messages: Buffer[][], from = 0): Promise<void> | undefined {
+    for (let at = from; at < messages.length; at++) {
+      const waiting = this.#serveMessage(messages[at]!);
+      if (waiting !== undefined) return waiting.then(() => this.#serve(messages, at + 1));
     }
+    return undefined;
+  }
+
+  #serveMessage(message: Buffer[]): Promise<void> | undefined {
+    const [identity, ...frames] = message;
+    const body = this.#signer.open(frames);
+    if (body === undefined) {
+      if (this.#signer.enabled) this.#counters.dropped('unauthenticated');
+      else this.#fail({ identity: identity!, peer: '' }, undefined, MALFORMED(`a request is one frame; this message has ${frames.length}`));
+      return undefined;
+    }
+    const peer = identity!.toString('hex');
+    if (body.length > this.#limits.maxMessageBytes) {
+      const error = new MmsbError(
+        ErrorCode.MESSAGE_TOO_LARGE,
+        `a request of ${body.length} bytes; the largest is ${this.#limits.maxMessageBytes}`,
+      );
+      this.#fail({ identity: identity!, peer }, undefined, error);
+      return undefined;
+    }
+    // A server given 0 takes no packed message: an array is then a request that is not a map.
+    if (!isPacked(body) || this.#limits.maxPackedRequests === 0) {
+      return this.#whileFull(this.#received({ identity: identity!, peer }, body));
+    }
+    this.#counters.packedMessages += 1;
+    let members: Uint8Array[];
+    try {
+      members = unpack(body, this.#limits.maxPackedRequests);
+    } catch (error) {
+      this.#fail({ identity: identity!, peer }, undefined, error);
+      return undefined;
+    }
+    // Each member as if it had arrived alone in its place, the in-flight limit included.
+    const packed = new PackedReplies(identity!, members.length);
+    return this.#serveMembers({ identity: identity!, peer, packed }, members, 0);
+  }
+
+  #serveMembers(route: Route & { readonly packed: PackedReplies }, members: Uint8Array[], from: number): Promise<void> | undefined {
+    for (let index = from; index < members.length; index++) {
+      const waiting = this.#whileFull(this.#received({ ...route, index }, members[index]!));
+      if (waiting !== undefined) return waiting.then(() => this.#serveMembers(route, members, index + 1));
+    }
+    return undefined;
+  }
+
+  /** Resolves once `session` is below its in-flight limit. */
+  async #untilRoom(session: Session): Promise<void> {
+    while (this.#full(session)) await this.#settled();
+  }
+
+  #whileFull(session: Session | undefined): Promise<void> | undefined {
+    return this.#full(session) ? this.#untilRoom(session!) : undefined;
   }
 
   /** Whether `session` (the one of the request just served, when it is in flight) is at its in-flight limit. */
@@ -391,7 +412,7 @@ export class BridgeServer {
 
   #transmit(identity: Buffer, body: Uint8Array): void {
     // A ROUTER drops what it cannot route (a peer gone) or queue.
-    this.#replies.send([identity, ...this.#signer.frames(body)]);
+    this.#router!.send([identity, ...this.#signer.frames(body)]);
   }
 
   #publish(topic: string, body: { readonly [key: string]: Encodable }): void {
@@ -429,8 +450,8 @@ export class BridgeServer {
     clearInterval(this.#timer);
     this.#stopCommits?.();
     while (this.#inFlight > 0) await this.#settled();
-    await this.#replies.drained();
-    this.#router.close();
+    await this.#router!.drained();
+    this.#router!.close();
     this.#publisher?.close();
     await this.#serving?.catch(() => undefined);
     for (const session of [...this.#sessions]) this.#sessions.end(session);

@@ -4,18 +4,21 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { dense, ErrorCode, MmsbError, ranges, sparseFromBytes } from '@mmsb/bus';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { connect, type BridgeClient, type CommitNotice } from '../src/client.js';
+import type { Transport } from '../src/request-socket.js';
 import { BridgeServer } from '../src/server.js';
-import { RawPeer, startServer, until, type Running } from './support.js';
+import { RawPeer, startServer, TRANSPORTS, until, type Running } from './support.js';
 import { encode, U64 } from '../src/msgpack.js';
 
 const running: Running[] = [];
 const clients: BridgeClient[] = [];
+/** The request socket of the servers the current test starts. */
+let transport: Transport = 'native';
 
 async function serve(options: Parameters<typeof startServer>[0] = {}): Promise<Running> {
-  const started = await startServer(options);
+  const started = await startServer({ transport, ...options });
   running.push(started);
   return started;
 }
@@ -41,7 +44,11 @@ afterEach(async () => {
   for (const started of running.splice(0)) await started.stop();
 });
 
-describe('the bridge client', () => {
+describe.each(TRANSPORTS)('the bridge client, server on the %s request socket', (served) => {
+  beforeEach(() => {
+    transport = served;
+  });
+
   it('creates, writes every form, reads, and sees what the bus sees', async () => {
     const { bus, server } = await serve();
     const c = await client(server.endpoint);
@@ -243,7 +250,7 @@ describe('the bridge client', () => {
   it('refuses to serve off loopback without a key, and anything but ipc or tcp', async () => {
     const { bus } = await serve();
     for (const endpoint of ['tcp://0.0.0.0:0', 'tcp://*:0', 'tcp://10.1.2.3:5555', 'inproc://x', 'ws://127.0.0.1:1', '']) {
-      const error = await refusal(BridgeServer.start({ bus, endpoint }));
+      const error = await refusal(BridgeServer.start({ bus, endpoint, transport }));
       expect(error.code, endpoint).toBe(ErrorCode.INVALID_ARGUMENT);
     }
   });

@@ -12,7 +12,7 @@ import { decode } from '../src/decode.js';
 import { encode, U64, type Encodable } from '../src/msgpack.js';
 import { isPacked, pack, unpack } from '../src/packed.js';
 import { DEFAULT_LIMITS, OPERATIONS } from '../src/protocol.js';
-import { RawPeer, startServer, type Running } from './support.js';
+import { RawPeer, startServer, TRANSPORTS, type Running } from './support.js';
 
 const SEED = Number(process.env.MMSB_FUZZ_SEED ?? 0x5eed);
 const FRAMES = Number(process.env.MMSB_FUZZ_FRAMES ?? 100_000);
@@ -127,10 +127,10 @@ function answersTo(frame: Uint8Array, limit: number): number {
   }
 }
 
-describe('hostile frames', () => {
+describe.each(TRANSPORTS)('hostile frames, on the %s request socket', (transport) => {
   it(`${FRAMES} fuzzed frames (seed ${SEED}): every one answered, the server keeps serving, the state is unchanged`, async () => {
     const limit = 4096;
-    const { bus, server } = await startServer({ memory: true, limits: { maxMessageBytes: limit } }).then((started) => {
+    const { bus, server } = await startServer({ memory: true, transport, limits: { maxMessageBytes: limit } }).then((started) => {
       running.push(started);
       return started;
     });
@@ -190,7 +190,7 @@ describe('hostile frames', () => {
 
   it('on a server with a key, unsigned hostile frames are dropped and counted, never answered', async () => {
     const key = Buffer.from('k');
-    const started = await startServer({ memory: true, key });
+    const started = await startServer({ memory: true, transport, key });
     running.push(started);
     const peer = new RawPeer(started.server.endpoint);
     const random = generator(SEED + 1);

@@ -8,7 +8,11 @@ import { Dealer } from 'zeromq';
 
 import { decode } from '../src/decode.js';
 import { encode, type Encodable } from '../src/msgpack.js';
+import type { Transport } from '../src/request-socket.js';
 import { BridgeServer, type ServerOptions } from '../src/server.js';
+
+/** Both request sockets: the addon's (the default) and zeromq.js's (where libzmq is missing). */
+export const TRANSPORTS: readonly Transport[] = ['native', 'zeromq'];
 
 export interface Running {
   readonly bus: Bus;

@@ -14,7 +14,8 @@
 //! - `crc`: joining the checksums of adjacent byte ranges;
 //! - [`counters`]: the store's statistics, one block readers take without a call;
 //! - [`error`]: the stable error codes shared with TypeScript;
-//! - [`names`]: the wire names of every enum a caller spells as a string.
+//! - [`names`]: the wire names of every enum a caller spells as a string;
+//! - [`zmq`]: the bridge's request socket, libzmq loaded at run time.
 
 pub mod checkpoint;
 pub mod counters;
@@ -44,6 +45,7 @@ pub mod store;
 #[cfg(test)]
 mod test_rng;
 pub mod varint;
+pub mod zmq;
 
 pub use delta::{Delta, Payload, RangeWrite, Source};
 pub use error::{Error, ErrorCode, Result};

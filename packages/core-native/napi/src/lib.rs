@@ -17,6 +17,7 @@ pub mod pages;
 #[cfg(feature = "planted-addon-bugs")]
 pub mod planted;
 pub mod propagation;
+pub mod router;
 pub mod shared_file;
 pub mod state;
 pub mod sync;

@@ -1,0 +1,82 @@
+// The server's request socket: the addon's ROUTER is the one served where
+// libzmq loads, and a signal that interrupts a libzmq call (a profiler's,
+// many times a second) loses no request and stalls nothing.
+import { execFile } from 'node:child_process';
+import { Session } from 'node:inspector/promises';
+import { promisify } from 'node:util';
+
+import { native } from '@mmsb/core-native';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { startServer, type Running } from './support.js';
+
+const running: Running[] = [];
+afterEach(async () => {
+  for (const started of running.splice(0)) await started.stop();
+});
+
+async function serve(): Promise<Running> {
+  const started = await startServer({ memory: true });
+  running.push(started);
+  return started;
+}
+
+/**
+ * PEERS DEALERs in a process of their own (the profiler's signals stay in
+ * the server's), each saying hello and then pinging PINGS times, one ping in
+ * flight; prints how many answers were `ok: true`. The requests are plain
+ * msgpack maps written out byte by byte.
+ */
+const PEERS = 32;
+const PINGS = 300;
+const PINGING = `
+import { Dealer } from 'zeromq';
+const [endpoint, peers, pings] = process.argv.slice(1);
+const text = (s) => [0xa0 | s.length, ...Buffer.from(s)];
+const hello = Uint8Array.from([0x84, ...text('v'), 1, ...text('rid'), 0, ...text('op'), ...text('hello'), ...text('versions'), 0x91, 1]);
+const ping = (rid) => Uint8Array.from([0x83, ...text('v'), 1, ...text('rid'), 0xcd, rid >> 8, rid & 0xff, ...text('op'), ...text('ping')]);
+const ok = Buffer.from([...text('ok'), 0xc3]);
+const answered = await Promise.all(Array.from({ length: Number(peers) }, async () => {
+  const socket = new Dealer({ linger: 0 });
+  socket.connect(endpoint);
+  await socket.send(hello);
+  await socket.receive();
+  let count = 0;
+  for (let rid = 1; rid <= Number(pings); rid++) {
+    await socket.send(ping(rid));
+    const [body] = await socket.receive();
+    if (body.includes(ok)) count += 1;
+  }
+  socket.close();
+  return count;
+}));
+console.log(answered.reduce((sum, count) => sum + count, 0));
+`;
+
+describe('the request socket', () => {
+  it('is the addon ROUTER where libzmq loads (the set-up installs libzmq)', async () => {
+    expect(native.nativeRouterUnavailable()).toBeNull();
+    const { server } = await serve();
+    expect(server.transport).toBe('native');
+  });
+
+  it('answers every request of 32 peers while a CPU profiler interrupts it thousands of times a second', { timeout: 60_000 }, async () => {
+    const { server } = await serve();
+    const profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 20 });
+    await profiler.post('Profiler.start');
+    try {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--input-type=module', '-e', PINGING, server.endpoint, String(PEERS), String(PINGS)],
+        { cwd: new URL('..', import.meta.url), timeout: 30_000 },
+      );
+      expect(Number(stdout.trim())).toBe(PEERS * PINGS);
+    } finally {
+      await profiler.post('Profiler.stop');
+      profiler.disconnect();
+    }
+  });
+});
