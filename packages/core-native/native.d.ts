@@ -5,8 +5,8 @@
 export declare class NativeRouter {
   /**
    * Binds `endpoint`. `onMessages` receives each batch of messages (each
-   * its frames, the routing id first); after a batch, no other comes
-   * until `ready()`.
+   * its frames, the routing id first): the first after `ready()`, and
+   * after each batch, the next after `ready()` again.
    */
   static bind(endpoint: string, options: NativeRouterOptions, onMessages: (messages: Buffer[][]) => void): NativeRouter
   /** The endpoint as bound (a `*` port resolved). */
@@ -19,8 +19,9 @@ export declare class NativeRouter {
   /** Lets the router hand over its next batch. */
   ready(): void
   /**
-   * Closes the socket; replies already sent leave in the background,
-   * for up to the linger. Nothing is delivered afterwards.
+   * Closes the socket (it unbinds now); replies already sent leave in the
+   * background, for up to the linger, and the event loop stays alive
+   * until they have. Nothing is delivered afterwards.
    */
   close(): void
 }

@@ -7,6 +7,7 @@
  * receive and one promise per send. docs/ARCHITECTURE.md, "Bridge
  * transport", says why both exist.
  */
+import { ErrorCode, MmsbError } from '@mmsb/bus';
 import { native } from '@mmsb/core-native';
 import { Router } from 'zeromq';
 
@@ -64,7 +65,12 @@ class NativeRequestSocket implements RequestSocket {
   #closed: (() => void) | undefined;
 
   private constructor(endpoint: string, options: RequestSocketOptions) {
-    this.#router = native.NativeRouter.bind(endpoint, options, (messages) => this.#received(messages));
+    try {
+      this.#router = native.NativeRouter.bind(endpoint, options, (messages) => this.#received(messages));
+    } catch (error) {
+      const { code, message } = error as { code?: string; message: string };
+      throw new MmsbError((code as ErrorCode | undefined) ?? ErrorCode.IO_ERROR, message, { cause: error });
+    }
   }
 
   static bind(endpoint: string, options: RequestSocketOptions): NativeRequestSocket {
@@ -77,11 +83,14 @@ class NativeRequestSocket implements RequestSocket {
 
   serve(handler: BatchHandler): Promise<void> {
     this.#handler = handler;
-    return new Promise((resolve) => (this.#closed = resolve));
+    const closed = new Promise<void>((resolve) => (this.#closed = resolve));
+    // The router hands over nothing before this: messages wait in ZeroMQ until there is a handler.
+    this.#router.ready();
+    return closed;
   }
 
   #received(messages: Buffer[][]): void {
-    const done = this.#handler?.(messages);
+    const done = this.#handler!(messages);
     if (done === undefined) this.#router.ready();
     // A rejection (a bug in the server) is still reported as unhandled; the socket serves on.
     else void done.finally(() => this.#router.ready());
@@ -91,7 +100,7 @@ class NativeRequestSocket implements RequestSocket {
     this.#outgoing.push(frames);
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    // The replies of one turn (a group commit's, a packed message's) leave in one call.
+    // The replies made before the next microtask checkpoint (a group commit's, a batch's) leave in one call.
     queueMicrotask(() => this.#flush());
   }
 

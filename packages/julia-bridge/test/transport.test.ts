@@ -1,14 +1,21 @@
 // The server's request socket: the addon's ROUTER is the one served where
-// libzmq loads, and a signal that interrupts a libzmq call (a profiler's,
-// many times a second) loses no request and stalls nothing.
+// libzmq loads; clients waiting before the server starts are answered; and a
+// signal that interrupts a libzmq call (a profiler's, many times a second)
+// loses no request and stalls nothing.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { Bus } from '@mmsb/bus';
 import { native } from '@mmsb/core-native';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { startServer, type Running } from './support.js';
+import { encode } from '../src/msgpack.js';
+import { BridgeServer } from '../src/server.js';
+import { RawPeer, startServer, TRANSPORTS, type Running } from './support.js';
 
 const running: Running[] = [];
 afterEach(async () => {
@@ -58,6 +65,28 @@ describe('the request socket', () => {
     expect(native.nativeRouterUnavailable()).toBeNull();
     const { server } = await serve();
     expect(server.transport).toBe('native');
+  });
+
+  it.each(TRANSPORTS)('on the %s socket, answers clients that were waiting before it started', async (transport) => {
+    const directory = mkdtempSync(join(tmpdir(), 'mmsb-bridge-early-'));
+    const endpoint = `ipc://${directory}/requests`;
+    const peers = Array.from({ length: 5 }, () => new RawPeer(endpoint));
+    const bus = Bus.memory();
+    try {
+      await Promise.all(peers.map((peer) => peer.send(encode({ v: 1, rid: 1, op: 'hello', versions: [1] }))));
+      // A pub socket makes start() turn the event loop after the request socket is bound.
+      const server = await BridgeServer.start({ bus, endpoint, pub: `ipc://${directory}/notices`, shmRoot: directory, transport });
+      try {
+        const answers = await Promise.all(peers.map((peer) => peer.receive()));
+        expect(answers.map((answer) => answer.ok)).toEqual(peers.map(() => true));
+      } finally {
+        await server.close();
+      }
+    } finally {
+      for (const peer of peers) peer.close();
+      await bus.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('answers every request of 32 peers while a CPU profiler interrupts it thousands of times a second', { timeout: 60_000 }, async () => {

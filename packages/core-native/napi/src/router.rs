@@ -12,7 +12,7 @@
 //! JavaScript takes batches, starts a libuv idle handle, which keeps the
 //! loop from blocking until the batch is handed over.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr;
 use std::sync::OnceLock;
@@ -27,6 +27,7 @@ use crate::convert::{fail, invalid, to_u64, Result};
 
 /// The most messages handed over in one call.
 const BATCH_MESSAGES: usize = 1024;
+const UV_ASYNC: c_int = 1;
 const UV_IDLE: c_int = 6;
 const UV_POLL: c_int = 8;
 const UV_READABLE: c_int = 1;
@@ -44,6 +45,8 @@ struct Uv {
     idle_start: unsafe extern "C" fn(*mut c_void, HandleCallback) -> c_int,
     idle_stop: unsafe extern "C" fn(*mut c_void) -> c_int,
     close: unsafe extern "C" fn(*mut c_void, HandleCallback),
+    async_init: unsafe extern "C" fn(*mut sys::uv_loop_s, *mut c_void, HandleCallback) -> c_int,
+    async_send: unsafe extern "C" fn(*mut c_void) -> c_int,
 }
 
 /// The function of that name in the running program, as `F`.
@@ -77,6 +80,8 @@ fn uv() -> std::result::Result<&'static Uv, String> {
                 idle_start: symbol(c"uv_idle_start")?,
                 idle_stop: symbol(c"uv_idle_stop")?,
                 close: symbol(c"uv_close")?,
+                async_init: symbol(c"uv_async_init")?,
+                async_send: symbol(c"uv_async_send")?,
             })
         }
     })
@@ -104,8 +109,10 @@ pub fn native_router_unavailable() -> Option<String> {
 /// runs inside `deliver` and may call `ready` and `send` there, so the
 /// state they change is in cells and every method takes `&self`.
 struct Pump {
-    router: Router,
+    /// Taken by `close`, which closes it at once (so it unbinds).
+    router: RefCell<Option<Router>>,
     uv: &'static Uv,
+    uv_loop: *mut sys::uv_loop_s,
     env: sys::napi_env,
     callback: sys::napi_ref,
     context: sys::napi_async_context,
@@ -126,8 +133,13 @@ impl Pump {
         if self.closed.get() {
             return;
         }
-        if self.ready.get() && self.router.readable() {
-            let batch = self.router.receive_batch(BATCH_MESSAGES);
+        if self.ready.get() && self.readable() {
+            let batch = self
+                .router
+                .borrow()
+                .as_ref()
+                .map(|router| router.receive_batch(BATCH_MESSAGES))
+                .unwrap_or_default();
             if !batch.is_empty() {
                 self.ready.set(false);
                 self.deliver(batch);
@@ -141,7 +153,7 @@ impl Pump {
         if self.closed.get() {
             return;
         }
-        let wanted = self.ready.get() && self.router.readable();
+        let wanted = self.ready.get() && self.readable();
         if wanted != self.idling.get() {
             // Safety: the idle handle is initialised and open until close.
             unsafe {
@@ -153,6 +165,10 @@ impl Pump {
             }
             self.idling.set(wanted);
         }
+    }
+
+    fn readable(&self) -> bool {
+        self.router.borrow().as_ref().is_some_and(Router::readable)
     }
 
     fn deliver(&self, batch: Vec<router::Frames>) {
@@ -195,6 +211,22 @@ unsafe extern "C" fn on_idle(handle: *mut c_void) {
     unsafe { (*(*handle.cast::<*const Pump>())).pump() };
 }
 
+/// The router's context has ended: the async handle that kept the loop
+/// alive meanwhile is closed, and the process may exit.
+unsafe extern "C" fn on_context_ended(handle: *mut c_void) {
+    // Safety: the handle is the open async handle made by `close`; its data
+    // is the libuv table, which lives for the process.
+    unsafe {
+        let uv = *handle.cast::<*const Uv>();
+        ((*uv).close)(handle, on_async_closed);
+    }
+}
+
+unsafe extern "C" fn on_async_closed(handle: *mut c_void) {
+    // Safety: the handle was allocated with malloc by `close` and is closed.
+    unsafe { libc::free(handle) };
+}
+
 unsafe extern "C" fn on_closed(handle: *mut c_void) {
     // Safety: the handle was allocated with malloc at bind and is closed; its
     // data is the Pump made by Box::into_raw, freed with its last handle.
@@ -221,8 +253,8 @@ pub struct NativeRouter {
 #[napi]
 impl NativeRouter {
     /// Binds `endpoint`. `onMessages` receives each batch of messages (each
-    /// its frames, the routing id first); after a batch, no other comes
-    /// until `ready()`.
+    /// its frames, the routing id first): the first after `ready()`, and
+    /// after each batch, the next after `ready()` again.
     #[napi(
         factory,
         ts_args_type = "endpoint: string, options: NativeRouterOptions, onMessages: (messages: Buffer[][]) => void"
@@ -261,15 +293,16 @@ impl NativeRouter {
             let poll = libc::malloc((uv.handle_size)(UV_POLL));
             let idle = libc::malloc((uv.handle_size)(UV_IDLE));
             let pump = Box::new(Pump {
-                router,
+                router: RefCell::new(Some(router)),
                 uv,
+                uv_loop,
                 env: raw,
                 callback,
                 context,
                 poll,
                 idle,
                 idling: Cell::new(false),
-                ready: Cell::new(true),
+                ready: Cell::new(false),
                 closed: Cell::new(false),
                 open_handles: Cell::new(2),
             });
@@ -298,9 +331,11 @@ impl NativeRouter {
     #[napi]
     pub fn send(&self, messages: Vec<Vec<Uint8Array>>) {
         let Some(pump) = self.pump() else { return };
-        for frames in &messages {
-            let frames: Vec<&[u8]> = frames.iter().map(|frame| &frame[..]).collect();
-            pump.router.send(&frames);
+        if let Some(router) = pump.router.borrow().as_ref() {
+            for frames in &messages {
+                let frames: Vec<&[u8]> = frames.iter().map(|frame| &frame[..]).collect();
+                router.send(&frames);
+            }
         }
         pump.watch();
     }
@@ -313,16 +348,29 @@ impl NativeRouter {
         pump.watch();
     }
 
-    /// Closes the socket; replies already sent leave in the background,
-    /// for up to the linger. Nothing is delivered afterwards.
+    /// Closes the socket (it unbinds now); replies already sent leave in the
+    /// background, for up to the linger, and the event loop stays alive
+    /// until they have. Nothing is delivered afterwards.
     #[napi]
     pub fn close(&self) {
         let Some(pump) = self.pump() else { return };
         self.pump.set(ptr::null());
         pump.closed.set(true);
+        let router = pump.router.borrow_mut().take();
         // Safety: on the JavaScript thread; stopping the handles ends their
         // callbacks, and closing them frees them and then the Pump (on_closed).
+        // The async handle is malloc'ed at libuv's size and initialised on
+        // this thread; uv_async_send may be called from any thread.
         unsafe {
+            if let Some(router) = router {
+                let ended = libc::malloc((pump.uv.handle_size)(UV_ASYNC));
+                (pump.uv.async_init)(pump.uv_loop, ended, on_context_ended);
+                *ended.cast::<*const Uv>() = pump.uv;
+                let (uv, ended) = (pump.uv, ended as usize);
+                router.close(move || {
+                    (uv.async_send)(ended as *mut c_void);
+                });
+            }
             (pump.uv.poll_stop)(pump.poll);
             (pump.uv.idle_stop)(pump.idle);
             sys::napi_delete_reference(pump.env, pump.callback);

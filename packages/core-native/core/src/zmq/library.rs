@@ -12,7 +12,6 @@ pub const SNDMORE: c_int = 2;
 pub const LINGER: c_int = 17;
 pub const MAXMSGSIZE: c_int = 22;
 pub const SNDHWM: c_int = 23;
-pub const RCVHWM: c_int = 24;
 pub const RCVMORE: c_int = 13;
 pub const LAST_ENDPOINT: c_int = 32;
 pub const POLLIN: c_short = 1;

@@ -9,7 +9,8 @@
 //! ZeroMQ's file descriptor is edge-triggered: it signals that the socket's
 //! state may have changed, and a send can consume that signal while messages
 //! wait. So [`Router::readable`] asks libzmq, and the binding asks it after
-//! every turn of the loop, not only when the descriptor fires.
+//! every turn of the loop, not only when the descriptor fires. Every libzmq
+//! call that a signal can interrupt (`EINTR`) is made again.
 
 use std::ffi::{c_int, c_void, CString};
 
@@ -31,6 +32,10 @@ pub struct RouterOptions {
 const FD: c_int = 14;
 const EVENTS: c_int = 15;
 
+/// Called once a closed router's context has ended (its replies have left,
+/// or the linger is over).
+type Closed = Box<dyn FnOnce() + Send>;
+
 /// A bound ROUTER socket and its own context. Closing (or dropping) it lets
 /// queued replies leave in the background for up to the linger.
 pub struct Router {
@@ -38,6 +43,7 @@ pub struct Router {
     context: *mut c_void,
     socket: *mut c_void,
     endpoint: String,
+    closed: Option<Closed>,
 }
 
 /// Whether the router can run here: `None`, or why not (no libzmq).
@@ -68,22 +74,31 @@ impl Router {
             context,
             socket,
             endpoint: endpoint.to_owned(),
+            closed: None,
         };
         if socket.is_null() {
             return Err(failure(zmq, "cannot create a ROUTER socket"));
         }
         router.set(library::MAXMSGSIZE, options.max_message_bytes)?;
         router.set(library::SNDHWM, options.send_high_water_mark)?;
-        router.set(library::RCVHWM, 0 as c_int)?;
+        // The receive high-water mark stays libzmq's default (1,000 messages per peer): a
+        // server that stops taking batches then slows its clients down instead of growing.
         router.set(library::LINGER, options.linger_ms)?;
         // Safety: the socket is live and the address a NUL-terminated string.
-        if unsafe { (zmq.bind)(socket, address.as_ptr()) } != 0 {
+        if router.retried(|| unsafe { (zmq.bind)(socket, address.as_ptr()) }) != 0 {
             return Err(failure(zmq, &format!("cannot bind {endpoint}")));
         }
         if let Some(bound) = router.last_endpoint() {
             router.endpoint = bound;
         }
         Ok(router)
+    }
+
+    /// Closes the socket now (it unbinds) and calls `closed` from another
+    /// thread once the context has ended: queued replies have left, or the
+    /// linger is over.
+    pub fn close(mut self, closed: impl FnOnce() + Send + 'static) {
+        self.closed = Some(Box::new(closed));
     }
 
     /// The endpoint as bound (a `*` port resolved).
@@ -155,7 +170,9 @@ impl Router {
 
     fn set<T>(&self, option: c_int, value: T) -> Result<()> {
         // Safety: the socket is live; value is the option's C type, read for its size.
-        let status = unsafe { (self.zmq.setsockopt)(self.socket, option, (&value as *const T).cast(), size_of::<T>()) };
+        let status = self.retried(|| unsafe {
+            (self.zmq.setsockopt)(self.socket, option, (&value as *const T).cast(), size_of::<T>())
+        });
         if status != 0 {
             return Err(failure(self.zmq, &format!("cannot set socket option {option}")));
         }
@@ -231,15 +248,19 @@ impl Router {
 
 impl Drop for Router {
     fn drop(&mut self) {
-        // Safety: the socket and context are live and this is their last use.
-        // zmq_ctx_term would wait out the linger here; a thread of its own
-        // lets queued replies leave without holding up the caller.
+        // Safety: the socket is live and this is its last use.
         unsafe { (self.zmq.close)(self.socket) };
-        let context = self.context as usize;
-        let zmq = self.zmq;
+        // zmq_ctx_term waits out the linger while queued replies leave; a
+        // thread of its own keeps the caller from waiting too.
+        let (zmq, context, closed) = (self.zmq, self.context as usize, self.closed.take());
         std::thread::spawn(move || {
-            // Safety: the context's one socket is closed; nothing else uses it.
-            unsafe { (zmq.ctx_term)(context as *mut c_void) };
+            // Safety: the context's one socket is closed and nothing else uses
+            // it; zmq_ctx_term is restarted when a signal interrupts it.
+            while unsafe { (zmq.ctx_term)(context as *mut c_void) } != 0 && unsafe { (zmq.errno)() } == library::EINTR {
+            }
+            if let Some(closed) = closed {
+                closed();
+            }
         });
     }
 }
