@@ -31,7 +31,8 @@ async function serve(): Promise<Running> {
 /**
  * PEERS DEALERs in a process of their own (the profiler's signals stay in
  * the server's), each saying hello and then pinging PINGS times, one ping in
- * flight; prints how many answers were `ok: true`. The requests are plain
+ * flight; prints `answered <n>`, how many answers were `ok: true` (a line of
+ * its own: whatever else a library prints stays apart). The requests are plain
  * msgpack maps written out byte by byte.
  */
 const PEERS = 32;
@@ -57,7 +58,7 @@ const answered = await Promise.all(Array.from({ length: Number(peers) }, async (
   socket.close();
   return count;
 }));
-console.log(answered.reduce((sum, count) => sum + count, 0));
+console.log('answered', answered.reduce((sum, count) => sum + count, 0));
 `;
 
 describe('the request socket', () => {
@@ -97,12 +98,12 @@ describe('the request socket', () => {
     await profiler.post('Profiler.setSamplingInterval', { interval: 20 });
     await profiler.post('Profiler.start');
     try {
-      const { stdout } = await promisify(execFile)(
+      const { stdout, stderr } = await promisify(execFile)(
         process.execPath,
         ['--input-type=module', '-e', PINGING, server.endpoint, String(PEERS), String(PINGS)],
         { cwd: new URL('..', import.meta.url), timeout: 30_000 },
       );
-      expect(Number(stdout.trim())).toBe(PEERS * PINGS);
+      expect(/^answered (\d+)$/m.exec(stdout)?.[1], `the peers printed:\n${stdout}\n${stderr}`).toBe(String(PEERS * PINGS));
     } finally {
       await profiler.post('Profiler.stop');
       profiler.disconnect();
