@@ -2,7 +2,8 @@
  * The server's request socket, a ZeroMQ ROUTER, in one of two forms. The
  * native one (the default where libzmq can be loaded) is the addon's
  * ROUTER, polled in this event loop: every message waiting is handed over
- * in one call, and replies are sent in one call per turn of the loop. The
+ * in one call, and the replies made before the next microtask checkpoint
+ * are sent in one call. The
  * zeromq.js one, for machines without libzmq, takes one message per
  * receive and one promise per send. docs/ARCHITECTURE.md, "Bridge
  * transport", says why both exist.

@@ -2,9 +2,9 @@
 //! (`mmsb_core::zmq::router`) driven from the JavaScript thread's own event
 //! loop. A libuv poll handle watches ZeroMQ's descriptor; each time the
 //! socket may be readable, every waiting message goes to JavaScript in one
-//! call, and replies are sent synchronously by `send`. No thread is added:
-//! a message takes the same hops as through zeromq.js, at a fraction of the
-//! cost per message.
+//! call, and replies are sent synchronously by `send`. No thread of MMSB's
+//! serves it (only libzmq's own, as with zeromq.js): a message takes the
+//! same hops as through zeromq.js, at a fraction of the cost per message.
 //!
 //! ZeroMQ's descriptor is edge-triggered, and receiving, sending or asking
 //! for the socket's events can consume its signal. So after each of those
@@ -109,7 +109,7 @@ pub fn native_router_unavailable() -> Option<String> {
 /// runs inside `deliver` and may call `ready` and `send` there, so the
 /// state they change is in cells and every method takes `&self`.
 struct Pump {
-    /// Taken by `close`, which closes it at once (so it unbinds).
+    /// Taken by `close`, which closes it at once (so it unbinds); none means closed.
     router: RefCell<Option<Router>>,
     uv: &'static Uv,
     uv_loop: *mut sys::uv_loop_s,
@@ -121,7 +121,6 @@ struct Pump {
     idling: Cell<bool>,
     /// Whether JavaScript takes the next batch (set by `ready`).
     ready: Cell<bool>,
-    closed: Cell<bool>,
     /// Handles not yet closed by libuv: the last one's close frees the Pump,
     /// so a `close` called from inside `deliver` frees nothing in use.
     open_handles: Cell<u8>,
@@ -130,7 +129,7 @@ struct Pump {
 impl Pump {
     /// Hands every waiting message to JavaScript, if it takes a batch now.
     fn pump(&self) {
-        if self.closed.get() {
+        if self.closed() {
             return;
         }
         if self.ready.get() && self.readable() {
@@ -150,7 +149,7 @@ impl Pump {
 
     /// Keeps the loop from blocking while a message waits that JavaScript would take.
     fn watch(&self) {
-        if self.closed.get() {
+        if self.closed() {
             return;
         }
         let wanted = self.ready.get() && self.readable();
@@ -165,6 +164,10 @@ impl Pump {
             }
             self.idling.set(wanted);
         }
+    }
+
+    fn closed(&self) -> bool {
+        self.router.borrow().is_none()
     }
 
     fn readable(&self) -> bool {
@@ -303,7 +306,6 @@ impl NativeRouter {
                 idle,
                 idling: Cell::new(false),
                 ready: Cell::new(false),
-                closed: Cell::new(false),
                 open_handles: Cell::new(2),
             });
             (uv.poll_init)(uv_loop, poll, fd);
@@ -355,7 +357,6 @@ impl NativeRouter {
     pub fn close(&self) {
         let Some(pump) = self.pump() else { return };
         self.pump.set(ptr::null());
-        pump.closed.set(true);
         let router = pump.router.borrow_mut().take();
         // Safety: on the JavaScript thread; stopping the handles ends their
         // callbacks, and closing them frees them and then the Pump (on_closed).

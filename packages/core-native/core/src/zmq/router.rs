@@ -9,7 +9,7 @@
 //! ZeroMQ's file descriptor is edge-triggered: it signals that the socket's
 //! state may have changed, and a send can consume that signal while messages
 //! wait. So [`Router::readable`] asks libzmq, and the binding asks it after
-//! every turn of the loop, not only when the descriptor fires. Every libzmq
+//! every receive, send and `ready`, not only when the descriptor fires. Every libzmq
 //! call that a signal can interrupt (`EINTR`) is made again.
 
 use std::ffi::{c_int, c_void, CString};
