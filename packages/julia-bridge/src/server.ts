@@ -194,7 +194,8 @@ export class BridgeServer {
       else this.#fail({ identity: identity!, peer: '' }, undefined, MALFORMED(`a request is one frame; this message has ${frames.length}`));
       return undefined;
     }
-    const peer = identity!.toString('hex');
+    // latin1 maps each byte to one character: a key as unique as the id, made without hex's doubling.
+    const peer = identity!.toString('latin1');
     if (body.length > this.#limits.maxMessageBytes) {
       const error = new MmsbError(
         ErrorCode.MESSAGE_TOO_LARGE,

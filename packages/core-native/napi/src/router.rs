@@ -18,7 +18,7 @@ use std::ptr;
 use std::sync::OnceLock;
 
 use mmsb_core::zmq::router::{self, Router, RouterOptions};
-use napi::bindgen_prelude::{Buffer, Function, ToNapiValue, Uint8Array};
+use napi::bindgen_prelude::{Buffer, Function, Object, ToNapiValue};
 use napi::JsValue;
 use napi::{sys, Env};
 use napi_derive::napi;
@@ -27,6 +27,9 @@ use crate::convert::{fail, invalid, to_u64, Result};
 
 /// The most messages handed over in one call.
 const BATCH_MESSAGES: usize = 1024;
+/// Frames up to this size reach JavaScript as copies in its own heap: an
+/// external buffer costs a finalizer each, more than copying a request.
+const COPIED_FRAME_BYTES: usize = 64 * 1024;
 const UV_ASYNC: c_int = 1;
 const UV_IDLE: c_int = 6;
 const UV_POLL: c_int = 8;
@@ -175,10 +178,6 @@ impl Pump {
     }
 
     fn deliver(&self, batch: Vec<router::Frames>) {
-        let messages: Vec<Vec<Buffer>> = batch
-            .into_iter()
-            .map(|frames| frames.into_iter().map(Buffer::from).collect())
-            .collect();
         // Safety: runs on the JavaScript thread (a libuv callback) with the
         // env, reference and async context made at bind; the handle scope
         // frees the values made here.
@@ -189,7 +188,7 @@ impl Pump {
             let mut receiver = ptr::null_mut();
             sys::napi_get_reference_value(self.env, self.callback, &mut function);
             sys::napi_get_global(self.env, &mut receiver);
-            if let Ok(argument) = Vec::<Vec<Buffer>>::to_napi_value(self.env, messages) {
+            if let Some(argument) = batch_value(self.env, batch) {
                 let mut result = ptr::null_mut();
                 let status =
                     sys::napi_make_callback(self.env, self.context, receiver, function, 1, &argument, &mut result);
@@ -202,6 +201,49 @@ impl Pump {
             sys::napi_close_handle_scope(self.env, scope);
         }
     }
+}
+
+/// A batch as an array of messages, each an array of Buffers.
+///
+/// # Safety
+/// On the JavaScript thread of `env`, inside a handle scope.
+unsafe fn batch_value(env: sys::napi_env, batch: Vec<router::Frames>) -> Option<sys::napi_value> {
+    let ok = |status| status == sys::Status::napi_ok;
+    let mut messages = ptr::null_mut();
+    // Safety: as the caller's; every value made here is used in this scope.
+    unsafe {
+        if !ok(sys::napi_create_array_with_length(env, batch.len(), &mut messages)) {
+            return None;
+        }
+        for (index, frames) in batch.into_iter().enumerate() {
+            let mut message = ptr::null_mut();
+            if !ok(sys::napi_create_array_with_length(env, frames.len(), &mut message)) {
+                return None;
+            }
+            for (at, frame) in frames.into_iter().enumerate() {
+                let value = if frame.len() <= COPIED_FRAME_BYTES {
+                    let mut value = ptr::null_mut();
+                    let status = sys::napi_create_buffer_copy(
+                        env,
+                        frame.len(),
+                        frame.as_ptr().cast(),
+                        ptr::null_mut(),
+                        &mut value,
+                    );
+                    ok(status).then_some(value)
+                } else {
+                    Buffer::to_napi_value(env, Buffer::from(frame)).ok()
+                };
+                if !ok(sys::napi_set_element(env, message, at as u32, value?)) {
+                    return None;
+                }
+            }
+            if !ok(sys::napi_set_element(env, messages, index as u32, message)) {
+                return None;
+            }
+        }
+    }
+    Some(messages)
 }
 
 unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
@@ -241,6 +283,32 @@ unsafe extern "C" fn on_closed(handle: *mut c_void) {
         if open == 0 {
             drop(Box::from_raw(pump.cast_mut()));
         }
+    }
+}
+
+/// The length of the array `array`.
+///
+/// # Safety
+/// On the JavaScript thread of `env`.
+unsafe fn array_length(env: sys::napi_env, array: sys::napi_value) -> Result<u32> {
+    let mut length = 0;
+    // Safety: as the caller's.
+    match unsafe { sys::napi_get_array_length(env, array, &mut length) } {
+        sys::Status::napi_ok => Ok(length),
+        _ => Err(invalid("messages must be arrays of frames".into())),
+    }
+}
+
+/// Element `index` of the array `array`.
+///
+/// # Safety
+/// On the JavaScript thread of `env`.
+unsafe fn element(env: sys::napi_env, array: sys::napi_value, index: u32) -> Result<sys::napi_value> {
+    let mut value = ptr::null_mut();
+    // Safety: as the caller's.
+    match unsafe { sys::napi_get_element(env, array, index, &mut value) } {
+        sys::Status::napi_ok => Ok(value),
+        _ => Err(invalid(format!("no element {index}"))),
     }
 }
 
@@ -329,17 +397,39 @@ impl NativeRouter {
     }
 
     /// Sends messages (each its frames, the routing id first) now, in order.
-    /// A peer that is gone or over its high-water mark loses its reply.
-    #[napi]
-    pub fn send(&self, messages: Vec<Vec<Uint8Array>>) {
-        let Some(pump) = self.pump() else { return };
-        if let Some(router) = pump.router.borrow().as_ref() {
-            for frames in &messages {
-                let frames: Vec<&[u8]> = frames.iter().map(|frame| &frame[..]).collect();
+    /// A peer that is gone or over its high-water mark loses its reply. The
+    /// frames are read in place (ZeroMQ copies each once): a typed array per
+    /// frame would cost a reference each.
+    #[napi(ts_args_type = "messages: Uint8Array[][]")]
+    pub fn send(&self, env: Env, messages: Object<'_>) -> Result<()> {
+        let Some(pump) = self.pump() else { return Ok(()) };
+        let raw = env.raw();
+        let router = pump.router.borrow();
+        let Some(router) = router.as_ref() else { return Ok(()) };
+        let mut frames: Vec<&[u8]> = Vec::new();
+        // Safety: on the JavaScript thread; the frames borrowed here are read
+        // by `router.send` before this call returns, and no JavaScript runs
+        // meanwhile.
+        unsafe {
+            for index in 0..array_length(raw, messages.raw())? {
+                let message = element(raw, messages.raw(), index)?;
+                frames.clear();
+                for at in 0..array_length(raw, message)? {
+                    let frame = element(raw, message, at)?;
+                    match crate::direct_calls::typed_array_info(raw, frame) {
+                        Some((sys::TypedarrayType::uint8_array, data, length, _)) => frames.push(if length == 0 {
+                            &[]
+                        } else {
+                            std::slice::from_raw_parts(data.cast(), length)
+                        }),
+                        _ => return Err(invalid(format!("messages[{index}][{at}] is not a Uint8Array"))),
+                    }
+                }
                 router.send(&frames);
             }
         }
         pump.watch();
+        Ok(())
     }
 
     /// Lets the router hand over its next batch.
