@@ -225,10 +225,12 @@ export class Bus extends StateReader {
    * Waits for the acknowledgement the fsync policy asks for; schedules a due
    * checkpoint. Callers on a bus without a data directory skip the call: an
    * awaited async call costs a promise per change, which the hot in-memory
-   * loops (create, apply, release) would otherwise pay for nothing.
+   * loops (create, apply, release) would otherwise pay for nothing. Not an
+   * async function: under `fsync: 'always'` the group commit's own promise is
+   * the one awaited, without another around it.
    */
-  async #acknowledge(): Promise<void> {
-    if (this.#commits === undefined) return;
+  #acknowledge(): Promise<void> | undefined {
+    if (this.#commits === undefined) return undefined;
     if (!this.#checkpointScheduled && this.#counters.get(this.#counters.checkpointDue) === 1) {
       this.#checkpointScheduled = true;
       setImmediate(() => {
@@ -236,7 +238,7 @@ export class Bus extends StateReader {
         if (!this.#closed) this.checkpoint().catch((error: unknown) => this.#reportBackground(error));
       });
     }
-    if (this.#options.fsync === 'always') await this.#commits.waitFor(this.#lsn);
+    return this.#options.fsync === 'always' ? this.#commits.waitFor(this.#lsn) : undefined;
   }
 
   /**

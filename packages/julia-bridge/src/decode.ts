@@ -54,6 +54,14 @@ class Reader {
     return value;
   }
 
+  /** Skips a number of `size` bytes; returns where it starts. */
+  fixed(size: number): number {
+    this.need(size, 'a number');
+    const start = this.offset;
+    this.offset += size;
+    return start;
+  }
+
   take(length: number, what: string): Uint8Array {
     this.need(length, what);
     const slice = this.bytes.subarray(this.offset, this.offset + length);
@@ -143,12 +151,6 @@ function value(reader: Reader, depth: number): unknown {
   if (tag < 0xa0) return array(reader, tag & 0x0f, depth);
   if (tag < 0xc0) return text(reader, tag & 0x1f);
   const { view } = reader;
-  const fixed = (size: number): number => {
-    reader.need(size, 'a number');
-    const start = reader.offset;
-    reader.offset += size;
-    return start;
-  };
   switch (tag) {
     case 0xc0:
       return null;
@@ -163,25 +165,25 @@ function value(reader: Reader, depth: number): unknown {
     case 0xc6:
       return reader.take(reader.u32(), 'a binary');
     case 0xca:
-      return view.getFloat32(fixed(4));
+      return view.getFloat32(reader.fixed(4));
     case 0xcb:
-      return view.getFloat64(fixed(8));
+      return view.getFloat64(reader.fixed(8));
     case 0xcc:
-      return view.getUint8(fixed(1));
+      return view.getUint8(reader.fixed(1));
     case 0xcd:
-      return view.getUint16(fixed(2));
+      return view.getUint16(reader.fixed(2));
     case 0xce:
-      return view.getUint32(fixed(4));
+      return view.getUint32(reader.fixed(4));
     case 0xcf:
-      return view.getBigUint64(fixed(8));
+      return view.getBigUint64(reader.fixed(8));
     case 0xd0:
-      return view.getInt8(fixed(1));
+      return view.getInt8(reader.fixed(1));
     case 0xd1:
-      return view.getInt16(fixed(2));
+      return view.getInt16(reader.fixed(2));
     case 0xd2:
-      return view.getInt32(fixed(4));
+      return view.getInt32(reader.fixed(4));
     case 0xd3:
-      return view.getBigInt64(fixed(8));
+      return view.getBigInt64(reader.fixed(8));
     case 0xd9:
       return text(reader, reader.u8());
     case 0xda:

@@ -32,8 +32,9 @@ async function serve(): Promise<Running> {
  * PEERS DEALERs in a process of their own (the profiler's signals stay in
  * the server's), each saying hello and then pinging PINGS times, one ping in
  * flight; prints `answered <n>`, how many answers were `ok: true` (a line of
- * its own: whatever else a library prints stays apart). The requests are plain
- * msgpack maps written out byte by byte.
+ * its own: whatever else a library prints stays apart; not through
+ * console.log, which colours numbers where FORCE_COLOR is set, as under nx).
+ * The requests are plain msgpack maps written out byte by byte.
  */
 const PEERS = 32;
 const PINGS = 300;
@@ -58,7 +59,7 @@ const answered = await Promise.all(Array.from({ length: Number(peers) }, async (
   socket.close();
   return count;
 }));
-console.log('answered', answered.reduce((sum, count) => sum + count, 0));
+process.stdout.write('answered ' + answered.reduce((sum, count) => sum + count, 0) + '\\n');
 `;
 
 describe('the request socket', () => {
