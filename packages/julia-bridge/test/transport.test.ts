@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { Bus } from '@mmsb/bus';
 import { native } from '@mmsb/core-native';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Dealer } from 'zeromq';
 
 import { encode } from '../src/msgpack.js';
 import { BridgeServer } from '../src/server.js';
@@ -67,6 +68,36 @@ describe('the request socket', () => {
     expect(native.nativeRouterUnavailable()).toBeNull();
     const { server } = await serve();
     expect(server.transport).toBe('native');
+  });
+
+  it('hands over frames small and large byte for byte, and refuses replies whose frames are not bytes', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'mmsb-bridge-router-'));
+    const batches: Buffer[][][] = [];
+    const router = native.NativeRouter.bind(
+      `ipc://${directory}/router`,
+      { maxMessageBytes: 1 << 20, sendHighWaterMark: 100, lingerMs: 0 },
+      (messages) => batches.push(messages),
+    );
+    const dealer = new Dealer({ linger: 0 });
+    try {
+      dealer.connect(router.endpoint);
+      router.ready();
+      // One frame copied into JavaScript's heap, one past the 64 KiB copied, one empty.
+      const frames = [Buffer.from('small'), Buffer.alloc(100_000, 7), Buffer.alloc(0)];
+      await dealer.send(frames);
+      while (batches.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const [identity, ...received] = batches[0]![0]!;
+      expect(received).toEqual(frames);
+      for (const bad of [[[identity, 'text']], [[identity, 42]], [identity], 'no array']) {
+        expect(() => router.send(bad as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      }
+      router.send([[identity!, ...received]]);
+      expect(await dealer.receive()).toEqual(frames);
+    } finally {
+      dealer.close();
+      router.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it.each(TRANSPORTS)('on the %s socket, answers clients that were waiting before it started', async (transport) => {
