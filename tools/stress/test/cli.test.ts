@@ -43,6 +43,7 @@ function readReport(path: string): StressReport {
 }
 
 describe('mmsb stress', () => {
+  // Seven node processes one after another: on a loaded 2-core machine they outlast vitest's default 5 s.
   it('refuses a bad seed, duration, planted bug, --data or --report as a usage error (exit 2) before it starts', async () => {
     const seed = await stress(['--seed', '12x', '--duration', '5s']);
     expect(seed.code).toBe(2);
@@ -64,7 +65,7 @@ describe('mmsb stress', () => {
     expect(report.code).toBe(1);
     expect(report.stderr).toContain('INVALID_ARGUMENT: --report');
     expect(readdirSync(scratch)).toEqual(['a-file']);
-  });
+  }, 60_000);
 
   it('stops cleanly at SIGINT before its duration, with its summary and exit code 130', async () => {
     const data = join(scratch, 'interrupted');
@@ -81,7 +82,7 @@ describe('mmsb stress', () => {
     const help = await stress(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--duration <d>');
-  });
+  }, 30_000);
 
   it('runs a minute of every part of the workload with its invariants checked and none violated', async () => {
     const report = join(scratch, 'minute.json');
