@@ -208,7 +208,9 @@ fn replay_read(
             if next != after {
                 return fail!(
                     LogCorrupt,
-                    "segment {name} ends before LSN {after}, but the next segment starts at LSN {next}"
+                    "segment {name} offset {}: the records end before LSN {after}, but the next segment \
+                     starts at LSN {next}",
+                    segment.valid_end
                 );
             }
         } else {

@@ -272,3 +272,38 @@ fn repair_cuts_the_log_at_the_damage_and_keeps_the_original_aside() {
     let again = mmsb_core::inspect::repair(&mmsb_core::storage::OsFileSystem, scratch.path()).unwrap();
     assert!(again.salvage_dir.is_none(), "a clean log is left alone");
 }
+
+/// A sealed segment cut short before its last record, its successor intact:
+/// opening refuses, naming the segment and where its records end (simulator
+/// seed 3035 of a reordered run found the message without the offset).
+#[test]
+fn a_sealed_segment_cut_before_its_last_record_refuses_naming_the_offset() {
+    let scratch = Scratch::new("cut-sealed");
+    let options = mmsb_core::StoreOptions {
+        segment_bytes_max: 256,
+        ..Default::default()
+    };
+    {
+        let mut store = support::open_with(scratch.path(), options.clone()).unwrap();
+        let id = store.create_page(40, Location::Cpu, &[]).unwrap();
+        for value in 0..20u8 {
+            store.apply(&dense(id, vec![value; 40])).unwrap();
+        }
+        store.sync_job().unwrap().run().unwrap();
+    }
+    let segments = support::segments(scratch.path());
+    assert!(segments.len() > 2);
+    let sealed = &segments[0];
+    let scanned = mmsb_core::inspect::scan(&mmsb_core::storage::OsFileSystem, sealed, 1, false).unwrap();
+    let last = scanned.records.last().unwrap().offset;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(sealed)
+        .unwrap()
+        .set_len(last)
+        .unwrap();
+    let error = support::open_with(scratch.path(), options).err().expect("refused");
+    assert_eq!(error.code, ErrorCode::LogCorrupt, "{error}");
+    let name = sealed.file_name().unwrap().to_str().unwrap();
+    assert!(error.message.contains(&format!("{name} offset {last}")), "{error}");
+}

@@ -163,6 +163,38 @@ fn a_checkpoint_whose_retention_fails_logs_nothing() {
     assert_eq!((store.state_hash(), store.last_lsn()), (hash, last_lsn));
 }
 
+/// A checkpoint whose retention failed had already made its LSN the base of
+/// the next increment; the next checkpoint, with nothing logged between,
+/// named itself as its own base, and retention followed that chain until
+/// memory ran out (simulator seed 4244). An increment now needs a base older
+/// than itself, and a chain that does not descend counts as missing.
+#[test]
+fn a_checkpoint_right_after_one_whose_retention_failed_is_not_its_own_base() {
+    let scratch = Scratch::new("own-base");
+    let faults = WriteFaults::new(FaultPoint::SyncDir, ErrorKind::Other);
+    let mut store = Store::open(
+        Arc::new(Delegating(Arc::clone(&faults))),
+        scratch.path(),
+        options(RecoveryMode::SalvageTail),
+    )
+    .unwrap();
+    let id = store.create_page(64, Location::Cpu, &[]).unwrap();
+    // Enough state that an increment pays where nothing changed.
+    store.create_page(1 << 16, Location::Cpu, &[]).unwrap();
+    store.apply(&dense(id, vec![1; 64])).unwrap();
+    faults.arm(2);
+    store.checkpoint(true).expect_err("retention fails");
+    faults.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+    let info = store.checkpoint(false).unwrap();
+    assert_eq!(info.base_lsn, 0, "nothing older to build on: a full checkpoint");
+    store.sync_job().unwrap().run().unwrap();
+    let (hash, last_lsn) = (store.state_hash(), store.last_lsn());
+    drop(store);
+    let store = support::open_with(scratch.path(), options(RecoveryMode::Strict)).unwrap();
+    assert_eq!((store.state_hash(), store.last_lsn()), (hash, last_lsn));
+    assert_eq!(store.oldest_lsn(), 0, "the whole log is still there to travel back");
+}
+
 /// A failed open (the new segment's sync failed) left a segment whose
 /// directory entry was never synced; the next open resumed it and synced
 /// only its bytes, so a power loss took the segment and every write

@@ -489,8 +489,12 @@ impl Store {
         self.state.sound()?;
         let started = std::time::Instant::now();
         durable.writer.sync_job().run()?;
+        // An increment needs a base older than itself: after a checkpoint that failed
+        // past writing its file, the base can be at the last LSN.
+        let last_lsn = self.journal.last_lsn;
         let since = durable.since.as_ref().filter(|since| {
             !full
+                && since.base_lsn < last_lsn
                 && since.chain_length < INCREMENTAL_CHAIN_MAX
                 && increment_pays(&self.state, since, durable.bytes_since_full)
         });

@@ -55,12 +55,18 @@ impl Durable {
     }
 
     /// The checkpoint at `lsn` and every base it needs, down to its full one;
-    /// `None` when one of them is not on disk.
+    /// `None` when one of them is not on disk, or when a base is not older
+    /// than the checkpoint that names it (damaged names would loop).
     pub(super) fn chain(&self, lsn: u64) -> Option<Vec<u64>> {
         let mut chain = vec![lsn];
+        let mut newest = lsn;
         let mut base = self.base_of(lsn)?;
         while base != 0 {
+            if base >= newest {
+                return None;
+            }
             chain.push(base);
+            newest = base;
             base = self.base_of(base)?;
         }
         Some(chain)
