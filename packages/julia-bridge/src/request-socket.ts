@@ -3,10 +3,9 @@
  * native one (the default where libzmq can be loaded) is the addon's
  * ROUTER, polled in this event loop: every message waiting is handed over
  * in one call, and the replies made before the next microtask checkpoint
- * are sent in one call. The
- * zeromq.js one, for machines without libzmq, takes one message per
- * receive and one promise per send. docs/ARCHITECTURE.md, "Bridge
- * transport", says why both exist.
+ * are sent in one call. The zeromq.js one, for machines without libzmq,
+ * takes one message per receive and one promise per send.
+ * docs/ARCHITECTURE.md, "Bridge transport", says why both exist.
  */
 import { ErrorCode, MmsbError } from '@mmsb/bus';
 import { native } from '@mmsb/core-native';
