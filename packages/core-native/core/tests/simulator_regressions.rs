@@ -37,6 +37,18 @@ fn acknowledged_writes(dir: &Path, deltas: u8) -> (StateHash, u64) {
     (store.state_hash(), store.last_lsn())
 }
 
+/// A store whose directory syncs fail once `faults` is armed.
+fn failing_directory_syncs(scratch: &Scratch) -> (Arc<WriteFaults>, Store) {
+    let faults = WriteFaults::new(FaultPoint::SyncDir, ErrorKind::Other);
+    let store = Store::open(
+        Arc::new(Delegating(Arc::clone(&faults))),
+        scratch.path(),
+        options(RecoveryMode::SalvageTail),
+    )
+    .unwrap();
+    (faults, store)
+}
+
 /// Sealing writes the next segment (synced with its directory) before the
 /// seal of the full one. A crash or a failed write in the middle of the
 /// seal left its first bytes at the end of a segment that was no longer the
@@ -138,13 +150,7 @@ fn a_salvage_file_that_could_not_be_written_is_removed() {
 #[test]
 fn a_checkpoint_whose_retention_fails_logs_nothing() {
     let scratch = Scratch::new("retention-fails");
-    let faults = WriteFaults::new(FaultPoint::SyncDir, ErrorKind::Other);
-    let mut store = Store::open(
-        Arc::new(Delegating(Arc::clone(&faults))),
-        scratch.path(),
-        options(RecoveryMode::SalvageTail),
-    )
-    .unwrap();
+    let (faults, mut store) = failing_directory_syncs(&scratch);
     let id = store.create_page(64, Location::Cpu, &[]).unwrap();
     store.apply(&dense(id, vec![1; 64])).unwrap();
     let before = (store.last_lsn(), store.state_hash());
@@ -171,13 +177,7 @@ fn a_checkpoint_whose_retention_fails_logs_nothing() {
 #[test]
 fn a_checkpoint_right_after_one_whose_retention_failed_is_not_its_own_base() {
     let scratch = Scratch::new("own-base");
-    let faults = WriteFaults::new(FaultPoint::SyncDir, ErrorKind::Other);
-    let mut store = Store::open(
-        Arc::new(Delegating(Arc::clone(&faults))),
-        scratch.path(),
-        options(RecoveryMode::SalvageTail),
-    )
-    .unwrap();
+    let (faults, mut store) = failing_directory_syncs(&scratch);
     let id = store.create_page(64, Location::Cpu, &[]).unwrap();
     // Enough state that an increment pays where nothing changed.
     store.create_page(1 << 16, Location::Cpu, &[]).unwrap();
