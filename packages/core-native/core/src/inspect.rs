@@ -450,7 +450,7 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     let _lock = DataDirectory::at(dir).lock()?;
     let listing = list(fs, dir)?;
     let files = DataDirectory::at(dir).files(fs)?;
-    if let Some(last_lsn) = healthy(fs, dir, &listing) {
+    if let Ok(last_lsn) = healthy(fs, dir, &listing) {
         return Ok(RepairReport {
             salvage_dir: None,
             kept_aside: Vec::new(),
@@ -544,21 +544,21 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
     // What moving files cannot mend (a lost newest checkpoint): a full
     // checkpoint of the recovered state stands in for it.
     let mut checkpoint_written = None;
-    if healthy(fs, dir, &list(fs, dir)?).is_none() {
+    if healthy(fs, dir, &list(fs, dir)?).is_err() {
         let files = DataDirectory::at(dir).files(fs)?;
         if let Ok(recovered) = recover(fs, dir, &files, &MemoryConfig::Private, SegmentReads::Copied) {
             write_checkpoint(fs, &checkpoint_dir, &recovered.state, recovered.last_lsn, None)?;
             checkpoint_written = Some(recovered.last_lsn);
         }
     }
-    if healthy(fs, dir, &list(fs, dir)?).is_none() {
+    if let Err(reason) = healthy(fs, dir, &list(fs, dir)?) {
         let kept = match &salvage_dir {
             Some(salvage_dir) => format!("moved {} file(s) into {}", salvage.kept.len(), salvage_dir.display()),
             None => "found no file to cut or move aside".to_owned(),
         };
         return fail!(
             LogCorrupt,
-            "repair {kept} but the directory still does not check out; run `mmsb verify`"
+            "repair {kept} but the directory still does not check out ({reason}); run `mmsb verify`"
         );
     }
     Ok(RepairReport {
@@ -572,21 +572,36 @@ pub fn repair(fs: &dyn FileSystem, dir: &Path) -> Result<RepairReport> {
 
 /// The LSN a directory opens at when everything `mmsb verify` checks holds
 /// (every segment scans, every checkpoint loads to its stored hash, the
-/// history agrees and has no problem, no torn tail); `None` otherwise.
-fn healthy(fs: &dyn FileSystem, dir: &Path, listing: &Listing) -> Option<u64> {
+/// history agrees and has no problem, no torn tail); otherwise the first
+/// thing that does not.
+fn healthy(fs: &dyn FileSystem, dir: &Path, listing: &Listing) -> std::result::Result<u64, String> {
     let last = listing.segments.len().checked_sub(1);
-    let segments_scan = listing
-        .segments
-        .iter()
-        .enumerate()
-        .all(|(index, file)| scan(fs, &file.path, file.number, Some(index) == last).is_ok());
-    let checkpoints_load = listing.checkpoints.iter().all(|file| {
-        check_checkpoint(fs, &dir.join("checkpoints"), file.number).is_ok_and(|check| check.stored == check.computed)
-    });
-    let history = check_history(fs, dir).ok()?;
-    let agrees = history.checks.iter().all(|check| check.stored == check.replayed);
-    (segments_scan && checkpoints_load && agrees && history.problems.is_empty() && history.torn_tail.is_none())
-        .then_some(history.last_lsn)
+    for (index, file) in listing.segments.iter().enumerate() {
+        scan(fs, &file.path, file.number, Some(index) == last).map_err(|error| error.message)?;
+    }
+    for file in &listing.checkpoints {
+        let check = check_checkpoint(fs, &dir.join("checkpoints"), file.number).map_err(|error| error.message)?;
+        if check.stored != check.computed {
+            return Err(format!(
+                "checkpoint {} does not load to its stored hash",
+                file.path.display()
+            ));
+        }
+    }
+    let history = check_history(fs, dir).map_err(|error| error.message)?;
+    if let Some(check) = history.checks.iter().find(|check| check.stored != check.replayed) {
+        return Err(format!(
+            "the checkpoint at LSN {} disagrees with the log replayed to it",
+            check.lsn
+        ));
+    }
+    if let Some(problem) = history.problems.first() {
+        return Err(problem.clone());
+    }
+    if history.torn_tail.is_some() {
+        return Err("the newest segment ends in a torn tail".to_owned());
+    }
+    Ok(history.last_lsn)
 }
 
 /// `checkpoints` and every base their chains name (read from their headers).
@@ -600,4 +615,42 @@ fn with_bases(fs: &dyn FileSystem, checkpoint_dir: &Path, checkpoints: impl Iter
         }
     }
     chains
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{healthy, list};
+    use crate::checkpoint::checkpoint_name;
+    use crate::storage::OsFileSystem;
+    use crate::{Location, Store, StoreOptions};
+
+    /// `repair` reports why a directory still does not check out with this.
+    #[test]
+    fn healthy_names_what_does_not_check_out() {
+        let dir = std::env::temp_dir().join(format!("mmsb-healthy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let info = {
+            let mut store = Store::open(Arc::new(OsFileSystem), &dir, StoreOptions::default()).unwrap();
+            store.create_page(16, Location::Cpu, &[]).unwrap();
+            let info = store.checkpoint(true).unwrap();
+            store.sync_job().unwrap().run().unwrap();
+            info
+        };
+        assert_eq!(
+            healthy(&OsFileSystem, &dir, &list(&OsFileSystem, &dir).unwrap()),
+            Ok(info.lsn + 1)
+        );
+        let checkpoint = dir.join("checkpoints").join(checkpoint_name(info.lsn));
+        let mut bytes = std::fs::read(&checkpoint).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(&checkpoint, bytes).unwrap();
+        let reason = healthy(&OsFileSystem, &dir, &list(&OsFileSystem, &dir).unwrap()).unwrap_err();
+        assert!(
+            reason.contains(&checkpoint_name(info.lsn)) && reason.contains("magic"),
+            "{reason}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -90,11 +90,15 @@ pub fn refused(error: &Error, corrupted: bool) -> Result<(), String> {
 /// After a refusal: `repair` mends the directory to a state the store had,
 /// or refuses saying nothing was changed.
 pub fn repaired(disk: &SimulatedDisk, root: &Path, history: &History, options: &StoreOptions) -> Result<(), String> {
-    // Repair runs on a healthy disk with room for what it keeps aside.
+    // Repair runs on a healthy disk with room for what it keeps aside: one that
+    // still misplaced or flipped writes would damage the checkpoint repair writes.
     let mut faults = disk.faults();
     faults.capacity_bytes = u64::MAX;
     faults.crash_at = None;
     faults.error_at = None;
+    faults.misdirect_percent = 0;
+    faults.flip_written_percent = 0;
+    faults.flip_synced_percent = 0;
     disk.set_faults(faults);
     match repair(disk, root) {
         Ok(report) => {
