@@ -41,7 +41,8 @@ Opens a session on the server at `endpoint` (`ipc://…` or `tcp://…`, as give
 `mmsb serve --endpoint`). `timeout` (seconds) bounds the wait for each response
 (`BRIDGE_TIMEOUT`). With `keepalive` the bus pings the server when idle, so the session
 does not expire; the same timer flushes the release queue every `heartbeatMs`. `key` is
-the server's auth key (the text of its `--key-file`), for signed frames. The do-block
+the server's auth key (the text of its `--key-file`, for example `read(path, String)`: one
+trailing newline is dropped, as the server drops it), for signed frames. The do-block
 form closes the bus when `f` returns.
 """
 function connect(endpoint::AbstractString; timeout::Real = 30, keepalive::Bool = true,
@@ -57,7 +58,7 @@ function connect(endpoint::AbstractString; timeout::Real = 30, keepalive::Bool =
     end
     placeholder = SessionInfo(0, 0, "", 0, 0, "", "", Limits(0, 0, 0, 0))
     bus = Bus(String(endpoint), socket, ReentrantLock(), ReleaseQueue(),
-              key === nothing ? nothing : Vector{UInt8}(key), round(Int, timeout * 1000), keepalive,
+              key === nothing ? nothing : Vector{UInt8}(chomp(key)), round(Int, timeout * 1000), keepalive,
               Subscription[], placeholder, false, 1, time(), nothing, nothing, false)
     try
         hello!(bus)

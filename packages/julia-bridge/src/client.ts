@@ -66,6 +66,8 @@ export interface WriteOptions {
 
 interface Pending {
   readonly op: string;
+  /** The handles a `release` request names, counted off once it succeeds. */
+  readonly releasing: readonly bigint[] | undefined;
   readonly resolve: (fields: Fields) => void;
   readonly reject: (error: MmsbError) => void;
   readonly sentAt: number;
@@ -108,6 +110,13 @@ export class BridgeClient {
   /** The most requests the server takes in one packed message; 0 until `hello` says it packs. */
   #packing = 0;
   readonly #releases: bigint[] = [];
+  /**
+   * The references this client holds on each handle, counted as the server
+   * counts them (create and open add one, a release takes one), so that a
+   * queued release of a handle it no longer holds is dropped here rather
+   * than failing the request that would carry it.
+   */
+  readonly #held = new Map<bigint, number>();
   readonly #subscribers: Subscriber[] = [];
   /** The server's read file of each handle, mapped read-only once; dropped when the handle is released. */
   readonly #readFiles = new Map<bigint, Uint8Array>();
@@ -205,11 +214,29 @@ export class BridgeClient {
     const pending = this.#pending.get(rid);
     if (pending === undefined) return;
     this.#pending.delete(rid);
-    if (response.ok === true) pending.resolve(response);
-    else {
+    if (response.ok === true) {
+      this.#count(pending, response);
+      pending.resolve(response);
+    } else {
       const code = typeof response.code === 'string' && knownCodes.has(response.code) ? (response.code as ErrorCode) : ErrorCode.INTERNAL;
       pending.reject(new MmsbError(code, String(response.message)));
     }
+  }
+
+  #count(pending: Pending, response: Fields): void {
+    if ((pending.op === 'create' || pending.op === 'open') && typeof response.handle === 'bigint') {
+      this.#held.set(response.handle, (this.#held.get(response.handle) ?? 0) + 1);
+    }
+    for (const handle of pending.releasing ?? []) this.#letGo(handle);
+  }
+
+  /** Takes one reference off `handle`; false when this client holds none. */
+  #letGo(handle: bigint): boolean {
+    const count = this.#held.get(handle);
+    if (count === undefined) return false;
+    if (count > 1) this.#held.set(handle, count - 1);
+    else this.#held.delete(handle);
+    return true;
   }
 
   /** Sends one request and resolves to its response's fields (rejects with the server's error). */
@@ -236,7 +263,8 @@ export class BridgeClient {
     return new Promise<Fields>((resolve, reject) => {
       this.#lastSent = Date.now();
       // Insertion order is sending order, so the sweep stops at the first request still in time.
-      this.#pending.set(rid, { op, resolve, reject, sentAt: this.#lastSent });
+      const releasing = op === 'release' ? handlesOf(args.handles) : undefined;
+      this.#pending.set(rid, { op, releasing, resolve, reject, sentAt: this.#lastSent });
       if (this.#queue.push(body) === 1) queueMicrotask(this.#flush);
     });
   }
@@ -286,8 +314,14 @@ export class BridgeClient {
     return freed;
   }
 
-  /** Queues a release, sent with the next request (what a finalizer does). */
+  /**
+   * Queues a release, sent with the next request (what a finalizer does). A
+   * handle this client does not hold (released already, or never its own)
+   * is ignored: a bad entry would fail the whole list, and with it the
+   * request that carries it.
+   */
   releaseLater(handle: bigint): void {
+    if (!this.#letGo(handle)) return;
     this.#releases.push(handle);
     this.#readFiles.delete(handle);
   }
@@ -452,6 +486,16 @@ export class BridgeClient {
     for (const subscriber of this.#subscribers) subscriber.close();
     this.#dealer.close();
   }
+}
+
+/** The handles of a `release` request's arguments (U64 values, or plain integers). */
+function handlesOf(handles: Encodable | undefined): bigint[] {
+  if (!Array.isArray(handles)) return [];
+  return handles.flatMap((handle) => {
+    if (handle instanceof U64) return [handle.value];
+    if (typeof handle === 'bigint') return [handle];
+    return typeof handle === 'number' && Number.isSafeInteger(handle) ? [BigInt(handle)] : [];
+  });
 }
 
 /** Connects to `mmsb serve` at `endpoint` and opens a session. */

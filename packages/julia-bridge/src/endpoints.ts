@@ -7,7 +7,8 @@ import { connect } from 'node:net';
 
 import { ErrorCode, MmsbError } from '@mmsb/bus';
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+/** ZeroMQ binds addresses and interface names, not host names: `localhost` is bound as this. */
+const LOOPBACK = '127.0.0.1';
 
 /** The host of a `tcp://host:port` endpoint. */
 function tcpHost(endpoint: string): string {
@@ -23,7 +24,7 @@ function tcpHost(endpoint: string): string {
  */
 export function isLoopback(endpoint: string): boolean {
   if (endpoint.startsWith('ipc://')) return !endpoint.startsWith('ipc://@');
-  return endpoint.startsWith('tcp://') && LOOPBACK.has(tcpHost(endpoint));
+  return endpoint.startsWith('tcp://') && tcpHost(endpoint) === LOOPBACK;
 }
 
 /**
@@ -45,10 +46,21 @@ export async function checkIpcFree(endpoint: string): Promise<void> {
   if (listening) throw new MmsbError(ErrorCode.IO_ERROR, `${endpoint} is in use by another server`);
 }
 
-/** Refuses an endpoint the server must not bind: not ipc or tcp, or off loopback without a key. */
-export function checkEndpoint(endpoint: unknown, what: string, keyed: boolean): string {
-  if (typeof endpoint !== 'string' || !(endpoint.startsWith('ipc://') || endpoint.startsWith('tcp://'))) {
-    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be an ipc:// or tcp:// endpoint (got ${JSON.stringify(endpoint)})`);
+/**
+ * The endpoint to bind, `localhost` read as 127.0.0.1; refuses one the
+ * server must not bind: not ipc or tcp, IPv6 (the sockets' IPv6 option is
+ * off), or off loopback without a key.
+ */
+export function checkEndpoint(given: unknown, what: string, keyed: boolean): string {
+  if (typeof given !== 'string' || !(given.startsWith('ipc://') || given.startsWith('tcp://'))) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be an ipc:// or tcp:// endpoint (got ${JSON.stringify(given)})`);
+  }
+  const endpoint = given.startsWith('tcp://localhost:') ? `tcp://${LOOPBACK}:${given.slice('tcp://localhost:'.length)}` : given;
+  if (endpoint.startsWith('tcp://') && (tcpHost(endpoint).startsWith('[') || tcpHost(endpoint).includes(':'))) {
+    throw new MmsbError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${what} ${endpoint}: IPv6 addresses are not served; use tcp://${LOOPBACK}:PORT on this machine, or an IPv4 address or interface with a key`,
+    );
   }
   if (!keyed && !isLoopback(endpoint)) {
     // Abstract ipc sockets land here too: they are open to every user of the machine.

@@ -36,6 +36,9 @@ function page(context: Context, session: Session, request: Fields, key: string):
 function payloadBytes(session: Session, request: Fields, key: string, pageSize: () => number): Uint8Array {
   const shm = optional(request, 'shm');
   if (shm === undefined) return bytes(field(request, key), key);
+  if (optional(request, key) !== undefined) {
+    throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `a write carries its bytes either as ${key} or through shm, not both`);
+  }
   const reference = map(shm, 'shm');
   return session.files.take(
     string(field(reference, 'name'), 'shm.name'),
@@ -209,7 +212,12 @@ export const operations: Readonly<Record<string, Handler>> = {
       const pageId = pageIds[index]!;
       const bytes = past.read(pageId);
       total += bytes.length;
-      if (total > context.limits.maxMessageBytes) throw tooLarge('a replay', total, context.limits);
+      if (total > context.limits.maxMessageBytes) {
+        throw new MmsbError(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `a replay of ${total} bytes or more would exceed the largest message (${context.limits.maxMessageBytes} bytes); replay fewer handles at a time`,
+        );
+      }
       return { handle: new U64(handle), epoch: past.page(pageId).epoch, bytes };
     });
     return { lsn, hash: past.stateHash(), pages };

@@ -1,10 +1,11 @@
 /**
  * `mmsb serve`: a bus behind the bridge until Ctrl-C. With no options it
  * serves an embedded default data directory on ipc endpoints in a private
- * run directory. On SIGINT or SIGTERM it stops reading, answers what is in
- * flight, closes the sockets, then closes (and so syncs) the bus.
+ * run directory. On SIGINT, SIGTERM or SIGHUP (its terminal closed) it stops
+ * reading, answers what is in flight, closes the sockets, then closes (and so
+ * syncs) the bus.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,6 +53,16 @@ function positive(value: string | undefined, what: string): number | undefined {
     throw new MmsbError(ErrorCode.INVALID_ARGUMENT, `${what} must be a whole number of milliseconds (got ${JSON.stringify(value)})`);
   }
   return number;
+}
+
+/** What is weak about a key: a file others can read, or too few bytes to guess at. */
+function keyWarnings(path: string | undefined, key: Uint8Array | undefined): string[] {
+  if (path === undefined || key === undefined) return [];
+  const warnings: string[] = [];
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) warnings.push(`the key file ${path} is readable by other users (mode ${mode.toString(8)}): chmod 600 it`);
+  if (key.length < 16) warnings.push(`the key is ${key.length} bytes; use at least 16 random bytes`);
+  return warnings;
 }
 
 /** The key file's bytes, a trailing newline (`\n` or `\r\n`) removed. */
@@ -160,9 +171,13 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
   print(`  requests       ${server.endpoint}`);
   print(`  notifications  ${server.pubEndpoint ?? 'none'}`);
   if (metrics !== undefined) print(`  metrics        ${metrics.url}${values.otlp === undefined ? '' : `, exported to ${values.otlp}`}`);
+  for (const warning of keyWarnings(values['key-file'], key)) print(`  warning        ${warning}`);
+  // A wildcard address is for binding; a client on this machine connects to loopback.
+  const reachable = server.endpoint.replace(/^tcp:\/\/(0\.0\.0\.0|\*):/, 'tcp://127.0.0.1:');
+  const keyArgument = values['key-file'] === undefined ? '' : `; key = read(${JSON.stringify(values['key-file'])}, String)`;
   const example = [
     'using MMSB',
-    `bus = MMSB.connect("${server.endpoint}")`,
+    `bus = MMSB.connect("${reachable}"${keyArgument})`,
     'p = create_page(bus; size = 4)',
     'update_page!(p, UInt8[1, 2, 3, 4])',
     'println(query_page(p))',
@@ -173,8 +188,7 @@ export async function runServe(argv: readonly string[], print: Print, stop?: Pro
   const stopped =
     stop ??
     new Promise<string>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => resolve(signal));
     });
   await stopped;
   await server.close();

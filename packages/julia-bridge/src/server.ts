@@ -260,11 +260,10 @@ export class BridgeServer {
       if (typeof op !== 'string') throw MALFORMED('a request needs op, a string');
       this.#counters.request(op === 'hello' || op === 'bye' || Object.hasOwn(operations, op) ? op : 'unknown');
       if (op === 'hello') return this.#reply(route, rid, this.#hello(route.peer, request));
-      if (request.v !== PROTOCOL_VERSION) {
-        throw new MmsbError(
-          ErrorCode.PROTOCOL_VERSION,
-          `protocol version ${show(request.v)}; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`,
-        );
+      // Any integer encoding: a uint64 or int64 1 decodes to a bigint.
+      if (request.v !== PROTOCOL_VERSION && request.v !== BigInt(PROTOCOL_VERSION)) {
+        const given = request.v === undefined ? 'no protocol version (v)' : `protocol version ${show(request.v)}`;
+        throw new MmsbError(ErrorCode.PROTOCOL_VERSION, `${given}; this server speaks ${PROTOCOL_VERSIONS.join(', ')}`);
       }
       const session = this.#sessions.of(route.peer);
       if (session === undefined || session.ending)

@@ -139,8 +139,15 @@ export class SessionFiles {
     let fd: number;
     try {
       fd = openSync(join(this.directory, name), fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NONBLOCK);
-    } catch {
-      throw new MmsbError(ErrorCode.SHM_INVALID, `no file ${JSON.stringify(name)} in this session's shared-memory directory`);
+    } catch (error) {
+      // O_NOFOLLOW fails with ELOOP on a symbolic link, which is refused, not followed.
+      const link = (error as NodeJS.ErrnoException).code === 'ELOOP';
+      throw new MmsbError(
+        ErrorCode.SHM_INVALID,
+        link
+          ? `${JSON.stringify(name)} in this session's shared-memory directory is a symbolic link; only regular files are read`
+          : `no file ${JSON.stringify(name)} in this session's shared-memory directory`,
+      );
     }
     try {
       const stat = fstatSync(fd);

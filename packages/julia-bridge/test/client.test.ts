@@ -1,6 +1,6 @@
 // The TypeScript client against a real server over real sockets: every
 // operation, sessions and handles, shared memory, notifications, signing.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { dense, ErrorCode, MmsbError, ranges, sparseFromBytes } from '@mmsb/bus';
@@ -135,6 +135,23 @@ describe.each(TRANSPORTS)('the bridge client, server on the %s request socket', 
     expect(server.stats().handles).toBe(0);
   });
 
+  it('drops a queued release of a handle it does not hold, so that the request carrying the queue still runs', async () => {
+    const { server } = await serve();
+    const c = await client(server.endpoint);
+    const [a, b, w] = await Promise.all([1, 2, 3].map(() => c.createPage({ size: 8 })));
+    await c.release([a!.handle]);
+    c.releaseLater(a!.handle);
+    c.releaseLater(b!.handle);
+    c.releaseLater(987_654n);
+    expect((await c.write(w!.handle, dense(new Uint8Array(8).fill(7)))).lsn).toBeGreaterThan(0);
+    expect((await c.stats()).session).toEqual({ handles: 1, references: 1 });
+    // A handle opened twice holds two references: two queued releases are sent, a third is not.
+    await c.openPage(w!.page);
+    for (let i = 0; i < 3; i++) c.releaseLater(w!.handle);
+    await c.ping();
+    expect(server.stats().handles).toBe(0);
+  });
+
   it('refuses a handle of another session, and ids it cannot represent', async () => {
     const { server } = await serve();
     const one = await client(server.endpoint);
@@ -173,6 +190,12 @@ describe.each(TRANSPORTS)('the bridge client, server on the %s request socket', 
     writeFileSync(join(c.shmDir, 'payload'), Uint8Array.of(1, 2, 3, 4));
     await c.request('write', { handle: new U64(page.handle), form: 'dense', shm: { name: 'payload', length: 4 } });
     writeFileSync(join(c.shmDir, 'payload'), Uint8Array.of(9, 9, 9, 9));
+    expect([...bus.read(page.page)]).toEqual([1, 2, 3, 4]);
+    const both = { handle: new U64(page.handle), form: 'dense', bytes: Uint8Array.of(5, 5, 5, 5), shm: { name: 'payload', length: 4 } };
+    expect((await refusal(c.request('write', both))).code).toBe(ErrorCode.INVALID_ARGUMENT);
+    symlinkSync(join(c.shmDir, 'payload'), join(c.shmDir, 'link'));
+    const link = await refusal(c.request('write', { handle: new U64(page.handle), form: 'dense', shm: { name: 'link', length: 4 } }));
+    expect(link).toMatchObject({ code: ErrorCode.SHM_INVALID, message: expect.stringContaining('symbolic link') });
     expect([...bus.read(page.page)]).toEqual([1, 2, 3, 4]);
     for (const [name, length] of [
       ['../escape', 4],
@@ -249,9 +272,20 @@ describe.each(TRANSPORTS)('the bridge client, server on the %s request socket', 
 
   it('refuses to serve off loopback without a key, and anything but ipc or tcp', async () => {
     const { bus } = await serve();
-    for (const endpoint of ['tcp://0.0.0.0:0', 'tcp://*:0', 'tcp://10.1.2.3:5555', 'inproc://x', 'ws://127.0.0.1:1', '']) {
+    for (const endpoint of ['tcp://0.0.0.0:0', 'tcp://*:0', 'tcp://10.1.2.3:5555', 'inproc://x', 'ws://127.0.0.1:1', '', 'tcp://[::1]:0']) {
       const error = await refusal(BridgeServer.start({ bus, endpoint, transport }));
       expect(error.code, endpoint).toBe(ErrorCode.INVALID_ARGUMENT);
+    }
+    const keyed = await refusal(BridgeServer.start({ bus, endpoint: 'tcp://[::]:0', key: Uint8Array.of(1, 2, 3), transport }));
+    expect(keyed).toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining('IPv6') });
+    const local = await BridgeServer.start({ bus, endpoint: 'tcp://localhost:*', transport });
+    try {
+      expect(local.endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+      const c = await connect(local.endpoint);
+      expect((await c.ping()).lsn).toBe(0);
+      await c.close();
+    } finally {
+      await local.close();
     }
   });
 
@@ -266,6 +300,25 @@ describe.each(TRANSPORTS)('the bridge client, server on the %s request socket', 
       const inline = await peer.request({ v: 1, rid: 4, op: 'read', handle: created.handle as bigint, via: 'inline' });
       expect(inline.code).toBe(ErrorCode.MESSAGE_TOO_LARGE);
       expect((await peer.request({ v: 1, rid: 5, op: 'ping' })).ok).toBe(true);
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('takes the protocol version in any integer encoding, and names a missing one', async () => {
+    const { server } = await serve();
+    const peer = new RawPeer(server.endpoint);
+    try {
+      await peer.request({ v: 1, rid: 1, op: 'hello', versions: [1] });
+      expect(await peer.request({ v: new U64(1), rid: 2, op: 'ping' })).toMatchObject({ ok: true, rid: 2n });
+      // {v: int64 1, rid: 3, op: "ping"}, as a client that writes every integer as int64 sends it.
+      const int64 = Uint8Array.of(0x83, 0xa1, 0x76, 0xd3, 0, 0, 0, 0, 0, 0, 0, 1, 0xa3, 0x72, 0x69, 0x64, 0x03, 0xa2, 0x6f, 0x70);
+      await peer.send(Buffer.concat([int64, Uint8Array.of(0xa4, 0x70, 0x69, 0x6e, 0x67)]));
+      expect(await peer.receive()).toMatchObject({ ok: true, rid: 3n });
+      const missing = await peer.request({ rid: 4, op: 'ping' });
+      expect(missing).toMatchObject({ ok: false, code: ErrorCode.PROTOCOL_VERSION });
+      expect(missing.message).toMatch(/^no protocol version \(v\); this server speaks 1$/);
+      expect(await peer.request({ v: new U64(2), rid: 5, op: 'ping' })).toMatchObject({ code: ErrorCode.PROTOCOL_VERSION });
     } finally {
       peer.close();
     }

@@ -1,7 +1,7 @@
 // `mmsb serve` as a process: clean shutdown with writes in flight, and its
 // refusals at start.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,5 +97,22 @@ describe('mmsb serve', () => {
     await two.close();
     server.child.kill('SIGINT');
     expect(await server.exited()).toBe(0);
+  }, 30_000);
+
+  it('with a key: warns of a key file others can read and of a short key, shows the key in its example, and stops on SIGHUP', async () => {
+    const dir = directory();
+    const keyFile = join(dir, 'key');
+    writeFileSync(keyFile, 'short\n', { mode: 0o644 });
+    chmodSync(keyFile, 0o644);
+    const server = await serveProcess(['--data', join(dir, 'data'), '--endpoint', 'tcp://0.0.0.0:0', '--key-file', keyFile]);
+    expect(server.output()).toContain(`the key file ${keyFile} is readable by other users (mode 644)`);
+    expect(server.output()).toContain('the key is 5 bytes');
+    expect(server.output()).toMatch(/MMSB\.connect\("tcp:\/\/127\.0\.0\.1:\d+"; key = read\(".*key", String\)\)/);
+    const c = await connect(server.endpoint.replace('0.0.0.0', '127.0.0.1'), { key: Buffer.from('short') });
+    const { handle } = await c.createPage({ size: 4 });
+    await c.write(handle, dense(Uint8Array.of(1, 2, 3, 4)));
+    server.child.kill('SIGHUP');
+    expect(await server.exited()).toBe(0);
+    expect(server.output()).toMatch(/stopped; the log is synced through LSN 2/);
   }, 30_000);
 });
