@@ -59,7 +59,8 @@ export function checkEndpoint(given: unknown, what: string, keyed: boolean): str
   if (endpoint.startsWith('tcp://') && (tcpHost(endpoint).startsWith('[') || tcpHost(endpoint).includes(':'))) {
     throw new MmsbError(
       ErrorCode.INVALID_ARGUMENT,
-      `${what} ${endpoint}: IPv6 addresses are not served; use tcp://${LOOPBACK}:PORT on this machine, or an IPv4 address or interface with a key`,
+      `${what} ${endpoint}: IPv6 addresses are not served; use tcp://${LOOPBACK}:PORT on this machine, ` +
+        'or an IPv4 address or interface with a key',
     );
   }
   if (!keyed && !isLoopback(endpoint)) {

@@ -215,7 +215,8 @@ export const operations: Readonly<Record<string, Handler>> = {
       if (total > context.limits.maxMessageBytes) {
         throw new MmsbError(
           ErrorCode.MESSAGE_TOO_LARGE,
-          `a replay of ${total} bytes or more would exceed the largest message (${context.limits.maxMessageBytes} bytes); replay fewer handles at a time`,
+          `a replay of ${total} bytes or more would exceed the largest message ` +
+            `(${context.limits.maxMessageBytes} bytes); replay fewer handles at a time`,
         );
       }
       return { handle: new U64(handle), epoch: past.page(pageId).epoch, bytes };
